@@ -1,0 +1,94 @@
+//! The `mdl` command line: parse arguments, run one subcommand against the configured store.
+
+mod catalog;
+
+use crate::config::DbConfig;
+use crate::domain::ValidationErrors;
+use crate::store::{self, DynStore, StoreError};
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "mdl", version, about = "MDL, the Metrics Definition Library")]
+pub struct Cli {
+    #[command(flatten)]
+    pub db: DbConfig,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending database migrations.
+    Migrate,
+    /// List metric definitions, with filters.
+    List(catalog::ListArgs),
+    /// Show one metric definition.
+    Show(catalog::ShowArgs),
+    /// Show the change history of one metric (newest first).
+    History(catalog::HistoryArgs),
+}
+
+/// A failed command: what to print and which exit code to use.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("invalid input: {0}")]
+    Invalid(ValidationErrors),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("{0}")]
+    Store(StoreError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { .. } => CliError::NotFound(e.to_string()),
+            StoreError::Invalid(errors) => CliError::Invalid(errors),
+            other => CliError::Store(other),
+        }
+    }
+}
+
+impl From<ValidationErrors> for CliError {
+    fn from(e: ValidationErrors) -> Self {
+        CliError::Invalid(e)
+    }
+}
+
+/// Opens the configured store and brings its schema up to date.
+pub async fn open_store(db: &DbConfig) -> Result<DynStore, CliError> {
+    db.validate().map_err(|p| CliError::Config(p.join("; ")))?;
+    let store = store::connect(db).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    match dispatch(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<(), CliError> {
+    let store = open_store(&cli.db).await?;
+    let mut out = std::io::stdout().lock();
+    match cli.command {
+        Command::Migrate => {
+            use std::io::Write;
+            writeln!(out, "migrations applied ({:?})", store.backend())?;
+            Ok(())
+        }
+        Command::List(args) => catalog::list(&*store, args, &mut out).await,
+        Command::Show(args) => catalog::show(&*store, args, &mut out).await,
+        Command::History(args) => catalog::history(&*store, args, &mut out).await,
+    }
+}

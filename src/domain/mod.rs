@@ -1,0 +1,15 @@
+//! Pure domain code: entities, validation and versioning rules. No I/O.
+
+pub mod business_domain;
+pub mod errors;
+pub mod metric;
+pub mod objective;
+pub mod parse;
+pub mod synthetic;
+pub mod versioning;
+
+pub use business_domain::BusinessDomain;
+pub use errors::{FieldError, ValidationErrors};
+pub use metric::Metric;
+pub use objective::Objective;
+pub use versioning::{Action, ChangeType};

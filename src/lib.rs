@@ -1,0 +1,7 @@
+//! MDL, the Metrics Definition Library: the whole application as a library, so the binary,
+//! the tests and the load tests share one entry point.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod store;

@@ -1,0 +1,54 @@
+use crate::domain::ValidationErrors;
+
+/// Everything a store call can fail with. The HTTP layer maps each variant to one status.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{entity} `{id}` not found")]
+    NotFound { entity: &'static str, id: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("version mismatch: expected {expected}, current is {current}")]
+    PreconditionFailed { expected: i64, current: i64 },
+    /// A query the caller built is not acceptable (bad cursor, cursor with search...).
+    #[error("{0}")]
+    Invalid(ValidationErrors),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl StoreError {
+    pub fn not_found(entity: &'static str, id: &str) -> Self {
+        StoreError::NotFound {
+            entity,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        StoreError::Invalid(ValidationErrors::single(field, message))
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(format!("already exists ({})", db.constraint().unwrap_or("unique key")))
+            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}

@@ -1,0 +1,88 @@
+//! Persistence: one `Store` trait, a SQLite and a PostgreSQL implementation.
+
+#[macro_use]
+mod backend;
+pub mod error;
+pub mod model;
+pub mod postgres;
+pub mod query;
+pub mod sqlite;
+pub(crate) use backend::impl_store;
+mod sql;
+mod write;
+
+pub use error::StoreError;
+pub use model::{
+    Backend, CatalogStats, EntityKind, HistoryEntry, ImportBatch, ImportOutcome, Saved, Stored, WriteKind,
+};
+pub use query::{Cursor, MetricFilter, MetricQuery, MetricSort, Page, PageRequest};
+
+use crate::config::DbConfig;
+use crate::domain::{BusinessDomain, Metric, Objective};
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a write expects to find. `Any` upserts; the others guard against lost updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Create or replace.
+    Any,
+    /// Must not exist yet (POST).
+    Absent,
+    /// Must exist, optionally at this version (PUT/PATCH with or without If-Match).
+    Present(Option<i64>),
+}
+
+/// The catalog's storage. Every write is one transaction that also appends history.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    /// Applies pending migrations (idempotent).
+    async fn migrate(&self) -> StoreResult<()>;
+    async fn ping(&self) -> StoreResult<()>;
+    /// Closes the pool after in-flight queries finish.
+    async fn close(&self);
+
+    async fn get_metric(&self, id: &str) -> StoreResult<Option<Stored>>;
+    async fn list_metrics(&self, query: &MetricQuery) -> StoreResult<Page<Stored>>;
+    async fn save_metric(&self, metric: &Metric, actor: &str, expect: Expect) -> StoreResult<Saved>;
+    async fn delete_metric(&self, id: &str, actor: &str, version: Option<i64>) -> StoreResult<()>;
+    /// Newest first; still readable after the metric is deleted.
+    async fn metric_history(&self, id: &str, page: &PageRequest) -> StoreResult<Page<HistoryEntry>>;
+
+    async fn get_domain(&self, id: &str) -> StoreResult<Option<Stored>>;
+    async fn list_domains(&self, page: &PageRequest) -> StoreResult<Page<Stored>>;
+    async fn save_domain(&self, domain: &BusinessDomain, actor: &str, expect: Expect) -> StoreResult<Saved>;
+    async fn delete_domain(&self, id: &str, version: Option<i64>) -> StoreResult<()>;
+
+    async fn get_objective(&self, id: &str) -> StoreResult<Option<Stored>>;
+    async fn list_objectives(&self, page: &PageRequest) -> StoreResult<Page<Stored>>;
+    async fn save_objective(&self, objective: &Objective, actor: &str, expect: Expect) -> StoreResult<Saved>;
+    async fn delete_objective(&self, id: &str, version: Option<i64>) -> StoreResult<()>;
+
+    /// Upserts everything in one transaction: all of it lands or none of it does.
+    async fn import(&self, batch: &ImportBatch, actor: &str) -> StoreResult<ImportOutcome>;
+    async fn catalog_info(&self) -> StoreResult<Map<String, Value>>;
+    async fn stats(&self) -> StoreResult<CatalogStats>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens the store named by the configuration's URL (`sqlite:` or `postgres:`), waiting for the
+/// database up to the configured connect timeout.
+pub async fn connect(cfg: &DbConfig) -> StoreResult<DynStore> {
+    let url = cfg.url.as_str();
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(cfg).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(postgres::PgStore::connect(cfg).await?))
+    } else {
+        Err(StoreError::invalid(
+            "DATABASE_URL",
+            "must start with sqlite: or postgres:",
+        ))
+    }
+}

@@ -1,0 +1,179 @@
+//! Values the store hands out and takes in.
+
+use crate::domain::{Action, BusinessDomain, ChangeType, Metric, Objective};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityKind {
+    Metric,
+    Domain,
+    Objective,
+}
+
+impl EntityKind {
+    pub fn noun(self) -> &'static str {
+        match self {
+            EntityKind::Metric => "metric",
+            EntityKind::Domain => "domain",
+            EntityKind::Objective => "objective",
+        }
+    }
+}
+
+/// A stored entity: the client's document plus the server-managed fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub id: String,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+    pub doc: Map<String, Value>,
+}
+
+impl Stored {
+    /// The document as returned to clients: every field sent, then the server fields.
+    pub fn to_json(&self) -> Value {
+        let mut out = self.doc.clone();
+        out.insert("version".into(), self.version.into());
+        out.insert("created_at".into(), timestamp_text(&self.created_at).into());
+        out.insert("created_by".into(), self.created_by.clone().into());
+        out.insert("updated_at".into(), timestamp_text(&self.updated_at).into());
+        out.insert("updated_by".into(), self.updated_by.clone().into());
+        Value::Object(out)
+    }
+
+    pub fn name(&self) -> &str {
+        self.doc.get("name").and_then(Value::as_str).unwrap_or_default()
+    }
+}
+
+/// Timestamps are kept to the microsecond, the precision both backends store.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// Fixed-width UTC text, so text order is time order (SQLite stores this form).
+pub fn timestamp_text(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteKind {
+    Created,
+    Updated,
+    /// The document equals what is stored: nothing written, no version bump.
+    Unchanged,
+}
+
+#[derive(Debug, Clone)]
+pub struct Saved {
+    pub entity: Stored,
+    pub kind: WriteKind,
+}
+
+/// One entry of a metric's append-only history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryEntry {
+    pub metric_id: String,
+    pub version: i64,
+    pub action: Action,
+    pub change_type: ChangeType,
+    pub fields_changed: Vec<String>,
+    pub changed_by: String,
+    pub changed_at: String,
+    /// The full document after the change (before it, for a delete).
+    pub snapshot: Value,
+}
+
+/// Counts across the catalog, by each filter dimension.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CatalogStats {
+    pub total_metrics: u64,
+    pub total_domains: u64,
+    pub total_objectives: u64,
+    pub by_category: BTreeMap<String, u64>,
+    pub by_tier: BTreeMap<String, u64>,
+    pub by_metric_type: BTreeMap<String, u64>,
+    pub by_business_domain: BTreeMap<String, u64>,
+    pub by_owner_team: BTreeMap<String, u64>,
+    pub by_status: BTreeMap<String, u64>,
+}
+
+/// Server fields carried by an imported document (an export being restored). They are used
+/// only when the entity does not exist yet; otherwise the database's own values win.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Provenance {
+    pub version: Option<i64>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub created_by: Option<String>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub updated_by: Option<String>,
+}
+
+impl Provenance {
+    pub fn from_doc(doc: &Map<String, Value>) -> Self {
+        let text = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
+        let time = |k: &str| doc.get(k).and_then(Value::as_str).and_then(parse_timestamp);
+        Provenance {
+            version: doc.get("version").and_then(Value::as_i64).filter(|v| *v > 0),
+            created_at: time("created_at"),
+            created_by: text("created_by"),
+            updated_at: time("updated_at"),
+            updated_by: text("updated_by"),
+        }
+    }
+}
+
+/// Everything one import writes, validated beforehand.
+#[derive(Debug, Clone, Default)]
+pub struct ImportBatch {
+    /// Catalog-level fields (`catalog_version`, `catalog_name`, ...); `None` leaves them as they are.
+    pub catalog: Option<Map<String, Value>>,
+    pub metrics: Vec<(Metric, Provenance)>,
+    pub domains: Vec<(BusinessDomain, Provenance)>,
+    pub objectives: Vec<(Objective, Provenance)>,
+    /// Run every write, report the outcome, then roll back.
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+impl Tally {
+    pub fn add(&mut self, kind: WriteKind) {
+        match kind {
+            WriteKind::Created => self.created += 1,
+            WriteKind::Updated => self.updated += 1,
+            WriteKind::Unchanged => self.unchanged += 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportOutcome {
+    pub metrics: Tally,
+    pub domains: Tally,
+    pub objectives: Tally,
+    pub dry_run: bool,
+}

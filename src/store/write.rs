@@ -1,0 +1,128 @@
+//! Decides what a write does (shared by both backends): create, update or nothing, with which
+//! version and history record.
+
+use super::Expect;
+use super::error::StoreError;
+use super::model::{EntityKind, Provenance, Stored, WriteKind, now};
+use crate::domain::versioning::{classify, fields_changed};
+use crate::domain::{Action, ChangeType};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub kind: WriteKind,
+    pub action: Action,
+    pub change_type: ChangeType,
+    pub fields_changed: Vec<String>,
+    /// The entity as it will be after the write.
+    pub entity: Stored,
+}
+
+pub(crate) struct WriteInput<'a> {
+    pub kind: EntityKind,
+    pub id: &'a str,
+    pub doc: &'a Map<String, Value>,
+    pub actor: &'a str,
+    pub expect: Expect,
+    pub provenance: Option<&'a Provenance>,
+}
+
+/// `current` is the live row (if any); `last_version` the highest version ever used for this id,
+/// so a re-created id continues its numbering.
+pub(crate) fn plan(input: WriteInput<'_>, current: Option<&Stored>, last_version: i64) -> Result<Plan, StoreError> {
+    let noun = input.kind.noun();
+    match (current, input.expect) {
+        (None, Expect::Present(_)) => Err(StoreError::not_found(noun, input.id)),
+        (Some(_), Expect::Absent) => Err(StoreError::Conflict(format!("{noun} `{}` already exists", input.id))),
+        (Some(cur), Expect::Present(Some(v))) if cur.version != v => Err(StoreError::PreconditionFailed {
+            expected: v,
+            current: cur.version,
+        }),
+        (None, _) => Ok(create(input, last_version)),
+        (Some(cur), _) => Ok(update(input, cur)),
+    }
+}
+
+fn create(input: WriteInput<'_>, last_version: i64) -> Plan {
+    let prov = input.provenance.cloned().unwrap_or_default();
+    let t = now();
+    let version = prov.version.filter(|v| *v > last_version).unwrap_or(last_version + 1);
+    let created_at = prov.created_at.unwrap_or(t);
+    let created_by = prov.created_by.unwrap_or_else(|| input.actor.to_string());
+    Plan {
+        kind: WriteKind::Created,
+        action: Action::Create,
+        change_type: ChangeType::Major,
+        fields_changed: Vec::new(),
+        entity: Stored {
+            id: input.id.to_string(),
+            version,
+            updated_at: prov.updated_at.unwrap_or(created_at),
+            updated_by: prov.updated_by.unwrap_or_else(|| created_by.clone()),
+            created_at,
+            created_by,
+            doc: input.doc.clone(),
+        },
+    }
+}
+
+fn update(input: WriteInput<'_>, cur: &Stored) -> Plan {
+    let changed = fields_changed(&cur.doc, input.doc);
+    match classify(&changed) {
+        None => Plan {
+            kind: WriteKind::Unchanged,
+            action: Action::Update,
+            change_type: ChangeType::Patch,
+            fields_changed: changed,
+            entity: cur.clone(),
+        },
+        Some(change_type) => Plan {
+            kind: WriteKind::Updated,
+            action: Action::Update,
+            change_type,
+            fields_changed: changed,
+            entity: Stored {
+                id: cur.id.clone(),
+                version: cur.version + 1,
+                created_at: cur.created_at,
+                created_by: cur.created_by.clone(),
+                updated_at: now(),
+                updated_by: input.actor.to_string(),
+                doc: input.doc.clone(),
+            },
+        },
+    }
+}
+
+/// Checks a delete against the live row.
+pub(crate) fn check_delete(
+    kind: EntityKind,
+    id: &str,
+    current: Option<&Stored>,
+    version: Option<i64>,
+) -> Result<Stored, StoreError> {
+    let cur = current.ok_or_else(|| StoreError::not_found(kind.noun(), id))?;
+    match version {
+        Some(v) if v != cur.version => Err(StoreError::PreconditionFailed {
+            expected: v,
+            current: cur.version,
+        }),
+        _ => Ok(cur.clone()),
+    }
+}
+
+/// A delete is recorded in the history under the next version, with the last document.
+pub(crate) fn delete_plan(cur: Stored, actor: &str) -> Plan {
+    Plan {
+        kind: WriteKind::Updated,
+        action: Action::Delete,
+        change_type: ChangeType::Major,
+        fields_changed: Vec::new(),
+        entity: Stored {
+            version: cur.version + 1,
+            updated_at: now(),
+            updated_by: actor.to_string(),
+            ..cur
+        },
+    }
+}

@@ -1,0 +1,8 @@
+//! The one integration-test binary: every suite is a module here.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod cli;
+mod domain;
+mod store_suite;

@@ -1,0 +1,718 @@
+//! One suite, run against both backends: round trips, versioning, filters, search, pagination.
+
+use crate::support::{TestDb, backend_tests, sample_metrics};
+use mdl::domain::synthetic::synthetic_metric;
+use mdl::domain::{Action, BusinessDomain, ChangeType, Metric, Objective};
+use mdl::store::model::Provenance;
+use mdl::store::{
+    Expect, ImportBatch, MetricFilter, MetricQuery, MetricSort, PageRequest, Store, StoreError, Stored, WriteKind,
+};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+
+fn metric(doc: Value) -> Metric {
+    Metric::parse(doc).expect("valid metric")
+}
+
+async fn seed(store: &dyn Store, n: usize) -> Vec<Value> {
+    let docs: Vec<Value> = (0..n).map(synthetic_metric).collect();
+    let batch = ImportBatch {
+        metrics: docs
+            .iter()
+            .map(|d| (metric(d.clone()), Provenance::default()))
+            .collect(),
+        ..Default::default()
+    };
+    store.import(&batch, "seeder").await.expect("seed");
+    docs
+}
+
+fn query(filter: MetricFilter, sort: MetricSort, page: PageRequest) -> MetricQuery {
+    MetricQuery { filter, sort, page }
+}
+
+fn ids(items: &[Stored]) -> Vec<String> {
+    items.iter().map(|m| m.id.clone()).collect()
+}
+
+/// Every id matching `filter`, walking all pages by number.
+async fn all_pages(store: &dyn Store, filter: &MetricFilter, sort: MetricSort, limit: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    for page in 1.. {
+        let p = store
+            .list_metrics(&query(filter.clone(), sort, PageRequest::offset(page, limit)))
+            .await
+            .expect("list");
+        out.extend(ids(&p.items));
+        if !p.has_next {
+            break;
+        }
+    }
+    out
+}
+
+/// Every id matching `filter`, walking by cursor.
+async fn all_cursor(store: &dyn Store, filter: &MetricFilter, sort: MetricSort, limit: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let p = store
+            .list_metrics(&query(
+                filter.clone(),
+                sort,
+                PageRequest::cursor(after.clone(), limit, false),
+            ))
+            .await
+            .expect("list by cursor");
+        assert_eq!(p.total, None, "cursor mode does not count unless asked");
+        out.extend(ids(&p.items));
+        match p.next_cursor {
+            Some(c) => after = Some(c),
+            None => break,
+        }
+    }
+    out
+}
+
+async fn samples_round_trip_unchanged(db: &TestDb) {
+    let store = &*db.store;
+    for sample in sample_metrics() {
+        let saved = store
+            .save_metric(&metric(sample.clone()), "alice", Expect::Absent)
+            .await
+            .expect("create");
+        assert_eq!(saved.kind, WriteKind::Created);
+        let back = store
+            .get_metric(sample["metric_id"].as_str().unwrap())
+            .await
+            .unwrap()
+            .expect("stored");
+        assert_eq!(Value::Object(back.doc.clone()), sample, "document changed in storage");
+        // Key order survives too, so exports diff cleanly against the source file.
+        let keys: Vec<&String> = back.doc.keys().collect();
+        let sent: Vec<&String> = sample.as_object().unwrap().keys().collect();
+        assert_eq!(keys, sent);
+        let json = back.to_json();
+        assert_eq!(json["version"], 1);
+        assert_eq!(json["created_by"], "alice");
+        assert_eq!(json["updated_by"], "alice");
+        assert_eq!(back, saved.entity);
+    }
+    let page = store.list_metrics(&MetricQuery::default()).await.unwrap();
+    assert_eq!(page.total, Some(12));
+}
+
+async fn create_twice_is_a_conflict(db: &TestDb) {
+    let store = &*db.store;
+    let m = metric(sample_metrics()[0].clone());
+    store.save_metric(&m, "alice", Expect::Absent).await.unwrap();
+    let err = store.save_metric(&m, "bob", Expect::Absent).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let stored = store.get_metric(&m.metric_id).await.unwrap().unwrap();
+    assert_eq!(stored.created_by, "alice");
+}
+
+async fn versions_and_history_follow_the_rules(db: &TestDb) {
+    let store = &*db.store;
+    let mut doc = sample_metrics()[1].clone();
+    let id = doc["metric_id"].as_str().unwrap().to_string();
+    store
+        .save_metric(&metric(doc.clone()), "alice", Expect::Absent)
+        .await
+        .unwrap();
+
+    doc["definition"]["formula"] = json!("p95(latency_ms)");
+    let saved = store
+        .save_metric(&metric(doc.clone()), "bob", Expect::Present(Some(1)))
+        .await
+        .unwrap();
+    assert_eq!((saved.kind, saved.entity.version), (WriteKind::Updated, 2));
+    assert_eq!(saved.entity.updated_by, "bob");
+    assert_eq!(saved.entity.created_by, "alice");
+
+    doc["name"] = json!("API Latency P95");
+    store
+        .save_metric(&metric(doc.clone()), "bob", Expect::Present(None))
+        .await
+        .unwrap();
+    doc["tags"] = json!(["latency"]);
+    store
+        .save_metric(&metric(doc.clone()), "carol", Expect::Any)
+        .await
+        .unwrap();
+
+    // Writing the same document again changes nothing.
+    let same = store
+        .save_metric(&metric(doc.clone()), "dave", Expect::Any)
+        .await
+        .unwrap();
+    assert_eq!((same.kind, same.entity.version), (WriteKind::Unchanged, 4));
+    assert_eq!(same.entity.updated_by, "carol");
+
+    let history = store.metric_history(&id, &PageRequest::default()).await.unwrap();
+    assert_eq!(history.total, Some(4));
+    let summary: Vec<(i64, Action, ChangeType, Vec<String>, String)> = history
+        .items
+        .iter()
+        .map(|h| {
+            (
+                h.version,
+                h.action,
+                h.change_type,
+                h.fields_changed.clone(),
+                h.changed_by.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                4,
+                Action::Update,
+                ChangeType::Patch,
+                vec!["tags".into()],
+                "carol".into()
+            ),
+            (3, Action::Update, ChangeType::Minor, vec!["name".into()], "bob".into()),
+            (
+                2,
+                Action::Update,
+                ChangeType::Major,
+                vec!["definition.formula".into()],
+                "bob".into()
+            ),
+            (1, Action::Create, ChangeType::Major, vec![], "alice".into()),
+        ]
+    );
+    assert_eq!(history.items[0].snapshot["name"], "API Latency P95");
+    assert_eq!(history.items[0].snapshot["version"], 4);
+    assert_eq!(
+        history.items[3].snapshot["definition"]["formula"],
+        sample_metrics()[1]["definition"]["formula"]
+    );
+}
+
+async fn stale_versions_and_missing_ids_are_refused(db: &TestDb) {
+    let store = &*db.store;
+    let doc = sample_metrics()[2].clone();
+    let id = doc["metric_id"].as_str().unwrap().to_string();
+    let err = store
+        .save_metric(&metric(doc.clone()), "a", Expect::Present(None))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    store
+        .save_metric(&metric(doc.clone()), "a", Expect::Absent)
+        .await
+        .unwrap();
+    let mut changed = doc.clone();
+    changed["description"] = json!("changed");
+    let err = store
+        .save_metric(&metric(changed), "a", Expect::Present(Some(7)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::PreconditionFailed {
+                expected: 7,
+                current: 1
+            }
+        ),
+        "{err:?}"
+    );
+    let err = store.delete_metric(&id, "a", Some(3)).await.unwrap_err();
+    assert!(matches!(err, StoreError::PreconditionFailed { .. }), "{err:?}");
+    assert_eq!(store.get_metric(&id).await.unwrap().unwrap().version, 1);
+    let err = store.delete_metric("NOPE", "a", None).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }));
+}
+
+async fn delete_keeps_history_and_recreate_continues_numbering(db: &TestDb) {
+    let store = &*db.store;
+    let doc = sample_metrics()[3].clone();
+    let id = doc["metric_id"].as_str().unwrap().to_string();
+    store
+        .save_metric(&metric(doc.clone()), "alice", Expect::Absent)
+        .await
+        .unwrap();
+    store.delete_metric(&id, "admin", Some(1)).await.unwrap();
+    assert!(store.get_metric(&id).await.unwrap().is_none());
+    let listed = store.list_metrics(&MetricQuery::default()).await.unwrap();
+    assert_eq!(listed.total, Some(0));
+    let history = store.metric_history(&id, &PageRequest::default()).await.unwrap();
+    assert_eq!(history.items[0].action, Action::Delete);
+    assert_eq!(history.items[0].version, 2);
+    assert_eq!(history.items[0].changed_by, "admin");
+    assert_eq!(history.items[0].snapshot["name"], doc["name"]);
+
+    let again = store.save_metric(&metric(doc), "bob", Expect::Absent).await.unwrap();
+    assert_eq!(again.entity.version, 3);
+    assert_eq!(again.entity.created_by, "bob");
+    let history = store.metric_history(&id, &PageRequest::default()).await.unwrap();
+    assert_eq!(history.total, Some(3));
+}
+
+async fn filters_match_what_they_say(db: &TestDb) {
+    let store = &*db.store;
+    let docs = seed(store, 300).await;
+    let expect = |pred: &dyn Fn(&Value) -> bool| {
+        let mut v: Vec<String> = docs
+            .iter()
+            .filter(|d| pred(d))
+            .map(|d| d["metric_id"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let got = |filter: MetricFilter| async move {
+        let mut v = all_pages(store, &filter, MetricSort::MetricId, 100).await;
+        v.sort();
+        v
+    };
+    let f = |build: fn(&mut MetricFilter)| {
+        let mut filter = MetricFilter::default();
+        build(&mut filter);
+        filter
+    };
+    let cat = got(f(|f| f.category = Some("Finance".into()))).await;
+    assert!(!cat.is_empty());
+    assert_eq!(cat, expect(&|d| d["category"] == "Finance"));
+    assert_eq!(
+        got(f(|f| f.tier = Some("Tier-1".into()))).await,
+        expect(&|d| d["tier"] == "Tier-1")
+    );
+    assert_eq!(
+        got(f(|f| f.business_domain = Some("Revenue".into()))).await,
+        expect(&|d| d["business_domain"] == "Revenue")
+    );
+    assert_eq!(
+        got(f(|f| f.metric_type = Some("leading".into()))).await,
+        expect(&|d| d["metric_type"] == "leading")
+    );
+    assert_eq!(
+        got(f(|f| f.status = Some("draft".into()))).await,
+        expect(&|d| d["governance"]["status"] == "draft")
+    );
+    assert_eq!(
+        got(f(|f| f.owner = Some("SRE".into()))).await,
+        expect(&|d| d["governance"]["owner_team"] == "SRE")
+    );
+    assert_eq!(
+        got(f(|f| f.owner = Some("Head of Revenue".into()))).await,
+        expect(&|d| d["governance"]["business_owner"] == "Head of Revenue")
+    );
+    let has_tag = |d: &Value, t: &str| d["tags"].as_array().unwrap().iter().any(|x| x == t);
+    let any_of = got(f(|f| f.tags = vec!["churn".into(), "latency".into()])).await;
+    assert_eq!(any_of, expect(&|d| has_tag(d, "churn") || has_tag(d, "latency")));
+    let combined = got(f(|f| {
+        f.tier = Some("Tier-2".into());
+        f.tags = vec!["api".into()];
+        f.category = Some("KPI".into());
+    }))
+    .await;
+    assert_eq!(
+        combined,
+        expect(&|d| d["tier"] == "Tier-2" && d["category"] == "KPI" && has_tag(d, "api"))
+    );
+    assert!(got(f(|f| f.category = Some("No Such".into()))).await.is_empty());
+}
+
+async fn full_text_search_stems_and_ranks(db: &TestDb) {
+    let store = &*db.store;
+    for sample in sample_metrics() {
+        store.save_metric(&metric(sample), "a", Expect::Absent).await.unwrap();
+    }
+    let search = |q: &str| {
+        let filter = MetricFilter {
+            q: Some(q.to_string()),
+            ..Default::default()
+        };
+        async move {
+            store
+                .list_metrics(&query(filter, MetricSort::Name, PageRequest::default()))
+                .await
+        }
+    };
+    let login = search("login").await.unwrap();
+    assert_eq!(
+        ids(&login.items)[0],
+        "METRIC-LOGIN-SUCCESS-RATE",
+        "name match ranks first"
+    );
+    assert_eq!(login.total, Some(login.items.len() as u64));
+    // Stemming: "deployments" finds "Deployment Frequency".
+    let deploy = ids(&search("deployments").await.unwrap().items);
+    assert!(
+        deploy.contains(&"METRIC-DEPLOYMENT-FREQUENCY".to_string()),
+        "{deploy:?}"
+    );
+    // All words must match.
+    let both = ids(&search("login success").await.unwrap().items);
+    assert!(both.contains(&"METRIC-LOGIN-SUCCESS-RATE".to_string()));
+    assert!(!both.contains(&"METRIC-CSAT".to_string()));
+    assert!(search("zzzyqx").await.unwrap().items.is_empty());
+    // Query syntax characters are just separators, never an error.
+    let quoted = ids(&search("\"login\" OR (NEAR* -x:").await.unwrap().items);
+    assert!(quoted.is_empty() || quoted.contains(&"METRIC-LOGIN-SUCCESS-RATE".to_string()));
+    let err = search("!!!").await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    // Search combines with filters.
+    let filter = MetricFilter {
+        q: Some("rate".into()),
+        category: Some("Retention".into()),
+        ..Default::default()
+    };
+    let p = store
+        .list_metrics(&query(filter, MetricSort::Name, PageRequest::default()))
+        .await
+        .unwrap();
+    assert_eq!(ids(&p.items), vec!["METRIC-CUSTOMER-CHURN-RATE"]);
+}
+
+async fn page_and_cursor_walks_agree(db: &TestDb) {
+    let store = &*db.store;
+    let docs = seed(store, 137).await;
+    let filter = MetricFilter::default();
+    let mut expected: Vec<(String, String)> = docs
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap().to_string(),
+                d["metric_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    expected.sort();
+    let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+
+    let paged = all_pages(store, &filter, MetricSort::Name, 20).await;
+    assert_eq!(paged, expected, "page walk: ordered, no gaps, no duplicates");
+    for sort in [
+        MetricSort::Name,
+        MetricSort::NameDesc,
+        MetricSort::MetricId,
+        MetricSort::UpdatedAtDesc,
+        MetricSort::UpdatedAt,
+    ] {
+        let by_page = all_pages(store, &filter, sort, 25).await;
+        let by_cursor = all_cursor(store, &filter, sort, 25).await;
+        assert_eq!(by_page.len(), 137);
+        assert_eq!(by_cursor, by_page, "{sort:?}");
+    }
+    let mut reversed = expected.clone();
+    reversed.reverse();
+    assert_eq!(all_pages(store, &filter, MetricSort::NameDesc, 50).await, reversed);
+
+    let first = store
+        .list_metrics(&query(filter.clone(), MetricSort::Name, PageRequest::offset(1, 20)))
+        .await
+        .unwrap();
+    assert_eq!((first.total, first.has_next), (Some(137), true));
+    assert!(first.next_cursor.is_some(), "numbered pages also hand out a cursor");
+    let last = store
+        .list_metrics(&query(filter.clone(), MetricSort::Name, PageRequest::offset(7, 20)))
+        .await
+        .unwrap();
+    assert_eq!((last.items.len(), last.has_next), (17, false));
+    let past = store
+        .list_metrics(&query(filter.clone(), MetricSort::Name, PageRequest::offset(99, 20)))
+        .await
+        .unwrap();
+    assert!(past.items.is_empty() && !past.has_next);
+    let counted = store
+        .list_metrics(&query(
+            filter.clone(),
+            MetricSort::Name,
+            PageRequest::cursor(None, 10, true),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(counted.total, Some(137));
+    // Filtered cursor walk.
+    let tier = MetricFilter {
+        tier: Some("Tier-3".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        all_cursor(store, &tier, MetricSort::Name, 7).await,
+        all_pages(store, &tier, MetricSort::Name, 100).await
+    );
+}
+
+async fn cursors_cannot_be_tampered_with_or_reused(db: &TestDb) {
+    let store = &*db.store;
+    seed(store, 30).await;
+    let filter = MetricFilter {
+        tier: Some("Tier-1".into()),
+        ..Default::default()
+    };
+    let p = store
+        .list_metrics(&query(
+            filter.clone(),
+            MetricSort::Name,
+            PageRequest::cursor(None, 3, false),
+        ))
+        .await
+        .unwrap();
+    let cursor = p.next_cursor.expect("more pages");
+    let attempt = |filter: MetricFilter, sort: MetricSort, token: String| async move {
+        store
+            .list_metrics(&query(filter, sort, PageRequest::cursor(Some(token), 3, false)))
+            .await
+    };
+    assert!(attempt(filter.clone(), MetricSort::Name, cursor.clone()).await.is_ok());
+    let mut flipped = cursor.clone().into_bytes();
+    flipped[2] = if flipped[2] == b'A' { b'B' } else { b'A' };
+    let flipped = String::from_utf8(flipped).unwrap();
+    for bad in [
+        "garbage".to_string(),
+        String::new(),
+        flipped,
+        format!("{cursor}x"),
+        cursor.replace('.', ""),
+    ] {
+        let err = attempt(filter.clone(), MetricSort::Name, bad.clone())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "{bad:?}: {err:?}");
+    }
+    let other = MetricFilter {
+        tier: Some("Tier-2".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        attempt(other, MetricSort::Name, cursor.clone()).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        attempt(filter.clone(), MetricSort::MetricId, cursor.clone()).await,
+        Err(StoreError::Invalid(_))
+    ));
+    let with_q = MetricFilter {
+        q: Some("rate".into()),
+        ..filter
+    };
+    assert!(matches!(
+        attempt(with_q, MetricSort::Name, cursor).await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+async fn cursor_walk_survives_concurrent_inserts(db: &TestDb) {
+    let store = &*db.store;
+    let docs = seed(store, 60).await;
+    let original: HashSet<String> = docs
+        .iter()
+        .map(|d| d["metric_id"].as_str().unwrap().to_string())
+        .collect();
+    let mut seen = Vec::new();
+    let mut after = None;
+    let mut inserted = 0;
+    loop {
+        let p = store
+            .list_metrics(&query(
+                MetricFilter::default(),
+                MetricSort::MetricId,
+                PageRequest::cursor(after, 10, false),
+            ))
+            .await
+            .unwrap();
+        seen.extend(ids(&p.items));
+        // Between pages, add rows both before and after the current position.
+        for i in 0..2 {
+            let mut doc = synthetic_metric(1000 + inserted * 2 + i);
+            doc["metric_id"] = json!(format!("{}-{inserted}-{i}", if i == 0 { "AAA" } else { "ZZZ" }));
+            store.save_metric(&metric(doc), "w", Expect::Absent).await.unwrap();
+        }
+        inserted += 1;
+        match p.next_cursor {
+            Some(c) => after = Some(c),
+            None => break,
+        }
+    }
+    let unique: HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "no duplicates");
+    assert!(
+        original.iter().all(|id| seen.contains(id)),
+        "no gaps among rows present at the start"
+    );
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "ordered");
+}
+
+async fn history_pages_by_number_and_cursor(db: &TestDb) {
+    let store = &*db.store;
+    let mut doc = sample_metrics()[4].clone();
+    let id = doc["metric_id"].as_str().unwrap().to_string();
+    for i in 0..12 {
+        doc["metadata"] = json!({ "notes": format!("edit {i}") });
+        store.save_metric(&metric(doc.clone()), "e", Expect::Any).await.unwrap();
+    }
+    let mut versions = Vec::new();
+    let mut after = None;
+    loop {
+        let p = store
+            .metric_history(&id, &PageRequest::cursor(after, 5, false))
+            .await
+            .unwrap();
+        versions.extend(p.items.iter().map(|h| h.version));
+        match p.next_cursor {
+            Some(c) => after = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(versions, (1..=12).rev().collect::<Vec<i64>>());
+    let page3 = store.metric_history(&id, &PageRequest::offset(3, 5)).await.unwrap();
+    assert_eq!(page3.items.iter().map(|h| h.version).collect::<Vec<_>>(), vec![2, 1]);
+    assert_eq!(page3.total, Some(12));
+}
+
+async fn domains_and_objectives_round_trip(db: &TestDb) {
+    let store = &*db.store;
+    let domain =
+        json!({ "domain_id": "DOM-1", "name": "Platform", "owner_team": "SRE", "stakeholders": ["sre", "infra"] });
+    let saved = store
+        .save_domain(&BusinessDomain::parse(domain.clone()).unwrap(), "a", Expect::Absent)
+        .await
+        .unwrap();
+    assert_eq!(saved.entity.version, 1);
+    let back = store.get_domain("DOM-1").await.unwrap().unwrap();
+    assert_eq!(Value::Object(back.doc), domain);
+    // Names are unique across domains.
+    let clash = BusinessDomain::parse(json!({ "domain_id": "DOM-2", "name": "Platform" })).unwrap();
+    let err = store.save_domain(&clash, "a", Expect::Absent).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let renamed = BusinessDomain::parse(json!({ "domain_id": "DOM-1", "name": "Infrastructure" })).unwrap();
+    let saved = store
+        .save_domain(&renamed, "b", Expect::Present(Some(1)))
+        .await
+        .unwrap();
+    assert_eq!((saved.kind, saved.entity.version), (WriteKind::Updated, 2));
+
+    let objective = json!({
+        "objective_id": "OBJ-9", "name": "Reliability", "status": "active",
+        "key_results": [{ "kr_id": "KR-1", "baseline_value": 99.0, "target_value": 99.9, "current_value": 99.45, "direction": "increase" }]
+    });
+    store
+        .save_objective(&Objective::parse(objective).unwrap(), "a", Expect::Absent)
+        .await
+        .unwrap();
+    let back = store.get_objective("OBJ-9").await.unwrap().unwrap();
+    assert_eq!(back.doc["key_results"][0]["progress_percentage"], 50.0);
+    let list = store.list_objectives(&PageRequest::default()).await.unwrap();
+    assert_eq!(list.total, Some(1));
+    store.delete_objective("OBJ-9", Some(1)).await.unwrap();
+    assert!(store.get_objective("OBJ-9").await.unwrap().is_none());
+    let err = store.delete_domain("DOM-1", Some(1)).await.unwrap_err();
+    assert!(matches!(err, StoreError::PreconditionFailed { .. }));
+    store.delete_domain("DOM-1", None).await.unwrap();
+    assert_eq!(
+        store.list_domains(&PageRequest::default()).await.unwrap().total,
+        Some(0)
+    );
+}
+
+async fn import_is_all_or_nothing(db: &TestDb) {
+    let store = &*db.store;
+    let mut batch = ImportBatch {
+        metrics: sample_metrics()
+            .into_iter()
+            .map(|d| (metric(d), Provenance::default()))
+            .collect(),
+        domains: vec![
+            (
+                BusinessDomain::parse(json!({ "domain_id": "D1", "name": "Same" })).unwrap(),
+                Provenance::default(),
+            ),
+            (
+                BusinessDomain::parse(json!({ "domain_id": "D2", "name": "Same" })).unwrap(),
+                Provenance::default(),
+            ),
+        ],
+        catalog: Some(json!({ "catalog_name": "Test" }).as_object().unwrap().clone()),
+        ..Default::default()
+    };
+    let err = store.import(&batch, "i").await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.stats().await.unwrap().total_metrics, 0, "nothing landed");
+    assert!(store.catalog_info().await.unwrap().is_empty());
+
+    batch.domains.pop();
+    batch.dry_run = true;
+    let outcome = store.import(&batch, "i").await.unwrap();
+    assert_eq!(outcome.metrics.created, 12);
+    assert_eq!(store.stats().await.unwrap().total_metrics, 0, "dry run writes nothing");
+
+    batch.dry_run = false;
+    let outcome = store.import(&batch, "i").await.unwrap();
+    assert_eq!((outcome.metrics.created, outcome.domains.created), (12, 1));
+    let again = store.import(&batch, "i").await.unwrap();
+    assert_eq!(
+        (again.metrics.unchanged, again.metrics.created, again.metrics.updated),
+        (12, 0, 0)
+    );
+    assert_eq!(store.get_metric("METRIC-CSAT").await.unwrap().unwrap().version, 1);
+    assert_eq!(store.catalog_info().await.unwrap()["catalog_name"], "Test");
+}
+
+async fn stats_count_by_every_dimension(db: &TestDb) {
+    let store = &*db.store;
+    for sample in sample_metrics() {
+        store.save_metric(&metric(sample), "a", Expect::Absent).await.unwrap();
+    }
+    let stats = store.stats().await.unwrap();
+    assert_eq!(stats.total_metrics, 12);
+    assert_eq!(stats.by_tier["Tier-1"], 8);
+    assert_eq!(stats.by_tier["Tier-2"], 4);
+    assert_eq!(stats.by_category["Engineering"], 4);
+    assert_eq!(stats.by_business_domain["Platform"], 3);
+    assert_eq!(stats.by_status["active"], 12);
+    assert_eq!(stats.by_metric_type.values().sum::<u64>(), 12);
+}
+
+async fn concurrent_updates_lose_nothing(db: &TestDb) {
+    let store = db.store.clone();
+    let doc = sample_metrics()[5].clone();
+    store
+        .save_metric(&metric(doc.clone()), "a", Expect::Absent)
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        let mut doc = doc.clone();
+        tasks.push(tokio::spawn(async move {
+            doc["metadata"] = json!({ "notes": format!("writer {i}") });
+            store.save_metric(&metric(doc), "w", Expect::Any).await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().expect("every write commits");
+    }
+    let current = store.get_metric("METRIC-CSAT").await.unwrap().unwrap();
+    assert_eq!(current.version, 9);
+    let history = store
+        .metric_history("METRIC-CSAT", &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(history.total, Some(9));
+}
+
+backend_tests!(
+    samples_round_trip_unchanged,
+    create_twice_is_a_conflict,
+    versions_and_history_follow_the_rules,
+    stale_versions_and_missing_ids_are_refused,
+    delete_keeps_history_and_recreate_continues_numbering,
+    filters_match_what_they_say,
+    full_text_search_stems_and_ranks,
+    page_and_cursor_walks_agree,
+    cursors_cannot_be_tampered_with_or_reused,
+    cursor_walk_survives_concurrent_inserts,
+    history_pages_by_number_and_cursor,
+    domains_and_objectives_round_trip,
+    import_is_all_or_nothing,
+    stats_count_by_every_dimension,
+    concurrent_updates_lose_nothing,
+);
