@@ -1,50 +1,118 @@
 //! The write path and `Store` implementation shared by both backends. Each backend module
-//! provides the same few functions over its own connection type (`fetch_stored`, `sync_tags`,
-//! `append_history`, `upsert_catalog`, `decode_stored`, `decode_history`, `begin_write`) where the
-//! SQL really differs; this macro builds everything else on them, so the transaction logic
+//! provides its `Dialect` and the few functions whose SQL really differs (`sync_tags`,
+//! `upsert_catalog`, `begin_write`, `connect`); this macro builds everything else on them, so the transaction logic
 //! exists once. (A generic impl over `sqlx::Database` would need executor bounds on every call.)
 
 macro_rules! impl_store {
     ($store:ty, $db:ty, $backend:expr, $migrations:literal) => {
         type Conn = <$db as sqlx::Database>::Connection;
 
+        /// Reads one row by id (locked when about to be written).
+        async fn fetch_stored(
+            conn: &mut Conn,
+            table: &str,
+            id_col: &str,
+            id: &str,
+            lock: bool,
+        ) -> StoreResult<Option<Stored>> {
+            let mut qb = sql::fetch_many::<$db>(table, id_col, &[id], lock);
+            let row = qb.build().fetch_optional(&mut *conn).await?;
+            row.as_ref().map(sql::decode_stored::<$db>).transpose()
+        }
+
         /// Reads the current row (locked), plans the write and applies it to the entity's table.
         async fn write_row(conn: &mut Conn, row: &RowSpec, input: WriteInput<'_>) -> StoreResult<Plan> {
             let current = fetch_stored(conn, row.table, row.id_col, input.id, true).await?;
-            let last_version: i64 = if current.is_none() && input.kind == EntityKind::Metric {
-                sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM metric_history WHERE metric_id = $1")
-                    .bind(input.id)
-                    .fetch_one(&mut *conn)
-                    .await?
-            } else {
-                0
-            };
-            let plan = write::plan(input, current.as_ref(), last_version)?;
-            let mut qb = QueryBuilder::<$db>::new("");
+            let plan = write::plan(input, current.as_ref(), 0)?;
             match plan.kind {
-                WriteKind::Unchanged => return Ok(plan),
-                WriteKind::Created => sql::push_insert(&mut qb, row, &plan.entity),
-                WriteKind::Updated => sql::push_update(&mut qb, row, &plan.entity),
+                WriteKind::Unchanged => {}
+                WriteKind::Created => {
+                    if let Some(mut qb) = sql::insert_many::<$db>(&[(row, &plan.entity)]) {
+                        qb.build().execute(&mut *conn).await?;
+                    }
+                }
+                WriteKind::Updated => {
+                    let mut qb = QueryBuilder::<$db>::new("");
+                    sql::push_update(&mut qb, row, &plan.entity);
+                    qb.build().execute(&mut *conn).await?;
+                }
             }
-            qb.build().execute(&mut *conn).await?;
             Ok(plan)
         }
 
-        async fn write_metric(
+        async fn insert_history(conn: &mut Conn, entries: &[(&Plan, String)]) -> StoreResult<()> {
+            if let Some(mut qb) = sql::history_many::<$db>(entries)? {
+                qb.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        }
+
+        /// Writes metrics with a few statements per chunk of `sql::CHUNK`: one read of the
+        /// current rows, one of past versions, one multi-row insert, the updates, one tag sync
+        /// and one history insert. Ids must be unique within `items`.
+        async fn write_metrics(
             conn: &mut Conn,
-            m: &Metric,
+            items: &[(&Metric, Option<&Provenance>)],
             actor: &str,
             expect: Expect,
-            provenance: Option<&Provenance>,
-        ) -> StoreResult<Saved> {
-            let row = sql::metric_row(m);
-            let input = WriteInput { kind: EntityKind::Metric, id: &m.metric_id, doc: &m.doc, actor, expect, provenance };
-            let plan = write_row(conn, &row, input).await?;
-            if plan.kind != WriteKind::Unchanged {
-                sync_tags(conn, m).await?;
-                append_history(conn, &plan, &plan.entity.to_json()).await?;
+        ) -> StoreResult<Vec<Saved>> {
+            let mut saved = Vec::with_capacity(items.len());
+            for chunk in items.chunks(sql::CHUNK) {
+                let ids: Vec<&str> = chunk.iter().map(|(m, _)| m.metric_id.as_str()).collect();
+                let mut qb = sql::fetch_many::<$db>("metrics", "metric_id", &ids, true);
+                let mut current = std::collections::HashMap::new();
+                for row in qb.build().fetch_all(&mut *conn).await? {
+                    let stored = sql::decode_stored::<$db>(&row)?;
+                    current.insert(stored.id.clone(), stored);
+                }
+                let absent: Vec<&str> = ids.iter().copied().filter(|id| !current.contains_key(*id)).collect();
+                let mut last = std::collections::HashMap::new();
+                if !absent.is_empty() {
+                    let mut qb = sql::last_versions::<$db>(&absent);
+                    let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&mut *conn).await?;
+                    last.extend(rows);
+                }
+                let mut plans = Vec::with_capacity(chunk.len());
+                for (m, provenance) in chunk {
+                    let input = WriteInput {
+                        kind: EntityKind::Metric,
+                        id: &m.metric_id,
+                        doc: &m.doc,
+                        actor,
+                        expect,
+                        provenance: *provenance,
+                    };
+                    let last_version = last.get(&m.metric_id).copied().unwrap_or(0);
+                    plans.push((*m, write::plan(input, current.get(&m.metric_id), last_version)?));
+                }
+                let creates: Vec<(RowSpec, &Stored)> = plans
+                    .iter()
+                    .filter(|(_, p)| p.kind == WriteKind::Created)
+                    .map(|(m, p)| (sql::metric_row(m), &p.entity))
+                    .collect();
+                let creates: Vec<(&RowSpec, &Stored)> = creates.iter().map(|(r, s)| (r, *s)).collect();
+                if let Some(mut qb) = sql::insert_many::<$db>(&creates) {
+                    qb.build().execute(&mut *conn).await?;
+                }
+                for (m, plan) in plans.iter().filter(|(_, p)| p.kind == WriteKind::Updated) {
+                    let mut qb = QueryBuilder::<$db>::new("");
+                    sql::push_update(&mut qb, &sql::metric_row(m), &plan.entity);
+                    qb.build().execute(&mut *conn).await?;
+                }
+                let changed: Vec<&(&Metric, Plan)> =
+                    plans.iter().filter(|(_, p)| p.kind != WriteKind::Unchanged).collect();
+                if !changed.is_empty() {
+                    let metrics: Vec<&Metric> = changed.iter().map(|(m, _)| *m).collect();
+                    sync_tags(conn, &metrics).await?;
+                    let entries = changed
+                        .iter()
+                        .map(|(_, p)| Ok((p, p.entity.to_json_string()?)))
+                        .collect::<StoreResult<Vec<(&Plan, String)>>>()?;
+                    insert_history(conn, &entries).await?;
+                }
+                saved.extend(plans.into_iter().map(|(_, p)| Saved { kind: p.kind, entity: p.entity }));
             }
-            Ok(Saved { kind: plan.kind, entity: plan.entity })
+            Ok(saved)
         }
 
         async fn delete_row(
@@ -71,7 +139,7 @@ macro_rules! impl_store {
             ) -> StoreResult<Page<Stored>> {
                 let mut qb = sql::page_query::<$db>(spec, filter)?;
                 let rows = qb.build().fetch_all(&self.pool).await?;
-                let rows = rows.iter().map(decode_stored).collect::<StoreResult<Vec<_>>>()?;
+                let rows = rows.iter().map(sql::decode_stored::<$db>).collect::<StoreResult<Vec<_>>>()?;
                 let total = if spec.page.wants_count() {
                     let mut qb = sql::count_query::<$db>(spec.table, filter)?;
                     let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
@@ -79,7 +147,7 @@ macro_rules! impl_store {
                 } else {
                     None
                 };
-                Ok(sql::finish_page(spec, rows, total))
+                Ok(sql::finish_page(spec, rows, total, |s| sql::stored_key(spec.sort_col, s)))
             }
 
             async fn get(&self, table: &str, id_col: &str, id: &str) -> StoreResult<Option<Stored>> {
@@ -128,21 +196,22 @@ macro_rules! impl_store {
 
             async fn list_metrics(&self, query: &MetricQuery) -> StoreResult<Page<Stored>> {
                 query.check()?;
-                self.list(&sql::metric_spec(query), Some(&query.filter)).await
+                self.list(&sql::metric_spec::<$db>(query), Some(&query.filter)).await
             }
 
             async fn save_metric(&self, metric: &Metric, actor: &str, expect: Expect) -> StoreResult<Saved> {
                 let mut tx = self.begin_write().await?;
-                let saved = write_metric(&mut tx, metric, actor, expect, None).await?;
+                let mut saved = write_metrics(&mut tx, &[(metric, None)], actor, expect).await?;
                 tx.commit().await?;
-                Ok(saved)
+                saved.pop().ok_or_else(|| StoreError::Database("write returned nothing".into()))
             }
 
             async fn delete_metric(&self, id: &str, actor: &str, version: Option<i64>) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
                 let cur = delete_row(&mut tx, EntityKind::Metric, "metrics", "metric_id", id, version).await?;
                 let plan = write::delete_plan(cur, actor);
-                append_history(&mut tx, &plan, &Value::Object(plan.entity.doc.clone())).await?;
+                let snapshot = serde_json::to_string(&plan.entity.doc)?;
+                insert_history(&mut tx, &[(&plan, snapshot)]).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -150,7 +219,7 @@ macro_rules! impl_store {
             async fn metric_history(&self, id: &str, page: &PageRequest) -> StoreResult<Page<HistoryEntry>> {
                 let mut qb = sql::history_query::<$db>(id, page)?;
                 let rows = qb.build().fetch_all(&self.pool).await?;
-                let rows = rows.iter().map(decode_history).collect::<StoreResult<Vec<_>>>()?;
+                let rows = rows.iter().map(sql::decode_history::<$db>).collect::<StoreResult<Vec<_>>>()?;
                 let total = if page.wants_count() {
                     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM metric_history WHERE metric_id = $1")
                         .bind(id)
@@ -168,7 +237,7 @@ macro_rules! impl_store {
             }
 
             async fn list_domains(&self, page: &PageRequest) -> StoreResult<Page<Stored>> {
-                self.list(&sql::named_spec("domains", "domain_id", page), None).await
+                self.list(&sql::named_spec::<$db>("domains", "domain_id", page), None).await
             }
 
             async fn save_domain(&self, d: &BusinessDomain, actor: &str, expect: Expect) -> StoreResult<Saved> {
@@ -191,7 +260,7 @@ macro_rules! impl_store {
             }
 
             async fn list_objectives(&self, page: &PageRequest) -> StoreResult<Page<Stored>> {
-                self.list(&sql::named_spec("objectives", "objective_id", page), None).await
+                self.list(&sql::named_spec::<$db>("objectives", "objective_id", page), None).await
             }
 
             async fn save_objective(&self, o: &Objective, actor: &str, expect: Expect) -> StoreResult<Saved> {
@@ -220,8 +289,9 @@ macro_rules! impl_store {
                     let saved = write_plain(&mut tx, row, &d.doc, actor, Expect::Any, Some(prov)).await?;
                     out.domains.add(saved.kind);
                 }
-                for (m, prov) in &batch.metrics {
-                    out.metrics.add(write_metric(&mut tx, m, actor, Expect::Any, Some(prov)).await?.kind);
+                let metrics: Vec<(&Metric, Option<&Provenance>)> = batch.metrics.iter().map(|(m, p)| (m, Some(p))).collect();
+                for saved in write_metrics(&mut tx, &metrics, actor, Expect::Any).await? {
+                    out.metrics.add(saved.kind);
                 }
                 for (o, prov) in &batch.objectives {
                     let row = sql::objective_row(o);
@@ -244,6 +314,60 @@ macro_rules! impl_store {
                     Some(text) => serde_json::from_str(&text)?,
                     None => Map::new(),
                 })
+            }
+
+            async fn create_user(&self, user: &NewUser, password_hash: &str) -> StoreResult<User> {
+                let at = crate::store::model::now();
+                let user = User {
+                    user_id: uuid::Uuid::new_v4().to_string(),
+                    username: user.username.clone(),
+                    email: user.email.clone(),
+                    full_name: user.full_name.clone(),
+                    role: user.role,
+                    status: UserStatus::Active,
+                    created_at: at,
+                    updated_at: at,
+                };
+                sql::user_insert::<$db>(&user, password_hash).build().execute(&self.pool).await?;
+                Ok(user)
+            }
+
+            async fn get_user(&self, user_id: &str) -> StoreResult<Option<User>> {
+                let mut qb = sql::user_lookup::<$db>("user_id", user_id, false);
+                let row = qb.build().fetch_optional(&self.pool).await?;
+                row.as_ref().map(sql::decode_user::<$db>).transpose()
+            }
+
+            async fn find_user(&self, username: &str) -> StoreResult<Option<(User, String)>> {
+                let mut qb = sql::user_lookup::<$db>("username", &username.trim().to_ascii_lowercase(), true);
+                let Some(row) = qb.build().fetch_optional(&self.pool).await? else {
+                    return Ok(None);
+                };
+                let hash: String = row.try_get("password_hash")?;
+                Ok(Some((sql::decode_user::<$db>(&row)?, hash)))
+            }
+
+            async fn list_users(&self, page: &PageRequest) -> StoreResult<Page<User>> {
+                let spec = sql::user_spec(page);
+                let mut qb = sql::page_query::<$db>(&spec, None)?;
+                let rows = qb.build().fetch_all(&self.pool).await?;
+                let users = rows.iter().map(sql::decode_user::<$db>).collect::<StoreResult<Vec<_>>>()?;
+                let total = if page.wants_count() {
+                    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?;
+                    Some(n as u64)
+                } else {
+                    None
+                };
+                Ok(sql::finish_page(&spec, users, total, |u| (u.username.clone(), u.username.clone())))
+            }
+
+            async fn update_user(&self, user_id: &str, change: &UserChange) -> StoreResult<User> {
+                let mut qb = sql::user_update::<$db>(user_id, change, &crate::store::model::now());
+                let done = qb.build().execute(&self.pool).await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::not_found("user", user_id));
+                }
+                self.get_user(user_id).await?.ok_or_else(|| StoreError::not_found("user", user_id))
             }
 
             async fn stats(&self) -> StoreResult<CatalogStats> {

@@ -13,11 +13,12 @@ mod write;
 
 pub use error::StoreError;
 pub use model::{
-    Backend, CatalogStats, EntityKind, HistoryEntry, ImportBatch, ImportOutcome, Saved, Stored, WriteKind,
+    Backend, CatalogStats, EntityKind, HistoryEntry, ImportBatch, ImportOutcome, Saved, Stored, UserChange, WriteKind,
 };
 pub use query::{Cursor, MetricFilter, MetricQuery, MetricSort, Page, PageRequest};
 
 use crate::config::DbConfig;
+use crate::domain::user::{NewUser, User};
 use crate::domain::{BusinessDomain, Metric, Objective};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -66,6 +67,14 @@ pub trait Store: Send + Sync + 'static {
     /// Upserts everything in one transaction: all of it lands or none of it does.
     async fn import(&self, batch: &ImportBatch, actor: &str) -> StoreResult<ImportOutcome>;
     async fn catalog_info(&self) -> StoreResult<Map<String, Value>>;
+
+    /// Creates an active user; a taken username or email is a `Conflict`.
+    async fn create_user(&self, user: &NewUser, password_hash: &str) -> StoreResult<User>;
+    async fn get_user(&self, user_id: &str) -> StoreResult<Option<User>>;
+    /// The user and their password hash, by (case-insensitive) username.
+    async fn find_user(&self, username: &str) -> StoreResult<Option<(User, String)>>;
+    async fn list_users(&self, page: &PageRequest) -> StoreResult<Page<User>>;
+    async fn update_user(&self, user_id: &str, change: &UserChange) -> StoreResult<User>;
     async fn stats(&self) -> StoreResult<CatalogStats>;
 }
 

@@ -54,6 +54,28 @@ impl Stored {
         Value::Object(out)
     }
 
+    /// `to_json` as text, without copying the document first.
+    pub fn to_json_string(&self) -> Result<String, serde_json::Error> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            #[serde(flatten)]
+            doc: &'a Map<String, Value>,
+            version: i64,
+            created_at: String,
+            created_by: &'a str,
+            updated_at: String,
+            updated_by: &'a str,
+        }
+        serde_json::to_string(&Out {
+            doc: &self.doc,
+            version: self.version,
+            created_at: timestamp_text(&self.created_at),
+            created_by: &self.created_by,
+            updated_at: timestamp_text(&self.updated_at),
+            updated_by: &self.updated_by,
+        })
+    }
+
     pub fn name(&self) -> &str {
         self.doc.get("name").and_then(Value::as_str).unwrap_or_default()
     }
@@ -176,4 +198,20 @@ pub struct ImportOutcome {
     pub domains: Tally,
     pub objectives: Tally,
     pub dry_run: bool,
+}
+
+/// Changes to a user; `None` leaves a field as it is (`full_name: Some(None)` clears it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserChange {
+    pub email: Option<String>,
+    pub full_name: Option<Option<String>>,
+    pub role: Option<crate::domain::user::Role>,
+    pub status: Option<crate::domain::user::UserStatus>,
+    pub password_hash: Option<String>,
+}
+
+impl UserChange {
+    pub fn is_empty(&self) -> bool {
+        *self == UserChange::default()
+    }
 }

@@ -2,19 +2,24 @@
 //! full-text search, timestamp binding) go through `Dialect`.
 
 use super::error::StoreError;
+use super::model::UserChange;
 use super::model::{CatalogStats, EntityKind, HistoryEntry, Stored, timestamp_text};
 use super::query::{Cursor, MetricFilter, MetricQuery, MetricSort, Page, PageRequest, search_terms};
-use sqlx::{Database, Encode, QueryBuilder, Type};
+use super::write::Plan;
+use crate::domain::user::{Role, User, UserStatus};
+use crate::domain::{Action, ChangeType};
+use chrono::{DateTime, Utc};
+use sqlx::{ColumnIndex, Database, Decode, Encode, QueryBuilder, Row, Type};
 
 pub(crate) trait Dialect: Database + Sized {
     /// Column list that `decode_stored` reads, for a table aliased `t` with id column `id`.
     fn select_stored(id_col: &str) -> String;
     /// `AND <row matches any of tags>`.
     fn push_tags(qb: &mut QueryBuilder<Self>, tags: &[String]);
-    /// Adds the FROM-clause part of a full-text search (after `FROM metrics t`).
-    fn push_search_from(qb: &mut QueryBuilder<Self>, terms: &[String]);
+    /// The FROM clause of a full-text search over `table` (aliased `t`).
+    fn push_search_from(qb: &mut QueryBuilder<Self>, table: &str, terms: &[String], ranked: bool);
     /// `AND <row matches the search>`, if the search needs a WHERE part.
-    fn push_search_where(qb: &mut QueryBuilder<Self>);
+    fn push_search_where(qb: &mut QueryBuilder<Self>, terms: &[String], ranked: bool);
     /// ORDER BY expression putting the best match first.
     const SEARCH_ORDER: &'static str;
     /// Expression reading `catalog_info.doc` as text.
@@ -23,12 +28,140 @@ pub(crate) trait Dialect: Database + Sized {
     const HISTORY_COLUMNS: &'static str;
     /// Binds a sort key taken from a cursor (timestamps arrive as text).
     fn push_sort_key(qb: &mut QueryBuilder<Self>, column: &str, key: &str) -> Result<(), StoreError>;
-    /// Binds `version, created_at, created_by, updated_at, updated_by, doc` in that order.
-    fn bind_server(qb: &mut QueryBuilder<Self>, stored: &Stored);
+    /// Binds a timestamp (SQLite: fixed-width text; PostgreSQL: timestamptz).
+    fn push_time(qb: &mut QueryBuilder<Self>, t: &DateTime<Utc>);
+    /// Reads a timestamp column.
+    fn time(row: &Self::Row, col: &str) -> Result<DateTime<Utc>, StoreError>;
+    /// Cast appended to a bound JSON text parameter (for `json` columns).
+    const JSON_CAST: &'static str;
+    /// Cast appended to a bound JSON text parameter (for `jsonb` columns).
+    const JSONB_CAST: &'static str;
+    /// Row lock taken when reading rows a transaction is about to write.
+    const LOCK: &'static str;
+}
+
+/// Most rows one multi-row statement carries: well under both engines' parameter limits
+/// (SQLite 32766, PostgreSQL 65535) at the widest row (18 parameters).
+pub(crate) const CHUNK: usize = 500;
+
+/// `SELECT <stored columns> FROM table t WHERE id IN (...)`, optionally locking the rows.
+pub(crate) fn fetch_many<DB: Dialect>(table: &str, id_col: &str, ids: &[&str], lock: bool) -> QueryBuilder<DB>
+where
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    <DB as Database>::Arguments: Default,
+{
+    let mut qb = QueryBuilder::new("SELECT ");
+    qb.push(DB::select_stored(id_col));
+    qb.push(format_args!(" FROM {table} t WHERE t.{id_col} IN ("));
+    let mut list = qb.separated(", ");
+    for id in ids {
+        list.push_bind(id.to_string());
+    }
+    qb.push(")");
+    if lock {
+        qb.push(DB::LOCK);
+    }
+    qb
+}
+
+/// The highest version each id ever had, deleted ones included.
+pub(crate) fn last_versions<DB: Dialect>(ids: &[&str]) -> QueryBuilder<DB>
+where
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    <DB as Database>::Arguments: Default,
+{
+    let mut qb = QueryBuilder::new("SELECT metric_id, MAX(version) FROM metric_history WHERE metric_id IN (");
+    let mut list = qb.separated(", ");
+    for id in ids {
+        list.push_bind(id.to_string());
+    }
+    qb.push(") GROUP BY metric_id");
+    qb
+}
+
+/// One INSERT for many rows of one table.
+pub(crate) fn insert_many<DB: Dialect>(rows: &[(&RowSpec, &Stored)]) -> Option<QueryBuilder<DB>>
+where
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<String>: Encode<'t, DB> + Type<DB>,
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+    <DB as Database>::Arguments: Default,
+{
+    let (first, _) = rows.first()?;
+    let mut qb = QueryBuilder::new(format!("INSERT INTO {} ({}", first.table, first.id_col));
+    for (col, _) in &first.columns {
+        qb.push(format_args!(", {col}"));
+    }
+    qb.push(", version, created_at, created_by, updated_at, updated_by, doc) VALUES ");
+    for (i, (row, stored)) in rows.iter().enumerate() {
+        qb.push(if i == 0 { "(" } else { ", (" });
+        qb.push_bind(stored.id.clone());
+        for (_, value) in &row.columns {
+            qb.push(", ").push_bind(value.clone());
+        }
+        qb.push(", ");
+        bind_server(&mut qb, stored);
+        qb.push(")");
+    }
+    Some(qb)
+}
+
+/// One INSERT of many history entries; each carries its full snapshot.
+pub(crate) fn history_many<DB: Dialect>(entries: &[(&Plan, String)]) -> Result<Option<QueryBuilder<DB>>, StoreError>
+where
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+    <DB as Database>::Arguments: Default,
+{
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let mut qb = QueryBuilder::new(
+        "INSERT INTO metric_history (metric_id, version, action, change_type, fields_changed, changed_by, changed_at, snapshot) VALUES ",
+    );
+    for (i, (plan, snapshot)) in entries.iter().enumerate() {
+        let e = &plan.entity;
+        qb.push(if i == 0 { "(" } else { ", (" })
+            .push_bind(e.id.clone())
+            .push(", ")
+            .push_bind(e.version)
+            .push(", ")
+            .push_bind(plan.action.as_str().to_string())
+            .push(", ")
+            .push_bind(plan.change_type.as_str().to_string())
+            .push(", ")
+            .push_bind(serde_json::to_string(&plan.fields_changed)?)
+            .push(DB::JSONB_CAST)
+            .push(", ")
+            .push_bind(e.updated_by.clone())
+            .push(", ");
+        DB::push_time(&mut qb, &e.updated_at);
+        qb.push(", ").push_bind(snapshot.clone()).push(DB::JSON_CAST).push(")");
+    }
+    Ok(Some(qb))
+}
+
+/// Binds `version, created_at, created_by, updated_at, updated_by, doc` in that order.
+fn bind_server<DB: Dialect>(qb: &mut QueryBuilder<DB>, s: &Stored)
+where
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+{
+    qb.push_bind(s.version).push(", ");
+    DB::push_time(qb, &s.created_at);
+    qb.push(", ").push_bind(s.created_by.clone()).push(", ");
+    DB::push_time(qb, &s.updated_at);
+    qb.push(", ")
+        .push_bind(s.updated_by.clone())
+        .push(", ")
+        .push_bind(serde_json::to_string(&s.doc).unwrap_or_default())
+        .push(DB::JSON_CAST);
 }
 
 /// Which rows a list query wants, common to every collection.
 pub(crate) struct ListSpec<'a> {
+    /// The SELECT list (what the backend's decoder for this collection reads).
+    pub columns: String,
     pub table: &'static str,
     pub id_col: &'static str,
     pub sort_col: &'static str,
@@ -37,8 +170,9 @@ pub(crate) struct ListSpec<'a> {
     pub scope: String,
 }
 
-pub(crate) fn metric_spec(query: &MetricQuery) -> ListSpec<'_> {
+pub(crate) fn metric_spec<DB: Dialect>(query: &MetricQuery) -> ListSpec<'_> {
     ListSpec {
+        columns: DB::select_stored("metric_id"),
         table: "metrics",
         id_col: "metric_id",
         sort_col: query.sort.column(),
@@ -76,25 +210,40 @@ where
     if !f.tags.is_empty() {
         DB::push_tags(qb, &f.tags);
     }
-    if f.q.is_some() {
-        DB::push_search_where(qb);
-    }
 }
 
+/// `FROM table t [search join] WHERE 1=1 [search condition] [filters]`. `ranked` asks for the
+/// relevance the page query orders by; counts skip it (SQLite's bm25 per match is costly).
 fn push_from<DB: Dialect>(
     qb: &mut QueryBuilder<DB>,
     table: &str,
     filter: Option<&MetricFilter>,
-) -> Result<(), StoreError> {
-    qb.push(format_args!(" FROM {table} t"));
-    if let Some(q) = filter.and_then(|f| f.q.as_deref()) {
-        let terms = search_terms(q);
-        if terms.is_empty() {
-            return Err(StoreError::invalid("q", "must contain at least one word"));
+    ranked: bool,
+) -> Result<(), StoreError>
+where
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+{
+    let terms = match filter.and_then(|f| f.q.as_deref()) {
+        Some(q) => {
+            let terms = search_terms(q);
+            if terms.is_empty() {
+                return Err(StoreError::invalid("q", "must contain at least one word"));
+            }
+            DB::push_search_from(qb, table, &terms, ranked);
+            Some(terms)
         }
-        DB::push_search_from(qb, &terms);
-    }
+        None => {
+            qb.push(format_args!(" FROM {table} t"));
+            None
+        }
+    };
     qb.push(" WHERE 1=1");
+    if let Some(terms) = terms {
+        DB::push_search_where(qb, &terms, ranked);
+    }
+    if let Some(f) = filter {
+        push_metric_filters(qb, f);
+    }
     Ok(())
 }
 
@@ -108,10 +257,7 @@ where
     <DB as Database>::Arguments: Default,
 {
     let mut qb = QueryBuilder::new("SELECT COUNT(*)");
-    push_from(&mut qb, table, filter)?;
-    if let Some(f) = filter {
-        push_metric_filters(&mut qb, f);
-    }
+    push_from(&mut qb, table, filter, false)?;
     Ok(qb)
 }
 
@@ -126,11 +272,8 @@ where
     <DB as Database>::Arguments: Default,
 {
     let mut qb = QueryBuilder::new("SELECT ");
-    qb.push(DB::select_stored(spec.id_col));
-    push_from(&mut qb, spec.table, filter)?;
-    if let Some(f) = filter {
-        push_metric_filters(&mut qb, f);
-    }
+    qb.push(&spec.columns);
+    push_from(&mut qb, spec.table, filter, true)?;
     let (cmp, dir) = if spec.descending { ("<", "DESC") } else { (">", "ASC") };
     if let PageRequest::Cursor { after: Some(token), .. } = spec.page {
         let cursor = Cursor::decode(token, &spec.scope)?;
@@ -159,23 +302,21 @@ where
     Ok(qb)
 }
 
-/// Turns the fetched rows (limit + 1 at most) into a page with its next cursor.
-pub(crate) fn finish_page(spec: &ListSpec<'_>, mut rows: Vec<Stored>, total: Option<u64>) -> Page<Stored> {
+/// Turns the fetched rows (limit + 1 at most) into a page with its next cursor; `key` gives a
+/// row's sort key and id.
+pub(crate) fn finish_page<T>(
+    spec: &ListSpec<'_>,
+    mut rows: Vec<T>,
+    total: Option<u64>,
+    key: impl Fn(&T) -> (String, String),
+) -> Page<T> {
     let limit = spec.page.limit() as usize;
     let has_next = rows.len() > limit;
     rows.truncate(limit);
-    let next_cursor = if has_next {
-        rows.last().map(|last| {
-            let key = match spec.sort_col {
-                "name" => last.name().to_string(),
-                "updated_at" => timestamp_text(&last.updated_at),
-                _ => last.id.clone(),
-            };
-            Cursor::new(&spec.scope, key, last.id.clone()).encode()
-        })
-    } else {
-        None
-    };
+    let next_cursor = has_next.then(|| rows.last()).flatten().map(|last| {
+        let (k, id) = key(last);
+        Cursor::new(&spec.scope, k, id).encode()
+    });
     Page {
         items: rows,
         total,
@@ -184,9 +325,24 @@ pub(crate) fn finish_page(spec: &ListSpec<'_>, mut rows: Vec<Stored>, total: Opt
     }
 }
 
+/// Sort key and id of a stored entity for the spec's sort column.
+pub(crate) fn stored_key(sort_col: &str, s: &Stored) -> (String, String) {
+    let k = match sort_col {
+        "name" => s.name().to_string(),
+        "updated_at" => timestamp_text(&s.updated_at),
+        _ => s.id.clone(),
+    };
+    (k, s.id.clone())
+}
+
 /// The spec for domains and objectives: by name, then id.
-pub(crate) fn named_spec<'a>(table: &'static str, id_col: &'static str, page: &'a PageRequest) -> ListSpec<'a> {
+pub(crate) fn named_spec<'a, DB: Dialect>(
+    table: &'static str,
+    id_col: &'static str,
+    page: &'a PageRequest,
+) -> ListSpec<'a> {
     ListSpec {
+        columns: DB::select_stored(id_col),
         table,
         id_col,
         sort_col: "name",
@@ -263,39 +419,19 @@ pub(crate) const STAT_COLUMNS: &[&str] = &[
     "status",
 ];
 
-/// Builds `INSERT INTO table (id, cols..., server fields, doc) VALUES (...)`; the document and
-/// timestamps are bound through the dialect-specific `bind_server`.
-pub(crate) fn push_insert<DB: Dialect>(qb: &mut QueryBuilder<DB>, row: &RowSpec, stored: &Stored)
-where
-    for<'t> String: Encode<'t, DB> + Type<DB>,
-    for<'t> Option<String>: Encode<'t, DB> + Type<DB>,
-{
-    qb.push(format_args!("INSERT INTO {} ({}", row.table, row.id_col));
-    for (col, _) in &row.columns {
-        qb.push(format_args!(", {col}"));
-    }
-    qb.push(", version, created_at, created_by, updated_at, updated_by, doc) VALUES (");
-    qb.push_bind(stored.id.clone());
-    for (_, value) in &row.columns {
-        qb.push(", ").push_bind(value.clone());
-    }
-    qb.push(", ");
-    DB::bind_server(qb, stored);
-    qb.push(")");
-}
-
 /// Builds `UPDATE table SET cols..., server fields, doc WHERE id = ?`.
 pub(crate) fn push_update<DB: Dialect>(qb: &mut QueryBuilder<DB>, row: &RowSpec, stored: &Stored)
 where
     for<'t> String: Encode<'t, DB> + Type<DB>,
     for<'t> Option<String>: Encode<'t, DB> + Type<DB>,
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
 {
     qb.push(format_args!("UPDATE {} SET ", row.table));
     for (col, value) in &row.columns {
         qb.push(format_args!("{col} = ")).push_bind(value.clone()).push(", ");
     }
     qb.push("(version, created_at, created_by, updated_at, updated_by, doc) = (");
-    DB::bind_server(qb, stored);
+    bind_server(qb, stored);
     qb.push(format_args!(") WHERE {} = ", row.id_col))
         .push_bind(stored.id.clone());
 }
@@ -362,4 +498,150 @@ pub(crate) fn fill_stat(stats: &mut CatalogStats, column: &str, rows: Vec<(Strin
         _ => &mut stats.by_status,
     };
     target.extend(rows.into_iter().map(|(k, n)| (k, n as u64)));
+}
+
+/// Decodes a row selected with `Dialect::select_stored`.
+pub(crate) fn decode_stored<DB: Dialect>(row: &DB::Row) -> Result<Stored, StoreError>
+where
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+{
+    let doc: String = row.try_get("doc")?;
+    Ok(Stored {
+        id: row.try_get("id")?,
+        version: row.try_get("version")?,
+        created_at: DB::time(row, "created_at")?,
+        created_by: row.try_get("created_by")?,
+        updated_at: DB::time(row, "updated_at")?,
+        updated_by: row.try_get("updated_by")?,
+        doc: serde_json::from_str(&doc)?,
+    })
+}
+
+/// Decodes a row selected with `Dialect::HISTORY_COLUMNS`.
+pub(crate) fn decode_history<DB: Dialect>(row: &DB::Row) -> Result<HistoryEntry, StoreError>
+where
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+{
+    let action: String = row.try_get("action")?;
+    let change_type: String = row.try_get("change_type")?;
+    let fields: String = row.try_get("fields_changed")?;
+    let snapshot: String = row.try_get("snapshot")?;
+    Ok(HistoryEntry {
+        metric_id: row.try_get("metric_id")?,
+        version: row.try_get("version")?,
+        action: Action::parse(&action).ok_or_else(|| StoreError::Corrupt(format!("action {action}")))?,
+        change_type: ChangeType::parse(&change_type)
+            .ok_or_else(|| StoreError::Corrupt(format!("change type {change_type}")))?,
+        fields_changed: serde_json::from_str(&fields)?,
+        changed_by: row.try_get("changed_by")?,
+        changed_at: timestamp_text(&DB::time(row, "changed_at")?),
+        snapshot: serde_json::from_str(&snapshot)?,
+    })
+}
+
+const USER_COLUMNS: &str = "t.user_id, t.username, t.email, t.full_name, t.role, t.status, t.created_at, t.updated_at";
+
+/// Users listed by username (unique, so it is its own tie-breaker).
+pub(crate) fn user_spec(page: &PageRequest) -> ListSpec<'_> {
+    ListSpec {
+        columns: USER_COLUMNS.to_string(),
+        table: "users",
+        id_col: "username",
+        sort_col: "username",
+        descending: false,
+        page,
+        scope: "users|username".to_string(),
+    }
+}
+
+/// `SELECT user columns [, password_hash] FROM users t WHERE <col> = value`.
+pub(crate) fn user_lookup<DB: Dialect>(col: &str, value: &str, with_hash: bool) -> QueryBuilder<DB>
+where
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    <DB as Database>::Arguments: Default,
+{
+    let mut qb = QueryBuilder::new(format!("SELECT {USER_COLUMNS}"));
+    if with_hash {
+        qb.push(", t.password_hash");
+    }
+    qb.push(format_args!(" FROM users t WHERE t.{col} = "))
+        .push_bind(value.to_string());
+    qb
+}
+
+pub(crate) fn user_insert<DB: Dialect>(user: &User, password_hash: &str) -> QueryBuilder<DB>
+where
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<String>: Encode<'t, DB> + Type<DB>,
+    <DB as Database>::Arguments: Default,
+{
+    let mut qb = QueryBuilder::new(
+        "INSERT INTO users (user_id, username, email, full_name, role, status, password_hash, created_at, updated_at) VALUES (",
+    );
+    let mut values = qb.separated(", ");
+    values.push_bind(user.user_id.clone());
+    values.push_bind(user.username.clone());
+    values.push_bind(user.email.clone());
+    values.push_bind(user.full_name.clone());
+    values.push_bind(user.role.as_str().to_string());
+    values.push_bind(user.status.as_str().to_string());
+    values.push_bind(password_hash.to_string());
+    qb.push(", ");
+    DB::push_time(&mut qb, &user.created_at);
+    qb.push(", ");
+    DB::push_time(&mut qb, &user.updated_at);
+    qb.push(")");
+    qb
+}
+
+/// `UPDATE users SET <changed fields>, updated_at = now WHERE user_id = id`.
+pub(crate) fn user_update<DB: Dialect>(id: &str, change: &UserChange, at: &DateTime<Utc>) -> QueryBuilder<DB>
+where
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<String>: Encode<'t, DB> + Type<DB>,
+    <DB as Database>::Arguments: Default,
+{
+    let mut qb = QueryBuilder::new("UPDATE users SET ");
+    let text = [
+        ("email", change.email.clone()),
+        ("role", change.role.map(|r| r.as_str().to_string())),
+        ("status", change.status.map(|s| s.as_str().to_string())),
+        ("password_hash", change.password_hash.clone()),
+    ];
+    for (col, value) in text {
+        if let Some(v) = value {
+            qb.push(format_args!("{col} = ")).push_bind(v).push(", ");
+        }
+    }
+    if let Some(full_name) = &change.full_name {
+        qb.push("full_name = ").push_bind(full_name.clone()).push(", ");
+    }
+    qb.push("updated_at = ");
+    DB::push_time(&mut qb, at);
+    qb.push(" WHERE user_id = ").push_bind(id.to_string());
+    qb
+}
+
+pub(crate) fn decode_user<DB: Dialect>(row: &DB::Row) -> Result<User, StoreError>
+where
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> Option<String>: Decode<'r, DB> + Type<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+{
+    let role: String = row.try_get("role")?;
+    let status: String = row.try_get("status")?;
+    Ok(User {
+        user_id: row.try_get("user_id")?,
+        username: row.try_get("username")?,
+        email: row.try_get("email")?,
+        full_name: row.try_get("full_name")?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+        status: UserStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
+        created_at: DB::time(row, "created_at")?,
+        updated_at: DB::time(row, "updated_at")?,
+    })
 }

@@ -2,15 +2,16 @@
 
 use super::error::StoreError;
 use super::model::{
-    Backend, CatalogStats, EntityKind, HistoryEntry, ImportBatch, ImportOutcome, Provenance, Saved, Stored, WriteKind,
-    now, parse_timestamp, timestamp_text,
+    Backend, CatalogStats, EntityKind, HistoryEntry, ImportBatch, ImportOutcome, Provenance, Saved, Stored, UserChange,
+    WriteKind, now, parse_timestamp,
 };
 use super::query::{MetricQuery, Page, PageRequest};
 use super::sql::{self, Dialect, RowSpec};
 use super::write::{self, Plan, WriteInput};
 use super::{Expect, Store, StoreResult};
 use crate::config::DbConfig;
-use crate::domain::{Action, BusinessDomain, ChangeType, Metric, Objective};
+use crate::domain::user::{NewUser, User, UserStatus};
+use crate::domain::{BusinessDomain, Metric, Objective};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -34,13 +35,13 @@ impl Dialect for Postgres {
         qb.push(" AND t.tags && ").push_bind(tags.to_vec()).push("::text[]");
     }
 
-    fn push_search_from(qb: &mut QueryBuilder<Self>, terms: &[String]) {
-        qb.push(" CROSS JOIN plainto_tsquery('english', ")
+    fn push_search_from(qb: &mut QueryBuilder<Self>, table: &str, terms: &[String], _ranked: bool) {
+        qb.push(format_args!(" FROM {table} t CROSS JOIN plainto_tsquery('english', "))
             .push_bind(terms.join(" "))
             .push(") AS tsq");
     }
 
-    fn push_search_where(qb: &mut QueryBuilder<Self>) {
+    fn push_search_where(qb: &mut QueryBuilder<Self>, _terms: &[String], _ranked: bool) {
         qb.push(" AND t.search @@ tsq");
     }
 
@@ -59,52 +60,17 @@ impl Dialect for Postgres {
         Ok(())
     }
 
-    fn bind_server(qb: &mut QueryBuilder<Self>, s: &Stored) {
-        qb.push_bind(s.version)
-            .push(", ")
-            .push_bind(s.created_at)
-            .push(", ")
-            .push_bind(s.created_by.clone())
-            .push(", ")
-            .push_bind(s.updated_at)
-            .push(", ")
-            .push_bind(s.updated_by.clone())
-            .push(", ")
-            .push_bind(Value::Object(s.doc.clone()).to_string())
-            .push("::json");
+    const JSON_CAST: &'static str = "::json";
+    const JSONB_CAST: &'static str = "::jsonb";
+    const LOCK: &'static str = " FOR UPDATE";
+
+    fn push_time(qb: &mut QueryBuilder<Self>, t: &DateTime<Utc>) {
+        qb.push_bind(*t);
     }
-}
 
-fn decode_stored(row: &PgRow) -> StoreResult<Stored> {
-    let doc: String = row.try_get("doc")?;
-    Ok(Stored {
-        id: row.try_get("id")?,
-        version: row.try_get("version")?,
-        created_at: row.try_get("created_at")?,
-        created_by: row.try_get("created_by")?,
-        updated_at: row.try_get("updated_at")?,
-        updated_by: row.try_get("updated_by")?,
-        doc: serde_json::from_str(&doc)?,
-    })
-}
-
-fn decode_history(row: &PgRow) -> StoreResult<HistoryEntry> {
-    let action: String = row.try_get("action")?;
-    let change_type: String = row.try_get("change_type")?;
-    let fields: String = row.try_get("fields_changed")?;
-    let snapshot: String = row.try_get("snapshot")?;
-    let changed_at: DateTime<Utc> = row.try_get("changed_at")?;
-    Ok(HistoryEntry {
-        metric_id: row.try_get("metric_id")?,
-        version: row.try_get("version")?,
-        action: Action::parse(&action).ok_or_else(|| StoreError::Corrupt(format!("action {action}")))?,
-        change_type: ChangeType::parse(&change_type)
-            .ok_or_else(|| StoreError::Corrupt(format!("change type {change_type}")))?,
-        fields_changed: serde_json::from_str(&fields)?,
-        changed_by: row.try_get("changed_by")?,
-        changed_at: timestamp_text(&changed_at),
-        snapshot: serde_json::from_str(&snapshot)?,
-    })
+    fn time(row: &PgRow, col: &str) -> StoreResult<DateTime<Utc>> {
+        Ok(row.try_get(col)?)
+    }
 }
 
 impl PgStore {
@@ -146,47 +112,17 @@ impl PgStore {
     }
 }
 
-/// `lock` takes a row lock so concurrent writers of one entity queue up instead of racing.
-async fn fetch_stored(
-    conn: &mut PgConnection,
-    table: &str,
-    id_col: &str,
-    id: &str,
-    lock: bool,
-) -> StoreResult<Option<Stored>> {
-    let mut qb = QueryBuilder::<Postgres>::new("SELECT ");
-    qb.push(Postgres::select_stored(id_col))
-        .push(format_args!(" FROM {table} t WHERE t.{id_col} = "))
-        .push_bind(id.to_string());
-    if lock {
-        qb.push(" FOR UPDATE");
-    }
-    let row = qb.build().fetch_optional(&mut *conn).await?;
-    row.as_ref().map(decode_stored).transpose()
-}
-
-async fn sync_tags(conn: &mut PgConnection, m: &Metric) -> StoreResult<()> {
-    sqlx::query("UPDATE metrics SET tags = $1 WHERE metric_id = $2")
-        .bind(&m.tags)
-        .bind(&m.metric_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-async fn append_history(conn: &mut PgConnection, plan: &Plan, snapshot: &Value) -> StoreResult<()> {
+/// Sets the `tags` array of these metrics in one statement.
+async fn sync_tags(conn: &mut PgConnection, metrics: &[&Metric]) -> StoreResult<()> {
+    let rows: Vec<Value> = metrics
+        .iter()
+        .map(|m| serde_json::json!({ "id": m.metric_id, "tags": m.tags }))
+        .collect();
     sqlx::query(
-        "INSERT INTO metric_history (metric_id, version, action, change_type, fields_changed, changed_by, changed_at, snapshot) \
-         VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::json)",
+        "UPDATE metrics AS m SET tags = ARRAY(SELECT json_array_elements_text(v.tags)) \
+         FROM json_to_recordset($1::json) AS v(id text, tags json) WHERE m.metric_id = v.id",
     )
-    .bind(&plan.entity.id)
-    .bind(plan.entity.version)
-    .bind(plan.action.as_str())
-    .bind(plan.change_type.as_str())
-    .bind(serde_json::to_string(&plan.fields_changed)?)
-    .bind(&plan.entity.updated_by)
-    .bind(plan.entity.updated_at)
-    .bind(snapshot.to_string())
+    .bind(Value::Array(rows).to_string())
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -2,21 +2,28 @@
 
 use super::error::StoreError;
 use super::model::{
-    Backend, CatalogStats, EntityKind, HistoryEntry, ImportBatch, ImportOutcome, Provenance, Saved, Stored, WriteKind,
-    now, parse_timestamp, timestamp_text,
+    Backend, CatalogStats, EntityKind, HistoryEntry, ImportBatch, ImportOutcome, Provenance, Saved, Stored, UserChange,
+    WriteKind, now, parse_timestamp, timestamp_text,
 };
 use super::query::{MetricQuery, Page, PageRequest};
 use super::sql::{self, Dialect, RowSpec};
 use super::write::{self, Plan, WriteInput};
 use super::{Expect, Store, StoreResult};
 use crate::config::DbConfig;
-use crate::domain::{Action, BusinessDomain, ChangeType, Metric, Objective};
+use crate::domain::user::{NewUser, User, UserStatus};
+use crate::domain::{BusinessDomain, Metric, Objective};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
+
+/// Each word quoted: FTS5 syntax in user input cannot reach the parser; words are ANDed.
+fn fts_query(terms: &[String]) -> String {
+    terms.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(" ")
+}
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -36,15 +43,25 @@ impl Dialect for Sqlite {
         qb.push("))");
     }
 
-    fn push_search_from(qb: &mut QueryBuilder<Self>, terms: &[String]) {
-        // Each word quoted: FTS5 syntax in user input cannot reach the parser.
-        let expr: Vec<String> = terms.iter().map(|t| format!("\"{t}\"")).collect();
-        qb.push(" JOIN (SELECT rowid AS fts_rowid, bm25(metrics_fts, 10.0, 5.0, 1.0) AS rank FROM metrics_fts WHERE metrics_fts MATCH ")
-            .push_bind(expr.join(" "))
-            .push(") s ON s.fts_rowid = t.metric_pk");
+    fn push_search_from(qb: &mut QueryBuilder<Self>, table: &str, terms: &[String], ranked: bool) {
+        if ranked {
+            // CROSS JOIN fixes the loop order in SQLite: walk the matches, then look rows up,
+            // instead of probing the full-text index once per row of a filter.
+            qb.push(" FROM (SELECT rowid AS fts_rowid, bm25(metrics_fts, 10.0, 5.0, 1.0) AS rank FROM metrics_fts WHERE metrics_fts MATCH ")
+                .push_bind(fts_query(terms))
+                .push(format_args!(") s CROSS JOIN {table} t ON t.metric_pk = s.fts_rowid"));
+        } else {
+            qb.push(format_args!(" FROM {table} t"));
+        }
     }
 
-    fn push_search_where(_qb: &mut QueryBuilder<Self>) {}
+    fn push_search_where(qb: &mut QueryBuilder<Self>, terms: &[String], ranked: bool) {
+        if !ranked {
+            qb.push(" AND t.metric_pk IN (SELECT rowid FROM metrics_fts WHERE metrics_fts MATCH ")
+                .push_bind(fts_query(terms))
+                .push(")");
+        }
+    }
 
     const SEARCH_ORDER: &'static str = "s.rank ASC";
     const CATALOG_DOC: &'static str = "doc";
@@ -56,55 +73,19 @@ impl Dialect for Sqlite {
         Ok(())
     }
 
-    fn bind_server(qb: &mut QueryBuilder<Self>, s: &Stored) {
-        qb.push_bind(s.version)
-            .push(", ")
-            .push_bind(timestamp_text(&s.created_at))
-            .push(", ")
-            .push_bind(s.created_by.clone())
-            .push(", ")
-            .push_bind(timestamp_text(&s.updated_at))
-            .push(", ")
-            .push_bind(s.updated_by.clone())
-            .push(", ")
-            .push_bind(Value::Object(s.doc.clone()).to_string());
+    const JSON_CAST: &'static str = "";
+    const JSONB_CAST: &'static str = "";
+    // BEGIN IMMEDIATE already holds the database's single write lock.
+    const LOCK: &'static str = "";
+
+    fn push_time(qb: &mut QueryBuilder<Self>, t: &DateTime<Utc>) {
+        qb.push_bind(timestamp_text(t));
     }
-}
 
-fn time(row: &SqliteRow, col: &str) -> StoreResult<chrono::DateTime<chrono::Utc>> {
-    let text: String = row.try_get(col)?;
-    parse_timestamp(&text).ok_or_else(|| StoreError::Corrupt(format!("bad timestamp in {col}: {text}")))
-}
-
-fn decode_stored(row: &SqliteRow) -> StoreResult<Stored> {
-    let doc: String = row.try_get("doc")?;
-    Ok(Stored {
-        id: row.try_get("id")?,
-        version: row.try_get("version")?,
-        created_at: time(row, "created_at")?,
-        created_by: row.try_get("created_by")?,
-        updated_at: time(row, "updated_at")?,
-        updated_by: row.try_get("updated_by")?,
-        doc: serde_json::from_str(&doc)?,
-    })
-}
-
-fn decode_history(row: &SqliteRow) -> StoreResult<HistoryEntry> {
-    let action: String = row.try_get("action")?;
-    let change_type: String = row.try_get("change_type")?;
-    let fields: String = row.try_get("fields_changed")?;
-    let snapshot: String = row.try_get("snapshot")?;
-    Ok(HistoryEntry {
-        metric_id: row.try_get("metric_id")?,
-        version: row.try_get("version")?,
-        action: Action::parse(&action).ok_or_else(|| StoreError::Corrupt(format!("action {action}")))?,
-        change_type: ChangeType::parse(&change_type)
-            .ok_or_else(|| StoreError::Corrupt(format!("change type {change_type}")))?,
-        fields_changed: serde_json::from_str(&fields)?,
-        changed_by: row.try_get("changed_by")?,
-        changed_at: row.try_get("changed_at")?,
-        snapshot: serde_json::from_str(&snapshot)?,
-    })
+    fn time(row: &SqliteRow, col: &str) -> StoreResult<DateTime<Utc>> {
+        let text: String = row.try_get(col)?;
+        parse_timestamp(&text).ok_or_else(|| StoreError::Corrupt(format!("bad timestamp in {col}: {text}")))
+    }
 }
 
 impl SqliteStore {
@@ -136,57 +117,35 @@ impl SqliteStore {
     }
 }
 
-/// `_lock` is for the shared write path; SQLite's `BEGIN IMMEDIATE` already holds the write lock.
-async fn fetch_stored(
-    conn: &mut SqliteConnection,
-    table: &str,
-    id_col: &str,
-    id: &str,
-    _lock: bool,
-) -> StoreResult<Option<Stored>> {
-    let mut qb = QueryBuilder::<Sqlite>::new("SELECT ");
-    qb.push(Sqlite::select_stored(id_col))
-        .push(format_args!(" FROM {table} t WHERE t.{id_col} = "))
-        .push_bind(id.to_string());
-    let row = qb.build().fetch_optional(&mut *conn).await?;
-    row.as_ref().map(decode_stored).transpose()
-}
-
-/// Replaces the metric's rows in the tag side table.
-async fn sync_tags(conn: &mut SqliteConnection, m: &Metric) -> StoreResult<()> {
-    let pk: i64 = sqlx::query_scalar("SELECT metric_pk FROM metrics WHERE metric_id = $1")
-        .bind(&m.metric_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    sqlx::query("DELETE FROM metric_tags WHERE metric_pk = $1")
-        .bind(pk)
-        .execute(&mut *conn)
-        .await?;
-    for tag in &m.tags {
-        sqlx::query("INSERT OR IGNORE INTO metric_tags (tag, metric_pk) VALUES ($1, $2)")
-            .bind(tag)
-            .bind(pk)
-            .execute(&mut *conn)
-            .await?;
+/// Replaces the tag rows of these metrics (all already written in this transaction).
+async fn sync_tags(conn: &mut SqliteConnection, metrics: &[&Metric]) -> StoreResult<()> {
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "DELETE FROM metric_tags WHERE metric_pk IN (SELECT metric_pk FROM metrics WHERE metric_id IN (",
+    );
+    let mut ids = qb.separated(", ");
+    for m in metrics {
+        ids.push_bind(m.metric_id.clone());
     }
-    Ok(())
-}
-
-async fn append_history(conn: &mut SqliteConnection, plan: &Plan, snapshot: &Value) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO metric_history (metric_id, version, action, change_type, fields_changed, changed_by, changed_at, snapshot) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&plan.entity.id)
-    .bind(plan.entity.version)
-    .bind(plan.action.as_str())
-    .bind(plan.change_type.as_str())
-    .bind(serde_json::to_string(&plan.fields_changed)?)
-    .bind(&plan.entity.updated_by)
-    .bind(timestamp_text(&plan.entity.updated_at))
-    .bind(snapshot.to_string())
-    .execute(&mut *conn)
-    .await?;
+    qb.push("))");
+    qb.build().execute(&mut *conn).await?;
+    let pairs: Vec<(&str, &str)> = metrics
+        .iter()
+        .flat_map(|m| m.tags.iter().map(|t| (t.as_str(), m.metric_id.as_str())))
+        .collect();
+    for chunk in pairs.chunks(sql::CHUNK * 2) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT OR IGNORE INTO metric_tags (tag, metric_pk) SELECT v.column1, m.metric_pk FROM (VALUES ",
+        );
+        for (i, (tag, id)) in chunk.iter().enumerate() {
+            qb.push(if i == 0 { "(" } else { ", (" })
+                .push_bind(tag.to_string())
+                .push(", ")
+                .push_bind(id.to_string())
+                .push(")");
+        }
+        qb.push(") AS v JOIN metrics m ON m.metric_id = v.column2");
+        qb.build().execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

@@ -1,0 +1,3 @@
+//! Authentication primitives: password hashing and random secrets.
+
+pub mod password;
