@@ -1,6 +1,8 @@
 //! MDL, the Metrics Definition Library: the whole application as a library, so the binary,
 //! the tests and the load tests share one entry point.
 
+pub mod auth;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod domain;

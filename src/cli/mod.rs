@@ -1,6 +1,8 @@
 //! The `mdl` command line: parse arguments, run one subcommand against the configured store.
 
+mod admin;
 mod catalog;
+mod users;
 
 use crate::config::DbConfig;
 use crate::domain::ValidationErrors;
@@ -27,6 +29,17 @@ pub enum Command {
     Show(catalog::ShowArgs),
     /// Show the change history of one metric (newest first).
     History(catalog::HistoryArgs),
+    /// Import a catalog file (JSON or YAML), all or nothing.
+    Import(admin::ImportArgs),
+    /// Export the whole catalog (JSON or YAML by extension).
+    Export(admin::ExportArgs),
+    /// Counts by category, tier, type, domain, owner and status.
+    Stats(admin::StatsArgs),
+    /// Create deterministic synthetic metrics for tests and benchmarks.
+    Seed(admin::SeedArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(users::UserCommand),
 }
 
 /// A failed command: what to print and which exit code to use.
@@ -71,6 +84,17 @@ pub async fn open_store(db: &DbConfig) -> Result<DynStore, CliError> {
 pub async fn run(cli: Cli) -> ExitCode {
     match dispatch(cli).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Invalid(errors)) => {
+            eprintln!("error: invalid input ({} problems)", errors.len());
+            for e in errors.errors() {
+                eprintln!(
+                    "  {}: {}",
+                    if e.field.is_empty() { "(document)" } else { &e.field },
+                    e.message
+                );
+            }
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(1)
@@ -90,5 +114,10 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::List(args) => catalog::list(&*store, args, &mut out).await,
         Command::Show(args) => catalog::show(&*store, args, &mut out).await,
         Command::History(args) => catalog::history(&*store, args, &mut out).await,
+        Command::Import(args) => admin::import(&*store, args, &mut out).await,
+        Command::Export(args) => admin::export(&*store, args, &mut out).await,
+        Command::Stats(args) => admin::stats(&*store, args, &mut out).await,
+        Command::Seed(args) => admin::seed(&*store, args, &mut out).await,
+        Command::User(cmd) => users::run(&*store, cmd, &mut out).await,
     }
 }

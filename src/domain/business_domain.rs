@@ -35,7 +35,7 @@ impl BusinessDomain {
         r.optional_str("description", 10_000);
         let owner_team = r.optional_str("owner_team", 200);
         if let Some(email) = r.optional_str("contact_email", 254)
-            && !looks_like_email(&email)
+            && super::user::normalise_email(&email).is_err()
         {
             r.errors.add("contact_email", "must be an email address");
         }
@@ -63,19 +63,6 @@ impl BusinessDomain {
             doc,
             unknown_fields,
         })
-    }
-}
-
-fn looks_like_email(s: &str) -> bool {
-    match s.split_once('@') {
-        Some((local, host)) => {
-            !local.is_empty()
-                && host.contains('.')
-                && !host.starts_with('.')
-                && !host.ends_with('.')
-                && !s.contains(char::is_whitespace)
-        }
-        None => false,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod metric;
 pub mod objective;
 pub mod parse;
 pub mod synthetic;
+pub mod user;
 pub mod versioning;
 
 pub use business_domain::BusinessDomain;

@@ -140,7 +140,8 @@ fn normalise_key_result(
                 errors.add("kr_id", format!("duplicate key result id `{id}` in this objective"));
             }
         }
-        Some(Value::String(_)) | None | Some(Value::Null) => errors.add("kr_id", "is required"),
+        Some(Value::String(_)) => errors.add("kr_id", "must not be empty"),
+        None | Some(Value::Null) => errors.add("kr_id", "is required"),
         Some(_) => errors.add("kr_id", "must be a string"),
     }
     let mut r = FieldReader::new(kr);

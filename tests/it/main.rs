@@ -5,4 +5,5 @@ mod support;
 
 mod cli;
 mod domain;
+mod import_export;
 mod store_suite;

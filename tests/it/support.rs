@@ -67,6 +67,15 @@ pub async fn postgres() -> Option<TestDb> {
 }
 
 impl TestDb {
+    /// Another empty store of the same backend (for export -> re-import checks).
+    pub async fn sibling(&self) -> TestDb {
+        if self.schema.is_some() {
+            postgres().await.expect("postgres configured")
+        } else {
+            sqlite().await
+        }
+    }
+
     /// Closes the store and drops the test's schema. A test that panics skips this and leaves
     /// its schema behind for inspection.
     pub async fn cleanup(mut self) {
