@@ -162,7 +162,7 @@ pub async fn stats(store: &dyn Store, args: StatsArgs, out: &mut impl Write) -> 
 
 /// Seeds in transactions of this many metrics: big enough to amortise commits, small enough
 /// to keep memory flat for millions.
-const SEED_CHUNK: u64 = 10_000;
+const SEED_CHUNK: u64 = 2_000;
 
 pub async fn seed(store: &dyn Store, args: SeedArgs, out: &mut impl Write) -> Result<(), CliError> {
     let started = Instant::now();

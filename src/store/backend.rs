@@ -42,7 +42,8 @@ macro_rules! impl_store {
 
         async fn insert_history(conn: &mut Conn, entries: &[(&Plan, String)]) -> StoreResult<()> {
             if let Some(mut qb) = sql::history_many::<$db>(entries)? {
-                qb.build().execute(&mut *conn).await?;
+                // Multi-row statements vary in size: do not fill the statement cache with them.
+                qb.build().persistent(entries.len() == 1).execute(&mut *conn).await?;
             }
             Ok(())
         }
@@ -61,7 +62,8 @@ macro_rules! impl_store {
                 let ids: Vec<&str> = chunk.iter().map(|(m, _)| m.metric_id.as_str()).collect();
                 let mut qb = sql::fetch_many::<$db>("metrics", "metric_id", &ids, true);
                 let mut current = std::collections::HashMap::new();
-                for row in qb.build().fetch_all(&mut *conn).await? {
+                let single = chunk.len() == 1;
+                for row in qb.build().persistent(single).fetch_all(&mut *conn).await? {
                     let stored = sql::decode_stored::<$db>(&row)?;
                     current.insert(stored.id.clone(), stored);
                 }
@@ -69,7 +71,7 @@ macro_rules! impl_store {
                 let mut last = std::collections::HashMap::new();
                 if !absent.is_empty() {
                     let mut qb = sql::last_versions::<$db>(&absent);
-                    let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&mut *conn).await?;
+                    let rows: Vec<(String, i64)> = qb.build_query_as().persistent(single).fetch_all(&mut *conn).await?;
                     last.extend(rows);
                 }
                 let mut plans = Vec::with_capacity(chunk.len());
@@ -92,7 +94,7 @@ macro_rules! impl_store {
                     .collect();
                 let creates: Vec<(&RowSpec, &Stored)> = creates.iter().map(|(r, s)| (r, *s)).collect();
                 if let Some(mut qb) = sql::insert_many::<$db>(&creates) {
-                    qb.build().execute(&mut *conn).await?;
+                    qb.build().persistent(creates.len() == 1).execute(&mut *conn).await?;
                 }
                 for (m, plan) in plans.iter().filter(|(_, p)| p.kind == WriteKind::Updated) {
                     let mut qb = QueryBuilder::<$db>::new("");

@@ -262,6 +262,10 @@ where
 }
 
 /// The page query; fetches one row more than the limit to learn whether a next page exists.
+///
+/// Deep numbered pages without search use a deferred join: the offset is walked over ids in the
+/// sort index only, and full rows are read for the one page returned. Without it PostgreSQL
+/// detoasts every skipped document (page 1000 of 100k metrics: ~1 s).
 pub(crate) fn page_query<DB: Dialect>(
     spec: &ListSpec<'_>,
     filter: Option<&MetricFilter>,
@@ -271,8 +275,16 @@ where
     for<'t> i64: Encode<'t, DB> + Type<DB>,
     <DB as Database>::Arguments: Default,
 {
+    let searching = filter.is_some_and(|f| f.q.is_some());
+    let deferred = !searching && matches!(spec.page, PageRequest::Offset { page, .. } if *page > 1);
     let mut qb = QueryBuilder::new("SELECT ");
     qb.push(&spec.columns);
+    if deferred {
+        qb.push(format_args!(
+            " FROM {} t JOIN (SELECT t.{} AS k_id",
+            spec.table, spec.id_col
+        ));
+    }
     push_from(&mut qb, spec.table, filter, true)?;
     let (cmp, dir) = if spec.descending { ("<", "DESC") } else { (">", "ASC") };
     if let PageRequest::Cursor { after: Some(token), .. } = spec.page {
@@ -286,18 +298,25 @@ where
             qb.push(", ").push_bind(cursor.id).push(")");
         }
     }
-    qb.push(" ORDER BY ");
-    if filter.is_some_and(|f| f.q.is_some()) {
-        qb.push(DB::SEARCH_ORDER).push(", ");
-    }
-    if spec.sort_col != spec.id_col {
-        qb.push(format_args!("t.{} {dir}, ", spec.sort_col));
-    }
-    qb.push(format_args!("t.{} {dir}", spec.id_col));
+    let order = |qb: &mut QueryBuilder<DB>| {
+        qb.push(" ORDER BY ");
+        if searching {
+            qb.push(DB::SEARCH_ORDER).push(", ");
+        }
+        if spec.sort_col != spec.id_col {
+            qb.push(format_args!("t.{} {dir}, ", spec.sort_col));
+        }
+        qb.push(format_args!("t.{} {dir}", spec.id_col));
+    };
+    order(&mut qb);
     let limit = i64::from(spec.page.limit());
     qb.push(" LIMIT ").push_bind(limit + 1);
     if let PageRequest::Offset { page, .. } = spec.page {
         qb.push(" OFFSET ").push_bind(i64::from(page - 1) * limit);
+    }
+    if deferred {
+        qb.push(format_args!(") k ON t.{} = k.k_id", spec.id_col));
+        order(&mut qb);
     }
     Ok(qb)
 }

@@ -96,7 +96,11 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_millis(cfg.statement_timeout_ms.max(5_000)));
+            .busy_timeout(Duration::from_millis(cfg.statement_timeout_ms.max(5_000)))
+            // 16 MiB of page cache per connection instead of 2: large imports and deep scans
+            // otherwise re-read the same pages from the OS over and over.
+            .pragma("cache_size", "-16384")
+            .pragma("temp_store", "memory");
         let path = options.get_filename();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -127,7 +131,7 @@ async fn sync_tags(conn: &mut SqliteConnection, metrics: &[&Metric]) -> StoreRes
         ids.push_bind(m.metric_id.clone());
     }
     qb.push("))");
-    qb.build().execute(&mut *conn).await?;
+    qb.build().persistent(metrics.len() == 1).execute(&mut *conn).await?;
     let pairs: Vec<(&str, &str)> = metrics
         .iter()
         .flat_map(|m| m.tags.iter().map(|t| (t.as_str(), m.metric_id.as_str())))
@@ -144,7 +148,7 @@ async fn sync_tags(conn: &mut SqliteConnection, metrics: &[&Metric]) -> StoreRes
                 .push(")");
         }
         qb.push(") AS v JOIN metrics m ON m.metric_id = v.column2");
-        qb.build().execute(&mut *conn).await?;
+        qb.build().persistent(false).execute(&mut *conn).await?;
     }
     Ok(())
 }
