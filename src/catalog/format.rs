@@ -49,8 +49,13 @@ pub fn parse(bytes: &[u8], format: Format) -> Result<Value, ValidationErrors> {
         Format::Yaml => {
             let text = std::str::from_utf8(bytes)
                 .map_err(|_| ValidationErrors::single("body", "invalid YAML: not UTF-8 text"))?;
-            yaml_serde::from_str::<Value>(text)
-                .map_err(|e| ValidationErrors::single("body", format!("invalid YAML: {e}")))
+            let yaml: yaml_serde::Value = yaml_serde::from_str(text)
+                .map_err(|e| ValidationErrors::single("body", format!("invalid YAML: {e}")))?;
+            // JSON has no NaN or infinity; converting would silently turn them into null.
+            let mut errors = ValidationErrors::new();
+            non_finite("", &yaml, &mut errors);
+            errors.into_result(())?;
+            serde_json::to_value(&yaml).map_err(|e| ValidationErrors::single("body", format!("invalid YAML: {e}")))
         }
     }
 }
@@ -62,5 +67,27 @@ pub fn render(value: &Value, format: Format) -> Result<String, String> {
             .map(|s| s + "\n")
             .map_err(|e| e.to_string()),
         Format::Yaml => yaml_serde::to_string(value).map_err(|e| e.to_string()),
+    }
+}
+
+fn non_finite(path: &str, value: &yaml_serde::Value, errors: &mut ValidationErrors) {
+    match value {
+        yaml_serde::Value::Number(n) if n.is_nan() || n.is_infinite() => {
+            errors.add(path, "must be a finite number (.nan and .inf cannot be stored)")
+        }
+        yaml_serde::Value::Sequence(items) => {
+            for (i, item) in items.iter().enumerate() {
+                non_finite(&format!("{path}[{i}]"), item, errors);
+            }
+        }
+        yaml_serde::Value::Mapping(map) => {
+            for (k, v) in map {
+                let key = k.as_str().map(str::to_string).unwrap_or_else(|| format!("{k:?}"));
+                let child = if path.is_empty() { key } else { format!("{path}.{key}") };
+                non_finite(&child, v, errors);
+            }
+        }
+        yaml_serde::Value::Tagged(tagged) => non_finite(path, &tagged.value, errors),
+        _ => {}
     }
 }

@@ -28,7 +28,7 @@ pub struct BusinessDomain {
 
 impl BusinessDomain {
     pub fn parse(value: Value) -> Result<Self, ValidationErrors> {
-        let doc = client_document(value)?;
+        let (doc, nul_errors) = client_document(value)?;
         let mut r = FieldReader::new(&doc);
         let domain_id = r.required_id("domain_id");
         let name = r.required_str("name", 200);
@@ -53,7 +53,8 @@ impl BusinessDomain {
         {
             r.errors.add("color", "must be a hex colour like #1f77b4");
         }
-        let errors = std::mem::take(&mut r.errors);
+        let mut errors = nul_errors;
+        errors.absorb("", std::mem::take(&mut r.errors));
         let unknown_fields = unknown_top_level(&doc, KNOWN);
         errors.into_result(())?;
         Ok(Self {

@@ -12,6 +12,8 @@ pub const DIRECTIONS: &[&str] = &["increase", "decrease", "neutral"];
 pub const STATUSES: &[&str] = &["draft", "active", "deprecated", "retired"];
 pub const SEVERITIES: &[&str] = &["info", "low", "medium", "high", "warning", "critical"];
 
+const MAX_SEARCH_TEXT: usize = 100_000;
+
 /// Fields the server owns; a client's values for them are ignored on write.
 pub const SERVER_FIELDS: &[&str] = &["version", "created_at", "created_by", "updated_at", "updated_by"];
 
@@ -244,7 +246,7 @@ pub struct Metric {
 impl Metric {
     /// Validates a raw document. Every problem is reported at once, as field errors.
     pub fn parse(value: Value) -> Result<Metric, ValidationErrors> {
-        let doc = client_document(value)?;
+        let (doc, nul_errors) = client_document(value)?;
         let mut r = FieldReader::new(&doc);
         let metric_id = r.required_id("metric_id");
         let name = r.required_str("name", 200);
@@ -268,7 +270,8 @@ impl Metric {
 
         let mut unknown = unknown_top_level(&doc, TOP_LEVEL);
         unknown.append(&mut r.unknown);
-        let mut errors = r.errors;
+        let mut errors = nul_errors;
+        errors.absorb("", r.errors);
 
         check_enum_opt(
             &mut errors,
@@ -283,6 +286,19 @@ impl Metric {
             STATUSES,
         );
         check_dimensions(&mut errors, &dimensions);
+        if let Some(g) = &governance {
+            // These are indexed columns: bounded so every backend can index them.
+            let owners = [
+                ("owner_team", &g.owner_team),
+                ("technical_owner", &g.technical_owner),
+                ("business_owner", &g.business_owner),
+            ];
+            for (name, value) in owners {
+                if value.as_ref().is_some_and(|v| v.chars().count() > 200) {
+                    errors.add(format!("governance.{name}"), "must be at most 200 characters");
+                }
+            }
+        }
         if let Some(rules) = targets_and_alerts.as_ref().and_then(|t| t.alert_rules.as_ref()) {
             for (i, rule) in rules.iter().enumerate() {
                 check_enum_opt(
@@ -366,7 +382,16 @@ impl Metric {
         parts.extend(self.owner_team());
         parts.extend(self.technical_owner());
         parts.extend(self.business_owner());
-        parts.join(" ")
+        let mut text = parts.join(" ");
+        // PostgreSQL caps a tsvector at 1 MB; the first 100 KB of secondary text is plenty.
+        if text.len() > MAX_SEARCH_TEXT {
+            let cut = (0..=MAX_SEARCH_TEXT)
+                .rev()
+                .find(|i| text.is_char_boundary(*i))
+                .unwrap_or(0);
+            text.truncate(cut);
+        }
+        text
     }
 
     /// Warnings to return beside a successful write.

@@ -37,7 +37,7 @@ pub struct Objective {
 
 impl Objective {
     pub fn parse(value: Value) -> Result<Self, ValidationErrors> {
-        let mut doc = client_document(value)?;
+        let (mut doc, nul_errors) = client_document(value)?;
         let mut r = FieldReader::new(&doc);
         let objective_id = r.required_id("objective_id");
         let name = r.required_str("name", 300);
@@ -52,7 +52,8 @@ impl Objective {
         }
         r.optional_str("priority", 50);
         r.optional_str("strategic_pillar", 200);
-        let mut errors = std::mem::take(&mut r.errors);
+        let mut errors = nul_errors;
+        errors.absorb("", std::mem::take(&mut r.errors));
         check_timeframe(&doc, &mut errors);
         let unknown_fields = unknown_top_level(&doc, KNOWN);
 

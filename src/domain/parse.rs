@@ -21,15 +21,46 @@ pub fn check_id(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The object a client sent, without the server-managed fields (their values are ours to set).
-pub fn client_document(value: Value) -> Result<Map<String, Value>, ValidationErrors> {
+/// The object a client sent, without the server-managed fields (their values are ours to set),
+/// and the problems found in it regardless of schema (NUL characters), to be reported along with
+/// the schema's own.
+pub fn client_document(value: Value) -> Result<(Map<String, Value>, ValidationErrors), ValidationErrors> {
     let Value::Object(mut doc) = value else {
         return Err(ValidationErrors::single("", "must be a JSON object"));
     };
     for field in super::metric::SERVER_FIELDS {
         doc.remove(*field);
     }
-    Ok(doc)
+    let mut errors = ValidationErrors::new();
+    for (key, value) in &doc {
+        find_nul(key, value, &mut errors);
+    }
+    Ok((doc, errors))
+}
+
+/// NUL characters are refused everywhere: PostgreSQL cannot store them in text or JSON, and
+/// no metric definition needs one.
+fn find_nul(path: &str, value: &Value, errors: &mut ValidationErrors) {
+    if path.contains('\0') {
+        errors.add(
+            path.replace('\0', "\\u0000"),
+            "field names must not contain NUL characters",
+        );
+    }
+    match value {
+        Value::String(s) if s.contains('\0') => errors.add(path, "must not contain NUL characters"),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                find_nul(&format!("{path}[{i}]"), item, errors);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                find_nul(&format!("{path}.{k}"), v, errors);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Reads fields of one JSON object, collecting errors under their paths.

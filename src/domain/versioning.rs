@@ -105,7 +105,14 @@ fn diff_values(path: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
 /// Numbers compare by value so `0.9` and `0.90`, or `1` and `1.0`, are not a change.
 fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        // Integers compare exactly (f64 would merge 2^53 and 2^53 + 1); `1` and `1.0` are equal.
+        (Value::Number(x), Value::Number(y)) => {
+            if x.is_f64() || y.is_f64() {
+                x.as_f64() == y.as_f64()
+            } else {
+                x == y
+            }
+        }
         (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q)),
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))

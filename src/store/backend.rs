@@ -23,7 +23,17 @@ macro_rules! impl_store {
         /// Reads the current row (locked), plans the write and applies it to the entity's table.
         async fn write_row(conn: &mut Conn, row: &RowSpec, input: WriteInput<'_>) -> StoreResult<Plan> {
             let current = fetch_stored(conn, row.table, row.id_col, input.id, true).await?;
-            let plan = write::plan(input, current.as_ref(), 0)?;
+            let last_version: i64 = if current.is_none() {
+                sqlx::query_scalar("SELECT last_version FROM tombstones WHERE entity = $1 AND entity_id = $2")
+                    .bind(row.kind.noun())
+                    .bind(input.id)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .unwrap_or(0)
+            } else {
+                0
+            };
+            let plan = write::plan(input, current.as_ref(), last_version)?;
             match plan.kind {
                 WriteKind::Unchanged => {}
                 WriteKind::Created => {
@@ -87,11 +97,14 @@ macro_rules! impl_store {
                     let last_version = last.get(&m.metric_id).copied().unwrap_or(0);
                     plans.push((*m, write::plan(input, current.get(&m.metric_id), last_version)?));
                 }
-                let creates: Vec<(RowSpec, &Stored)> = plans
+                let mut creates: Vec<(RowSpec, &Stored)> = plans
                     .iter()
                     .filter(|(_, p)| p.kind == WriteKind::Created)
                     .map(|(m, p)| (sql::metric_row(m), &p.entity))
                     .collect();
+                // Insert in id order, like the row locks, so concurrent writers queue up
+                // instead of deadlocking on each other's new keys.
+                creates.sort_by(|a, b| a.1.id.cmp(&b.1.id));
                 let creates: Vec<(&RowSpec, &Stored)> = creates.iter().map(|(r, s)| (r, *s)).collect();
                 if let Some(mut qb) = sql::insert_many::<$db>(&creates) {
                     qb.build().persistent(creates.len() == 1).execute(&mut *conn).await?;
@@ -130,7 +143,50 @@ macro_rules! impl_store {
             let mut qb = QueryBuilder::<$db>::new(format!("DELETE FROM {table} WHERE {id_col} = "));
             qb.push_bind(id.to_string());
             qb.build().execute(&mut *conn).await?;
+            if kind != EntityKind::Metric {
+                sqlx::query(
+                    "INSERT INTO tombstones (entity, entity_id, last_version) VALUES ($1, $2, $3) \
+                     ON CONFLICT (entity, entity_id) DO UPDATE SET last_version = excluded.last_version",
+                )
+                .bind(kind.noun())
+                .bind(id)
+                .bind(cur.version)
+                .execute(&mut *conn)
+                .await?;
+            }
             Ok(cur)
+        }
+
+        /// Every row of a table in `sort_col, id` order, by keyset pages on one connection.
+        async fn read_all(
+            conn: &mut Conn,
+            table: &'static str,
+            id_col: &'static str,
+            sort_col: &'static str,
+        ) -> StoreResult<Vec<Stored>> {
+            let mut out = Vec::new();
+            let mut after: Option<String> = None;
+            loop {
+                let page = PageRequest::Cursor { after: after.take(), limit: 1000, count: false };
+                let spec = sql::ListSpec {
+                    columns: <$db as Dialect>::select_stored(id_col),
+                    table,
+                    id_col,
+                    sort_col,
+                    descending: false,
+                    page: &page,
+                    scope: format!("snapshot|{table}"),
+                };
+                let mut qb = sql::page_query::<$db>(&spec, None)?;
+                let rows = qb.build().fetch_all(&mut *conn).await?;
+                let rows = rows.iter().map(sql::decode_stored::<$db>).collect::<StoreResult<Vec<_>>>()?;
+                let page = sql::finish_page(&spec, rows, None, |s| sql::stored_key(sort_col, s));
+                out.extend(page.items);
+                match page.next_cursor {
+                    Some(c) => after = Some(c),
+                    None => return Ok(out),
+                }
+            }
         }
 
         impl $store {
@@ -211,8 +267,9 @@ macro_rules! impl_store {
             async fn delete_metric(&self, id: &str, actor: &str, version: Option<i64>) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
                 let cur = delete_row(&mut tx, EntityKind::Metric, "metrics", "metric_id", id, version).await?;
-                let plan = write::delete_plan(cur, actor);
-                let snapshot = serde_json::to_string(&plan.entity.doc)?;
+                // The last state as it was stored, server fields included.
+                let snapshot = cur.to_json_string()?;
+                let plan = write::delete_plan(cur, actor)?;
                 insert_history(&mut tx, &[(&plan, snapshot)]).await?;
                 tx.commit().await?;
                 Ok(())
@@ -282,6 +339,7 @@ macro_rules! impl_store {
 
             async fn import(&self, batch: &ImportBatch, actor: &str) -> StoreResult<ImportOutcome> {
                 let mut tx = self.begin_write().await?;
+                lock_for_import(&mut tx).await?;
                 let mut out = ImportOutcome { dry_run: batch.dry_run, ..Default::default() };
                 if let Some(info) = &batch.catalog {
                     upsert_catalog(&mut tx, info).await?;
@@ -370,6 +428,25 @@ macro_rules! impl_store {
                     return Err(StoreError::not_found("user", user_id));
                 }
                 self.get_user(user_id).await?.ok_or_else(|| StoreError::not_found("user", user_id))
+            }
+
+            async fn snapshot(&self) -> StoreResult<crate::store::CatalogSnapshot> {
+                let mut tx = self.pool.begin().await?;
+                begin_snapshot(&mut tx).await?;
+                let mut qb = QueryBuilder::<$db>::new("SELECT ");
+                qb.push(<$db as Dialect>::CATALOG_DOC).push(" FROM catalog_info WHERE catalog_info_id = 1");
+                let doc: Option<String> = qb.build_query_scalar().fetch_optional(&mut *tx).await?;
+                let snapshot = crate::store::CatalogSnapshot {
+                    catalog: match doc {
+                        Some(text) => serde_json::from_str(&text)?,
+                        None => Map::new(),
+                    },
+                    metrics: read_all(&mut tx, "metrics", "metric_id", "metric_id").await?,
+                    domains: read_all(&mut tx, "domains", "domain_id", "name").await?,
+                    objectives: read_all(&mut tx, "objectives", "objective_id", "name").await?,
+                };
+                tx.rollback().await?;
+                Ok(snapshot)
             }
 
             async fn stats(&self) -> StoreResult<CatalogStats> {

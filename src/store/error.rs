@@ -33,9 +33,18 @@ impl StoreError {
     }
 }
 
+/// SQLite BUSY (5), LOCKED (6) and their extended codes; PostgreSQL query_canceled (57014,
+/// statement timeout), deadlock_detected (40P01), serialization_failure (40001).
+const TRANSIENT_CODES: &[&str] = &["5", "6", "261", "517", "262", "57014", "40P01", "40001"];
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
+            // Transient: a busy SQLite writer lock, PostgreSQL statement timeout, deadlock or
+            // serialization failure. The client may retry; it is not our bug.
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| TRANSIENT_CODES.contains(&c.as_ref())) => {
+                StoreError::Unavailable(db.message().to_string())
+            }
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict(format!("already exists ({})", db.constraint().unwrap_or("unique key")))
             }

@@ -13,7 +13,8 @@ mod write;
 
 pub use error::StoreError;
 pub use model::{
-    Backend, CatalogStats, EntityKind, HistoryEntry, ImportBatch, ImportOutcome, Saved, Stored, UserChange, WriteKind,
+    Backend, CatalogSnapshot, CatalogStats, EntityKind, HistoryEntry, ImportBatch, ImportOutcome, Saved, Stored,
+    UserChange, WriteKind,
 };
 pub use query::{Cursor, MetricFilter, MetricQuery, MetricSort, Page, PageRequest};
 
@@ -67,6 +68,8 @@ pub trait Store: Send + Sync + 'static {
     /// Upserts everything in one transaction: all of it lands or none of it does.
     async fn import(&self, batch: &ImportBatch, actor: &str) -> StoreResult<ImportOutcome>;
     async fn catalog_info(&self) -> StoreResult<Map<String, Value>>;
+    /// Everything, read in one transaction so the parts agree with each other.
+    async fn snapshot(&self) -> StoreResult<CatalogSnapshot>;
 
     /// Creates an active user; a taken username or email is a `Conflict`.
     async fn create_user(&self, user: &NewUser, password_hash: &str) -> StoreResult<User>;

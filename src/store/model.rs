@@ -154,7 +154,10 @@ impl Provenance {
         let text = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
         let time = |k: &str| doc.get(k).and_then(Value::as_str).and_then(parse_timestamp);
         Provenance {
-            version: doc.get("version").and_then(Value::as_i64).filter(|v| *v > 0),
+            version: doc
+                .get("version")
+                .and_then(Value::as_i64)
+                .filter(|v| (1..=super::write::MAX_VERSION).contains(v)),
             created_at: time("created_at"),
             created_by: text("created_by"),
             updated_at: time("updated_at"),
@@ -214,4 +217,16 @@ impl UserChange {
     pub fn is_empty(&self) -> bool {
         *self == UserChange::default()
     }
+}
+
+/// The whole catalog as of one moment.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogSnapshot {
+    pub catalog: Map<String, Value>,
+    /// By id.
+    pub metrics: Vec<Stored>,
+    /// By name, then id.
+    pub domains: Vec<Stored>,
+    /// By name, then id.
+    pub objectives: Vec<Stored>,
 }

@@ -57,7 +57,8 @@ where
     for id in ids {
         list.push_bind(id.to_string());
     }
-    qb.push(")");
+    // A fixed order: concurrent writers then lock rows in the same sequence (no deadlock).
+    qb.push(format_args!(") ORDER BY t.{id_col}"));
     if lock {
         qb.push(DB::LOCK);
     }
@@ -133,9 +134,9 @@ where
             .push_bind(serde_json::to_string(&plan.fields_changed)?)
             .push(DB::JSONB_CAST)
             .push(", ")
-            .push_bind(e.updated_by.clone())
+            .push_bind(plan.changed_by.clone())
             .push(", ");
-        DB::push_time(&mut qb, &e.updated_at);
+        DB::push_time(&mut qb, &plan.changed_at);
         qb.push(", ").push_bind(snapshot.clone()).push(DB::JSON_CAST).push(")");
     }
     Ok(Some(qb))
@@ -227,7 +228,10 @@ where
         Some(q) => {
             let terms = search_terms(q);
             if terms.is_empty() {
-                return Err(StoreError::invalid("q", "must contain at least one word"));
+                return Err(StoreError::invalid(
+                    "q",
+                    "must contain at least one word that is not a stop word",
+                ));
             }
             DB::push_search_from(qb, table, &terms, ranked);
             Some(terms)

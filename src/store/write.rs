@@ -6,6 +6,7 @@ use super::error::StoreError;
 use super::model::{EntityKind, Provenance, Stored, WriteKind, now};
 use crate::domain::versioning::{classify, fields_changed};
 use crate::domain::{Action, ChangeType};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone)]
@@ -16,6 +17,20 @@ pub(crate) struct Plan {
     pub fields_changed: Vec<String>,
     /// The entity as it will be after the write.
     pub entity: Stored,
+    /// Who made this change and when, for the history. Always the real actor and time, even
+    /// when a restored entity keeps the `updated_*` of the file it came from.
+    pub changed_by: String,
+    pub changed_at: DateTime<Utc>,
+}
+
+/// Versions stay within what every JSON client reads exactly (2^53).
+pub const MAX_VERSION: i64 = 1 << 53;
+
+fn next(version: i64) -> Result<i64, StoreError> {
+    version
+        .checked_add(1)
+        .filter(|v| *v <= MAX_VERSION)
+        .ok_or_else(|| StoreError::Corrupt(format!("version {version} cannot be incremented")))
 }
 
 pub(crate) struct WriteInput<'a> {
@@ -38,22 +53,27 @@ pub(crate) fn plan(input: WriteInput<'_>, current: Option<&Stored>, last_version
             expected: v,
             current: cur.version,
         }),
-        (None, _) => Ok(create(input, last_version)),
-        (Some(cur), _) => Ok(update(input, cur)),
+        (None, _) => create(input, last_version),
+        (Some(cur), _) => update(input, cur),
     }
 }
 
-fn create(input: WriteInput<'_>, last_version: i64) -> Plan {
+fn create(input: WriteInput<'_>, last_version: i64) -> Result<Plan, StoreError> {
     let prov = input.provenance.cloned().unwrap_or_default();
     let t = now();
-    let version = prov.version.filter(|v| *v > last_version).unwrap_or(last_version + 1);
+    let version = match prov.version.filter(|v| *v > last_version) {
+        Some(v) => v,
+        None => next(last_version)?,
+    };
     let created_at = prov.created_at.unwrap_or(t);
     let created_by = prov.created_by.unwrap_or_else(|| input.actor.to_string());
-    Plan {
+    Ok(Plan {
         kind: WriteKind::Created,
         action: Action::Create,
         change_type: ChangeType::Major,
         fields_changed: Vec::new(),
+        changed_by: input.actor.to_string(),
+        changed_at: t,
         entity: Stored {
             id: input.id.to_string(),
             version,
@@ -63,17 +83,20 @@ fn create(input: WriteInput<'_>, last_version: i64) -> Plan {
             created_by,
             doc: input.doc.clone(),
         },
-    }
+    })
 }
 
-fn update(input: WriteInput<'_>, cur: &Stored) -> Plan {
+fn update(input: WriteInput<'_>, cur: &Stored) -> Result<Plan, StoreError> {
     let changed = fields_changed(&cur.doc, input.doc);
-    match classify(&changed) {
+    let t = now();
+    Ok(match classify(&changed) {
         None => Plan {
             kind: WriteKind::Unchanged,
             action: Action::Update,
             change_type: ChangeType::Patch,
             fields_changed: changed,
+            changed_by: input.actor.to_string(),
+            changed_at: t,
             entity: cur.clone(),
         },
         Some(change_type) => Plan {
@@ -81,17 +104,19 @@ fn update(input: WriteInput<'_>, cur: &Stored) -> Plan {
             action: Action::Update,
             change_type,
             fields_changed: changed,
+            changed_by: input.actor.to_string(),
+            changed_at: t,
             entity: Stored {
                 id: cur.id.clone(),
-                version: cur.version + 1,
+                version: next(cur.version)?,
                 created_at: cur.created_at,
                 created_by: cur.created_by.clone(),
-                updated_at: now(),
+                updated_at: t,
                 updated_by: input.actor.to_string(),
                 doc: input.doc.clone(),
             },
         },
-    }
+    })
 }
 
 /// Checks a delete against the live row.
@@ -112,17 +137,20 @@ pub(crate) fn check_delete(
 }
 
 /// A delete is recorded in the history under the next version, with the last document.
-pub(crate) fn delete_plan(cur: Stored, actor: &str) -> Plan {
-    Plan {
+pub(crate) fn delete_plan(cur: Stored, actor: &str) -> Result<Plan, StoreError> {
+    let t = now();
+    Ok(Plan {
         kind: WriteKind::Updated,
         action: Action::Delete,
         change_type: ChangeType::Major,
         fields_changed: Vec::new(),
+        changed_by: actor.to_string(),
+        changed_at: t,
         entity: Stored {
-            version: cur.version + 1,
-            updated_at: now(),
+            version: next(cur.version)?,
+            updated_at: t,
             updated_by: actor.to_string(),
             ..cur
         },
-    }
+    })
 }

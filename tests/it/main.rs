@@ -5,5 +5,6 @@ mod support;
 
 mod cli;
 mod domain;
+mod hardening;
 mod import_export;
 mod store_suite;

@@ -128,6 +128,23 @@ async fn sync_tags(conn: &mut PgConnection, metrics: &[&Metric]) -> StoreResult<
     Ok(())
 }
 
+/// Imports touch many rows, some not yet existing (row locks cannot cover those): one import
+/// at a time, across every instance sharing the database.
+async fn lock_for_import(conn: &mut PgConnection) -> StoreResult<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(7243001)")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// One consistent view for the rest of the transaction.
+async fn begin_snapshot(conn: &mut PgConnection) -> StoreResult<()> {
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 async fn upsert_catalog(conn: &mut PgConnection, info: &Map<String, Value>) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO catalog_info (catalog_info_id, doc, updated_at) VALUES (1, $1::json, $2) \
