@@ -104,3 +104,94 @@ pub fn redact_url(url: &str) -> String {
 pub fn load_dotenv() {
     let _ = dotenvy::dotenv();
 }
+
+/// Settings of `mdl serve`.
+#[derive(Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long = "bind", env = "MDL_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: String,
+    /// HS256 signing secret for access tokens (at least 32 bytes). Unset: generated once and
+    /// stored in the database, so every instance sharing it agrees.
+    #[arg(long = "jwt-secret", env = "MDL_JWT_SECRET")]
+    pub jwt_secret: Option<String>,
+    /// Access token lifetime, seconds.
+    #[arg(
+        long = "jwt-access-token-expiry",
+        env = "JWT_ACCESS_TOKEN_EXPIRY",
+        default_value_t = 900
+    )]
+    pub access_token_ttl_s: u64,
+    /// Refresh token lifetime, seconds.
+    #[arg(
+        long = "jwt-refresh-token-expiry",
+        env = "JWT_REFRESH_TOKEN_EXPIRY",
+        default_value_t = 604_800
+    )]
+    pub refresh_token_ttl_s: u64,
+    /// Password of the `admin` user created on first start (unset: random, printed once).
+    #[arg(long = "admin-password", env = "MDL_ADMIN_PASSWORD")]
+    pub admin_password: Option<String>,
+    /// Let anonymous clients read the catalog.
+    #[arg(long = "public-read", env = "MDL_PUBLIC_READ", default_value_t = false)]
+    pub public_read: bool,
+    /// Largest accepted request body, bytes.
+    #[arg(long = "max-body-bytes", env = "MDL_MAX_BODY_BYTES", default_value_t = 1_048_576)]
+    pub max_body_bytes: usize,
+    /// Login attempts per (client IP, username) per minute.
+    #[arg(long = "login-rate-per-min", env = "MDL_LOGIN_RATE_PER_MIN", default_value_t = 10)]
+    pub login_rate_per_min: u32,
+    /// A request taking longer is answered 503.
+    #[arg(long = "request-timeout-s", env = "MDL_REQUEST_TIMEOUT_S", default_value_t = 30)]
+    pub request_timeout_s: u64,
+}
+
+impl ServeConfig {
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        if self.bind.parse::<std::net::SocketAddr>().is_err() {
+            problems.push(format!(
+                "MDL_BIND must be HOST:PORT with an IP address (got `{}`)",
+                self.bind
+            ));
+        }
+        if self.jwt_secret.as_ref().is_some_and(|s| s.len() < 32) {
+            problems.push("MDL_JWT_SECRET must be at least 32 bytes".into());
+        }
+        if self.access_token_ttl_s == 0 || self.refresh_token_ttl_s == 0 {
+            problems.push("JWT_ACCESS_TOKEN_EXPIRY and JWT_REFRESH_TOKEN_EXPIRY must be positive".into());
+        }
+        if self.access_token_ttl_s > self.refresh_token_ttl_s {
+            problems.push("JWT_ACCESS_TOKEN_EXPIRY must not exceed JWT_REFRESH_TOKEN_EXPIRY".into());
+        }
+        if let Some(p) = &self.admin_password
+            && let Err(m) = crate::domain::user::check_password(p)
+        {
+            problems.push(format!("MDL_ADMIN_PASSWORD {m}"));
+        }
+        if self.max_body_bytes < 1024 {
+            problems.push("MDL_MAX_BODY_BYTES must be at least 1024".into());
+        }
+        if self.login_rate_per_min == 0 {
+            problems.push("MDL_LOGIN_RATE_PER_MIN must be at least 1".into());
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
+}
+
+impl fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secret = |s: &Option<String>| s.as_ref().map(|_| "***");
+        f.debug_struct("ServeConfig")
+            .field("bind", &self.bind)
+            .field("jwt_secret", &secret(&self.jwt_secret))
+            .field("access_token_ttl_s", &self.access_token_ttl_s)
+            .field("refresh_token_ttl_s", &self.refresh_token_ttl_s)
+            .field("admin_password", &secret(&self.admin_password))
+            .field("public_read", &self.public_read)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("login_rate_per_min", &self.login_rate_per_min)
+            .field("request_timeout_s", &self.request_timeout_s)
+            .finish()
+    }
+}

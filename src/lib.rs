@@ -6,4 +6,5 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod http;
 pub mod store;

@@ -21,6 +21,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the HTTP server.
+    Serve(crate::config::ServeConfig),
     /// Apply pending database migrations.
     Migrate,
     /// List metric definitions, with filters.
@@ -103,9 +105,13 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> Result<(), CliError> {
+    if let Command::Serve(config) = cli.command {
+        return serve(&cli.db, config).await;
+    }
     let store = open_store(&cli.db).await?;
     let mut out = std::io::stdout().lock();
     match cli.command {
+        Command::Serve(_) => Ok(()),
         Command::Migrate => {
             use std::io::Write;
             writeln!(out, "migrations applied ({:?})", store.backend())?;
@@ -120,4 +126,24 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Seed(args) => admin::seed(&*store, args, &mut out).await,
         Command::User(cmd) => users::run(&*store, cmd, &mut out).await,
     }
+}
+
+async fn serve(db: &DbConfig, config: crate::config::ServeConfig) -> Result<(), CliError> {
+    config.validate().map_err(|p| CliError::Config(p.join("; ")))?;
+    let store = open_store(db).await?;
+    let cost = crate::auth::password::HashCost::default();
+    if let Some(password) = crate::auth::ensure_admin(&*store, config.admin_password.as_deref(), cost).await? {
+        println!("created user `admin` with password: {password}");
+        println!("(shown once; change it with `mdl user set-password admin`)");
+    }
+    let app = crate::http::Application::build(config, store, cost)
+        .await
+        .map_err(|e| CliError::Config(e.to_string()))?;
+    let addr = app.addr();
+    println!("MDL listening on http://{addr}");
+    println!(
+        "log in: curl -s -X POST http://{addr}/api/v1/auth/login -H 'Content-Type: application/json' \\\n  -d '{{\"username\":\"admin\",\"password\":\"...\"}}'"
+    );
+    app.run_until_stopped().await?;
+    Ok(())
 }

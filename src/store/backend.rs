@@ -376,6 +376,25 @@ macro_rules! impl_store {
                 })
             }
 
+            async fn setting_or_init(&self, key: &str, candidate: &str) -> StoreResult<String> {
+                sqlx::query(
+                    "INSERT INTO settings (setting_key, setting_value) VALUES ($1, $2) ON CONFLICT (setting_key) DO NOTHING",
+                )
+                .bind(key)
+                .bind(candidate)
+                .execute(&self.pool)
+                .await?;
+                Ok(sqlx::query_scalar("SELECT setting_value FROM settings WHERE setting_key = $1")
+                    .bind(key)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn count_users(&self) -> StoreResult<u64> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?;
+                Ok(n as u64)
+            }
+
             async fn create_user(&self, user: &NewUser, password_hash: &str) -> StoreResult<User> {
                 let at = crate::store::model::now();
                 let user = User {

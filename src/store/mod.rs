@@ -71,6 +71,11 @@ pub trait Store: Send + Sync + 'static {
     /// Everything, read in one transaction so the parts agree with each other.
     async fn snapshot(&self) -> StoreResult<CatalogSnapshot>;
 
+    /// The stored value of a setting, storing `candidate` first if there is none. Instances
+    /// racing on first start all end up with the one value that won.
+    async fn setting_or_init(&self, key: &str, candidate: &str) -> StoreResult<String>;
+    async fn count_users(&self) -> StoreResult<u64>;
+
     /// Creates an active user; a taken username or email is a `Conflict`.
     async fn create_user(&self, user: &NewUser, password_hash: &str) -> StoreResult<User>;
     async fn get_user(&self, user_id: &str) -> StoreResult<Option<User>>;

@@ -6,5 +6,6 @@ mod support;
 mod cli;
 mod domain;
 mod hardening;
+mod http;
 mod import_export;
 mod store_suite;

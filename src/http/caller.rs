@@ -1,0 +1,66 @@
+//! Who is calling: a bearer access token, checked against the live user record so that a
+//! deactivated user or a changed role takes effect at once.
+
+use super::AppState;
+use super::error::ApiError;
+use crate::domain::user::{User, UserStatus};
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+
+/// An authenticated, active user.
+#[derive(Debug, Clone)]
+pub struct Caller(pub User);
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<User>, ApiError> {
+    let Some(token) = bearer(parts) else {
+        return Ok(None);
+    };
+    let claims = state
+        .tokens
+        .verify(token)
+        .ok_or_else(|| ApiError::Authentication("invalid or expired token".into()))?;
+    let user = state
+        .store
+        .get_user(&claims.sub)
+        .await?
+        .ok_or_else(|| ApiError::Authentication("the token's user no longer exists".into()))?;
+    if user.status != UserStatus::Active {
+        return Err(ApiError::Authentication(format!("user is {}", user.status.as_str())));
+    }
+    Ok(Some(user))
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        authenticate(parts, state).await?.map(Caller).ok_or_else(|| {
+            ApiError::Authentication("authentication required: send Authorization: Bearer <token>".into())
+        })
+    }
+}
+
+/// A reader: any authenticated user, or anyone when `MDL_PUBLIC_READ` is on.
+#[derive(Debug, Clone, Copy)]
+pub struct Reader;
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match authenticate(parts, state).await? {
+            Some(_) => Ok(Reader),
+            None if state.config.public_read => Ok(Reader),
+            None => Err(ApiError::Authentication(
+                "authentication required: send Authorization: Bearer <token>".into(),
+            )),
+        }
+    }
+}

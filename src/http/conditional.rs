@@ -1,0 +1,44 @@
+//! ETags and conditional requests. Entities: `"v<version>"`; lists: a hash of the body.
+
+use axum::Json;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+pub fn entity_etag(version: i64) -> String {
+    format!("\"v{version}\"")
+}
+
+/// True when `If-None-Match` names this ETag (weak or strong) or is `*`.
+fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == etag)
+}
+
+fn respond(headers: &HeaderMap, etag: String, mut extra: HeaderMap, body: &Value) -> Response {
+    // Authenticated reads: caches may keep them but must revalidate (the ETag makes that cheap).
+    extra.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        extra.insert(header::ETAG, v);
+    }
+    if not_modified(headers, &etag) {
+        return (StatusCode::NOT_MODIFIED, extra).into_response();
+    }
+    (extra, Json(body)).into_response()
+}
+
+pub fn entity_response(headers: &HeaderMap, version: i64, body: &Value) -> Response {
+    respond(headers, entity_etag(version), HeaderMap::new(), body)
+}
+
+pub fn list_response(headers: &HeaderMap, extra: HeaderMap, body: &Value) -> Response {
+    let digest = Sha256::digest(body.to_string().as_bytes());
+    let etag = format!("\"l{}\"", crate::store::query::hex(&digest[..12]));
+    respond(headers, etag, extra, body)
+}

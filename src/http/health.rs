@@ -1,0 +1,43 @@
+//! Liveness and readiness, for load balancers and orchestrators. No authentication.
+
+use super::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::time::Instant;
+
+/// The process is up and answering.
+pub async fn live() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready to serve: the database answers. 503 only when it does not.
+pub async fn ready(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(json!({ "status": "ok" })).into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "reason": format!("database: {e}") })),
+        )
+            .into_response(),
+    }
+}
+
+/// Summary with per-component status; always 200 so dashboards can read it.
+pub async fn summary(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let started = Instant::now();
+    let db = state.store.ping().await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let database = match &db {
+        Ok(()) => json!({ "status": "ok", "backend": state.store.backend(), "latency_ms": latency_ms }),
+        Err(e) => json!({ "status": "down", "backend": state.store.backend(), "reason": e.to_string() }),
+    };
+    Json(json!({
+        "status": if db.is_ok() { "ok" } else { "down" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": state.started.elapsed().as_secs(),
+        "components": { "database": database },
+    }))
+}

@@ -1,0 +1,103 @@
+//! `/api/v1/metrics`: the catalog's metric definitions.
+
+use super::AppState;
+use super::caller::Reader;
+use super::conditional;
+use super::error::ApiError;
+use super::pagination;
+use super::query::Params;
+use crate::store::{MetricFilter, MetricQuery, MetricSort, Stored};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+const LIST_PARAMS: &[&str] = &[
+    "page",
+    "limit",
+    "cursor",
+    "count",
+    "category",
+    "tier",
+    "business_domain",
+    "metric_type",
+    "status",
+    "owner",
+    "tag",
+    "q",
+    "sort",
+    "fields",
+];
+
+/// `fields=a,b,c`: top-level fields to keep in list items (the id always stays).
+fn project(item: Value, fields: Option<&[String]>) -> Value {
+    match (item, fields) {
+        (Value::Object(map), Some(keep)) => Value::Object(
+            map.into_iter()
+                .filter(|(k, _)| k == "metric_id" || keep.contains(k))
+                .collect(),
+        ),
+        (item, _) => item,
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    _reader: Reader,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(raw.as_deref(), LIST_PARAMS)?;
+    let sort = match params.one("sort")? {
+        None => MetricSort::default(),
+        Some(s) => MetricSort::parse(s)
+            .ok_or_else(|| ApiError::field("sort", format!("must be one of {}", MetricSort::ALLOWED.join(", "))))?,
+    };
+    let text = |k: &str| params.one(k).map(|v| v.map(str::to_string));
+    let filter = MetricFilter {
+        category: text("category")?,
+        tier: text("tier")?,
+        business_domain: text("business_domain")?,
+        metric_type: text("metric_type")?,
+        status: text("status")?,
+        owner: text("owner")?,
+        tags: params.all("tag"),
+        q: text("q")?,
+    };
+    let fields: Option<Vec<String>> = params.one("fields")?.map(|f| {
+        f.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    });
+    let page_req = params.page()?;
+    let query = MetricQuery {
+        filter,
+        sort,
+        page: page_req.clone(),
+    };
+    let page = state.store.list_metrics(&query).await?;
+    let data = page
+        .items
+        .iter()
+        .map(|m| project(m.to_json(), fields.as_deref()))
+        .collect();
+    let (extra, body) = pagination::envelope("/api/v1/metrics", &params, &page_req, &page, data);
+    Ok(conditional::list_response(&headers, extra, &body))
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    _reader: Reader,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let metric: Stored = state
+        .store
+        .get_metric(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("metric `{id}` not found")))?;
+    let body = json!({ "success": true, "data": metric.to_json() });
+    Ok(conditional::entity_response(&headers, metric.version, &body))
+}

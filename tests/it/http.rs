@@ -1,0 +1,370 @@
+//! The HTTP API end to end: a real server on 127.0.0.1:0, a real client.
+
+use crate::support::{TestDb, backend_tests, sample_metrics};
+use mdl::auth::password::HashCost;
+use mdl::config::ServeConfig;
+use mdl::domain::Metric;
+use mdl::domain::user::UserStatus;
+use mdl::http::Application;
+use mdl::store::{Expect, UserChange};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+struct TestApp {
+    base: String,
+    client: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn config(public_read: bool) -> ServeConfig {
+    ServeConfig {
+        bind: "127.0.0.1:0".into(),
+        jwt_secret: None,
+        access_token_ttl_s: 900,
+        refresh_token_ttl_s: 3600,
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        public_read,
+        max_body_bytes: 64 * 1024,
+        login_rate_per_min: 10,
+        request_timeout_s: 30,
+    }
+}
+
+async fn spawn(db: &TestDb, public_read: bool) -> TestApp {
+    mdl::auth::ensure_admin(&*db.store, Some(ADMIN_PASSWORD), HashCost::cheap())
+        .await
+        .unwrap();
+    let app = Application::build(config(public_read), db.store.clone(), HashCost::cheap())
+        .await
+        .unwrap();
+    let base = format!("http://{}", app.addr());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        stop: Some(tx),
+    }
+}
+
+impl TestApp {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn token(&self) -> String {
+        let body: Value = self.login("admin", ADMIN_PASSWORD).await.json().await.unwrap();
+        body["data"]["tokens"]["access_token"].as_str().unwrap().to_string()
+    }
+
+    async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap()
+    }
+}
+
+async fn error_code(r: reqwest::Response) -> (StatusCode, String, Value) {
+    let status = r.status();
+    let body: Value = r.json().await.expect("JSON error body");
+    assert_eq!(body["success"], false);
+    assert!(body["request_id"].is_string(), "{body}");
+    (
+        status,
+        body["error"]["code"].as_str().unwrap_or_default().to_string(),
+        body,
+    )
+}
+
+async fn load(db: &TestDb) {
+    for doc in sample_metrics() {
+        db.store
+            .save_metric(&Metric::parse(doc).unwrap(), "seed", Expect::Absent)
+            .await
+            .unwrap();
+    }
+}
+
+async fn health_and_common_headers(db: &TestDb) {
+    let app = spawn(db, false).await;
+    let r = app
+        .client
+        .get(app.url("/health/live"))
+        .header("x-request-id", "abc.123-X_y")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-request-id"], "abc.123-X_y");
+    assert!(r.headers()["x-response-time"].to_str().unwrap().ends_with("ms"));
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    assert!(r.headers().get("x-powered-by").is_none());
+    let r = app
+        .client
+        .get(app.url("/health/ready"))
+        .header("x-request-id", "bad id with spaces")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_ne!(r.headers()["x-request-id"], "bad id with spaces");
+    let health: Value = app
+        .client
+        .get(app.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["components"]["database"]["status"], "ok");
+}
+
+async fn unknown_routes_methods_and_bodies_get_the_envelope(db: &TestDb) {
+    let app = spawn(db, false).await;
+    let (status, code, _) = error_code(app.client.get(app.url("/api/v1/nope")).send().await.unwrap()).await;
+    assert_eq!((status.as_u16(), code.as_str()), (404, "NOT_FOUND"));
+    let r = app.client.delete(app.url("/api/v1/auth/login")).send().await.unwrap();
+    assert_eq!(r.headers()["allow"], "POST");
+    let (status, code, _) = error_code(r).await;
+    assert_eq!((status.as_u16(), code.as_str()), (405, "METHOD_NOT_ALLOWED"));
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body("{\"username\": ")
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = error_code(r).await;
+    assert_eq!((status.as_u16(), code.as_str()), (400, "VALIDATION_ERROR"));
+    let r = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "text/plain")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = error_code(r).await;
+    assert_eq!((status.as_u16(), code.as_str()), (415, "UNSUPPORTED_MEDIA_TYPE"));
+    let big = json!({ "username": "a".repeat(100_000), "password": "x" });
+    let (status, code, _) = error_code(
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .json(&big)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status.as_u16(), code.as_str()), (413, "PAYLOAD_TOO_LARGE"));
+}
+
+async fn login_and_identity(db: &TestDb) {
+    let app = spawn(db, false).await;
+    let (status, code, _) = error_code(app.login("admin", "wrong password!").await).await;
+    assert_eq!((status.as_u16(), code.as_str()), (401, "AUTHENTICATION_ERROR"));
+    let (status, _, _) = error_code(app.login("nobody", "whatever-password").await).await;
+    assert_eq!(status, 401);
+    let r = app.login("ADMIN", ADMIN_PASSWORD).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["data"]["tokens"]["token_type"], "Bearer");
+    assert!(body["data"]["user"].get("password_hash").is_none());
+    let token = body["data"]["tokens"]["access_token"].as_str().unwrap();
+    let me: Value = app.get("/api/v1/auth/me", token).await.json().await.unwrap();
+    assert_eq!(
+        (me["data"]["username"].as_str(), me["data"]["role"].as_str()),
+        (Some("admin"), Some("admin"))
+    );
+    let (status, _, _) = error_code(app.client.get(app.url("/api/v1/auth/me")).send().await.unwrap()).await;
+    assert_eq!(status, 401);
+    let (status, _, _) = error_code(app.get("/api/v1/auth/me", "not-a-jwt").await).await;
+    assert_eq!(status, 401);
+
+    // Deactivation locks the user out at once, token or not.
+    let (admin, _) = db.store.find_user("admin").await.unwrap().unwrap();
+    let change = UserChange {
+        status: Some(UserStatus::Inactive),
+        ..Default::default()
+    };
+    db.store.update_user(&admin.user_id, &change).await.unwrap();
+    let (status, _, _) = error_code(app.get("/api/v1/auth/me", token).await).await;
+    assert_eq!(status, 401);
+    let (status, _, _) = error_code(app.login("admin", ADMIN_PASSWORD).await).await;
+    assert_eq!(status, 401);
+}
+
+async fn metric_lists_paginate_with_headers(db: &TestDb) {
+    load(db).await;
+    let app = spawn(db, false).await;
+    let (status, _, _) = error_code(app.client.get(app.url("/api/v1/metrics")).send().await.unwrap()).await;
+    assert_eq!(status, 401, "reads need a token");
+    let token = app.token().await;
+
+    let r = app.get("/api/v1/metrics?limit=5&page=2&tier=Tier-1", &token).await;
+    assert_eq!(r.status(), 200);
+    let h = r.headers().clone();
+    assert_eq!(
+        (h["x-total-count"].to_str().unwrap(), h["x-page"].to_str().unwrap()),
+        ("8", "2")
+    );
+    assert_eq!(
+        (h["x-per-page"].to_str().unwrap(), h["x-total-pages"].to_str().unwrap()),
+        ("5", "2")
+    );
+    let link = h["link"].to_str().unwrap();
+    assert!(
+        link.contains("</api/v1/metrics?limit=5&tier=Tier-1&page=1>; rel=\"first\""),
+        "{link}"
+    );
+    assert!(
+        link.contains("rel=\"prev\"") && !link.contains("rel=\"next\""),
+        "{link}"
+    );
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["pagination"]["has_prev"], true);
+    assert_eq!(body["data"].as_array().unwrap().len(), 3);
+
+    // ETag and 304.
+    let r = app.get("/api/v1/metrics?limit=5", &token).await;
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    let r = app
+        .client
+        .get(app.url("/api/v1/metrics?limit=5"))
+        .bearer_auth(&token)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+
+    // Limits, bad values, unknown parameters.
+    let body: Value = app
+        .get("/api/v1/metrics?limit=1000", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["pagination"]["limit"], 100);
+    for bad in [
+        "limit=0",
+        "limit=abc",
+        "page=0",
+        "page=1&cursor=x",
+        "colour=red",
+        "sort=sideways",
+        "cursor=garbage",
+        "q=rate&cursor=x",
+    ] {
+        let (status, code, body) = error_code(app.get(&format!("/api/v1/metrics?{bad}"), &token).await).await;
+        assert_eq!(
+            (status.as_u16(), code.as_str()),
+            (400, "VALIDATION_ERROR"),
+            "{bad}: {body}"
+        );
+        assert!(!body["error"]["details"].as_array().unwrap().is_empty(), "{bad}");
+    }
+    let body: Value = app.get("/api/v1/metrics?page=99", &token).await.json().await.unwrap();
+    assert_eq!(
+        (body["data"].as_array().unwrap().len(), &body["pagination"]["has_next"]),
+        (0, &json!(false))
+    );
+
+    // Cursor walk over everything, and a light projection.
+    let mut seen = Vec::new();
+    let mut url = "/api/v1/metrics?limit=5&cursor=".to_string();
+    let first: Value = app
+        .get("/api/v1/metrics?limit=5&fields=name", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["data"][0].as_object().unwrap().len(), 2, "id and name only");
+    seen.extend(first["data"].as_array().unwrap().iter().map(|m| m["metric_id"].clone()));
+    let mut cursor = first["pagination"]["next_cursor"].as_str().map(str::to_string);
+    while let Some(c) = cursor {
+        let page: Value = app
+            .get(&format!("{url}{c}&fields=name"), &token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(page["pagination"]["total"].is_null(), "cursor mode does not count");
+        seen.extend(page["data"].as_array().unwrap().iter().map(|m| m["metric_id"].clone()));
+        cursor = page["pagination"]["next_cursor"].as_str().map(str::to_string);
+    }
+    url.clear();
+    assert_eq!(seen.len(), 12);
+}
+
+async fn single_metrics_carry_version_etags(db: &TestDb) {
+    load(db).await;
+    let app = spawn(db, false).await;
+    let token = app.token().await;
+    let r = app.get("/api/v1/metrics/METRIC-CSAT", &token).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["etag"], "\"v1\"");
+    assert_eq!(r.headers()["cache-control"], "private, no-cache");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        (body["data"]["metric_id"].as_str(), body["data"]["version"].as_i64()),
+        (Some("METRIC-CSAT"), Some(1))
+    );
+    let r = app
+        .client
+        .get(app.url("/api/v1/metrics/METRIC-CSAT"))
+        .bearer_auth(&token)
+        .header("if-none-match", "W/\"v1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    let (status, code, _) = error_code(app.get("/api/v1/metrics/NOPE", &token).await).await;
+    assert_eq!((status.as_u16(), code.as_str()), (404, "NOT_FOUND"));
+}
+
+async fn public_read_opens_reads_only(db: &TestDb) {
+    load(db).await;
+    let app = spawn(db, true).await;
+    let r = app
+        .client
+        .get(app.url("/api/v1/metrics/METRIC-CSAT"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (status, _, _) = error_code(app.client.get(app.url("/api/v1/auth/me")).send().await.unwrap()).await;
+    assert_eq!(status, 401);
+}
+
+backend_tests!(
+    health_and_common_headers,
+    unknown_routes_methods_and_bodies_get_the_envelope,
+    login_and_identity,
+    metric_lists_paginate_with_headers,
+    single_metrics_carry_version_etags,
+    public_read_opens_reads_only,
+);
