@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::error::ApiError;
-use crate::domain::user::{User, UserStatus};
+use crate::domain::user::{Role, User, UserStatus};
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
@@ -61,6 +61,17 @@ impl FromRequestParts<AppState> for Reader {
             None => Err(ApiError::Authentication(
                 "authentication required: send Authorization: Bearer <token>".into(),
             )),
+        }
+    }
+}
+
+impl Caller {
+    /// 403 unless the caller has at least `role`.
+    pub fn require(&self, role: Role) -> Result<&User, ApiError> {
+        if self.0.role >= role {
+            Ok(&self.0)
+        } else {
+            Err(ApiError::Authorization(format!("this needs the {role} role")))
         }
     }
 }

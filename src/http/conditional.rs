@@ -42,3 +42,22 @@ pub fn list_response(headers: &HeaderMap, extra: HeaderMap, body: &Value) -> Res
     let etag = format!("\"l{}\"", crate::store::query::hex(&digest[..12]));
     respond(headers, etag, extra, body)
 }
+
+/// The version an `If-Match` header asks for: `Ok(None)` without the header, `Ok(Some(v))` for
+/// `"v<N>"` (a `W/` prefix is ignored, so compressed representations behave the same), and
+/// 412 for anything that cannot match a version.
+pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, super::error::ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    text.trim_start_matches("W/")
+        .strip_prefix("\"v")
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(|n| n.parse::<i64>().ok())
+        .map(Some)
+        .ok_or_else(|| super::error::ApiError::PreconditionFailed(format!("If-Match {text} matches no version")))
+}

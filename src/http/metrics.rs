@@ -101,3 +101,26 @@ pub async fn get_one(
     let body = json!({ "success": true, "data": metric.to_json() });
     Ok(conditional::entity_response(&headers, metric.version, &body))
 }
+
+pub async fn history(
+    State(state): State<AppState>,
+    _reader: Reader,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(raw.as_deref(), &["page", "limit", "cursor", "count"])?;
+    let page_req = params.page()?;
+    let page = state.store.metric_history(&id, &page_req).await?;
+    if page.items.is_empty() && page.total == Some(0) {
+        return Err(ApiError::NotFound(format!("metric `{id}` has no history")));
+    }
+    let data = page
+        .items
+        .iter()
+        .map(|h| serde_json::to_value(h).unwrap_or_default())
+        .collect();
+    let path = format!("/api/v1/metrics/{id}/history");
+    let (extra, body) = pagination::envelope(&path, &params, &page_req, &page, data);
+    Ok(conditional::list_response(&headers, extra, &body))
+}

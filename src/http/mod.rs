@@ -5,6 +5,7 @@ mod caller;
 mod conditional;
 pub mod error;
 mod health;
+mod metric_writes;
 mod metrics;
 mod middleware;
 mod pagination;
@@ -111,8 +112,15 @@ fn router(state: AppState) -> Router {
         .route("/health", get(health::summary))
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/auth/me", get(auth::me))
-        .route("/api/v1/metrics", get(metrics::list))
-        .route("/api/v1/metrics/{id}", get(metrics::get_one))
+        .route("/api/v1/metrics", get(metrics::list).post(metric_writes::create))
+        .route(
+            "/api/v1/metrics/{id}",
+            get(metrics::get_one)
+                .put(metric_writes::replace)
+                .patch(metric_writes::patch)
+                .delete(metric_writes::delete),
+        )
+        .route("/api/v1/metrics/{id}/history", get(metrics::history))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

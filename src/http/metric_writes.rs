@@ -1,0 +1,149 @@
+//! Writes to `/api/v1/metrics`: create, replace, merge-patch, delete.
+
+use super::AppState;
+use super::caller::Caller;
+use super::conditional::{entity_etag, if_match};
+use super::error::ApiError;
+use crate::domain::Metric;
+use crate::domain::metric::SERVER_FIELDS;
+use crate::domain::user::Role;
+use crate::store::{Expect, Saved};
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+fn saved_response(status: StatusCode, saved: &Saved, warnings: Vec<String>) -> Response {
+    let body = json!({ "success": true, "data": saved.entity.to_json(), "warnings": warnings });
+    let mut response = (status, Json(body)).into_response();
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&entity_etag(saved.entity.version)) {
+        headers.insert(header::ETAG, v);
+    }
+    if status == StatusCode::CREATED
+        && let Ok(v) = HeaderValue::from_str(&format!("/api/v1/metrics/{}", saved.entity.id))
+    {
+        headers.insert(header::LOCATION, v);
+    }
+    response
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let user = caller.require(Role::Editor)?;
+    let Json(doc) = body?;
+    let metric = Metric::parse(doc)?;
+    let saved = state.store.save_metric(&metric, &user.username, Expect::Absent).await?;
+    Ok(saved_response(StatusCode::CREATED, &saved, metric.warnings()))
+}
+
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let user = caller.require(Role::Editor)?;
+    let Json(mut doc) = body?;
+    match doc.get("metric_id") {
+        Some(Value::String(other)) if *other != id => {
+            return Err(ApiError::field("metric_id", format!("does not match the path ({id})")));
+        }
+        None if doc.is_object() => {
+            doc["metric_id"] = Value::String(id.clone());
+        }
+        _ => {}
+    }
+    let metric = Metric::parse(doc)?;
+    let saved = state
+        .store
+        .save_metric(&metric, &user.username, Expect::Present(if_match(&headers)?))
+        .await?;
+    Ok(saved_response(StatusCode::OK, &saved, metric.warnings()))
+}
+
+/// RFC 7396: objects merge key by key, `null` removes, anything else replaces.
+fn merge_patch(target: &mut Value, patch: Value) {
+    match patch {
+        Value::Object(entries) => {
+            if !target.is_object() {
+                *target = Value::Object(Map::new());
+            }
+            if let Value::Object(map) = target {
+                for (key, value) in entries {
+                    if value.is_null() {
+                        map.remove(&key);
+                    } else {
+                        merge_patch(map.entry(key).or_insert(Value::Null), value);
+                    }
+                }
+            }
+        }
+        other => *target = other,
+    }
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let user = caller.require(Role::Editor)?;
+    let Json(patch) = body?;
+    if !patch.is_object() {
+        return Err(ApiError::field("body", "a merge patch must be a JSON object"));
+    }
+    if patch.get("metric_id").is_some_and(|v| v.as_str() != Some(id.as_str())) {
+        return Err(ApiError::field("metric_id", "cannot be changed"));
+    }
+    let current = state
+        .store
+        .get_metric(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("metric `{id}` not found")))?;
+    let expected = if_match(&headers)?;
+    if expected.is_some_and(|v| v != current.version) {
+        return Err(ApiError::PreconditionFailed(format!(
+            "version mismatch: expected {}, current is {}",
+            expected.unwrap_or_default(),
+            current.version
+        )));
+    }
+    let mut doc = Value::Object(current.doc.clone());
+    let mut patch = patch;
+    if let Value::Object(p) = &mut patch {
+        for field in SERVER_FIELDS {
+            p.remove(*field);
+        }
+    }
+    merge_patch(&mut doc, patch);
+    let metric = Metric::parse(doc)?;
+    // Guard against a write that landed between our read and this one.
+    let saved = state
+        .store
+        .save_metric(&metric, &user.username, Expect::Present(Some(current.version)))
+        .await?;
+    Ok(saved_response(StatusCode::OK, &saved, metric.warnings()))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let user = caller.require(Role::Admin)?;
+    state
+        .store
+        .delete_metric(&id, &user.username, if_match(&headers)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
