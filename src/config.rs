@@ -138,6 +138,9 @@ pub struct ServeConfig {
     /// Largest accepted request body, bytes.
     #[arg(long = "max-body-bytes", env = "MDL_MAX_BODY_BYTES", default_value_t = 1_048_576)]
     pub max_body_bytes: usize,
+    /// Largest accepted catalog upload on `POST /api/v1/import`, bytes.
+    #[arg(long = "max-import-bytes", env = "MDL_MAX_IMPORT_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_import_bytes: usize,
     /// Login attempts per (client IP, username) per minute.
     #[arg(long = "login-rate-per-min", env = "MDL_LOGIN_RATE_PER_MIN", default_value_t = 10)]
     pub login_rate_per_min: u32,
@@ -172,6 +175,9 @@ impl ServeConfig {
         if self.max_body_bytes < 1024 {
             problems.push("MDL_MAX_BODY_BYTES must be at least 1024".into());
         }
+        if self.max_import_bytes < self.max_body_bytes {
+            problems.push("MDL_MAX_IMPORT_BYTES must be at least MDL_MAX_BODY_BYTES".into());
+        }
         if self.login_rate_per_min == 0 {
             problems.push("MDL_LOGIN_RATE_PER_MIN must be at least 1".into());
         }
@@ -190,6 +196,7 @@ impl fmt::Debug for ServeConfig {
             .field("admin_password", &secret(&self.admin_password))
             .field("public_read", &self.public_read)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_import_bytes", &self.max_import_bytes)
             .field("login_rate_per_min", &self.login_rate_per_min)
             .field("request_timeout_s", &self.request_timeout_s)
             .finish()

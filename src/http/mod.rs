@@ -2,7 +2,9 @@
 
 mod auth;
 mod caller;
+mod catalog;
 mod conditional;
+mod entities;
 pub mod error;
 mod health;
 mod metric_writes;
@@ -106,6 +108,7 @@ async fn shutdown_signal() {
 fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_s.max(1));
     let max_body = state.config.max_body_bytes;
+    let import_max = state.config.max_import_bytes;
     Router::new()
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
@@ -121,6 +124,32 @@ fn router(state: AppState) -> Router {
                 .delete(metric_writes::delete),
         )
         .route("/api/v1/metrics/{id}/history", get(metrics::history))
+        .route(
+            "/api/v1/domains",
+            get(entities::domains::list).post(entities::domains::create),
+        )
+        .route(
+            "/api/v1/domains/{id}",
+            get(entities::domains::get_one)
+                .put(entities::domains::replace)
+                .delete(entities::domains::delete),
+        )
+        .route(
+            "/api/v1/objectives",
+            get(entities::objectives::list).post(entities::objectives::create),
+        )
+        .route(
+            "/api/v1/objectives/{id}",
+            get(entities::objectives::get_one)
+                .put(entities::objectives::replace)
+                .delete(entities::objectives::delete),
+        )
+        .route("/api/v1/stats", get(catalog::stats))
+        .route(
+            "/api/v1/import",
+            post(catalog::import).layer(DefaultBodyLimit::max(import_max)),
+        )
+        .route("/api/v1/export", get(catalog::export))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

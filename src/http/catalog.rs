@@ -1,0 +1,82 @@
+//! Catalog-wide routes: stats, import and export.
+
+use super::AppState;
+use super::caller::{Caller, Reader};
+use super::error::ApiError;
+use super::query::Params;
+use crate::catalog::{self, Format, ImportError};
+use crate::domain::user::Role;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+pub async fn stats(State(state): State<AppState>, _reader: Reader) -> Result<Response, ApiError> {
+    let stats = state.store.stats().await?;
+    Ok(Json(json!({ "success": true, "data": stats })).into_response())
+}
+
+/// `POST /api/v1/import`: a catalog as JSON or YAML, all or nothing; `?dry_run=true` validates
+/// and counts without writing.
+pub async fn import(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let user = caller.require(Role::Editor)?;
+    let params = Params::parse(raw.as_deref(), &["dry_run"])?;
+    let dry_run = match params.one("dry_run")? {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::field("dry_run", "must be true or false")),
+    };
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let format = Format::from_media_type(media).ok_or_else(|| {
+        ApiError::UnsupportedMediaType(
+            "send the catalog as application/json or YAML (application/yaml, application/x-yaml, text/yaml)".into(),
+        )
+    })?;
+    let doc = catalog::format::parse(&body, format)?;
+    let report = catalog::import::run(&*state.store, doc, dry_run, &user.username)
+        .await
+        .map_err(|e| match e {
+            ImportError::Invalid(errors) => ApiError::validation(errors),
+            ImportError::Store(e) => e.into(),
+        })?;
+    let status = if dry_run
+        || (report.outcome.metrics.created + report.outcome.domains.created + report.outcome.objectives.created) == 0
+    {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(json!({ "success": true, "data": report }))).into_response())
+}
+
+/// `GET /api/v1/export?format=json|yaml`: the whole catalog, importable as it is.
+pub async fn export(
+    State(state): State<AppState>,
+    _reader: Reader,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(raw.as_deref(), &["format"])?;
+    let (format, media) = match params.one("format")? {
+        None | Some("json") => (Format::Json, "application/json"),
+        Some("yaml") => (Format::Yaml, "application/yaml"),
+        Some(_) => return Err(ApiError::field("format", "must be json or yaml")),
+    };
+    let doc = catalog::export::export(&*state.store).await?;
+    let text = catalog::format::render(&doc, format).map_err(ApiError::Internal)?;
+    let mut response = text.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    Ok(response)
+}

@@ -1,0 +1,238 @@
+//! `/api/v1/domains` and `/api/v1/objectives`: the same five routes over two entity kinds.
+
+use super::AppState;
+use super::caller::{Caller, Reader};
+use super::conditional::{self, entity_etag, if_match};
+use super::error::ApiError;
+use super::pagination;
+use super::query::Params;
+use crate::domain::user::Role;
+use crate::domain::{BusinessDomain, Objective, ValidationErrors};
+use crate::store::{Expect, Page, PageRequest, Saved, StoreError, Stored};
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// What differs between domains and objectives.
+#[derive(Clone, Copy)]
+pub enum Kind {
+    Domain,
+    Objective,
+}
+
+impl Kind {
+    fn noun(self) -> &'static str {
+        match self {
+            Kind::Domain => "domain",
+            Kind::Objective => "objective",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Kind::Domain => "/api/v1/domains",
+            Kind::Objective => "/api/v1/objectives",
+        }
+    }
+
+    fn id_field(self) -> &'static str {
+        match self {
+            Kind::Domain => "domain_id",
+            Kind::Objective => "objective_id",
+        }
+    }
+
+    async fn list(self, state: &AppState, page: &PageRequest) -> Result<Page<Stored>, StoreError> {
+        match self {
+            Kind::Domain => state.store.list_domains(page).await,
+            Kind::Objective => state.store.list_objectives(page).await,
+        }
+    }
+
+    async fn get(self, state: &AppState, id: &str) -> Result<Option<Stored>, StoreError> {
+        match self {
+            Kind::Domain => state.store.get_domain(id).await,
+            Kind::Objective => state.store.get_objective(id).await,
+        }
+    }
+
+    /// Validates and saves; returns what was saved and the unknown fields kept.
+    async fn save(
+        self,
+        state: &AppState,
+        doc: Value,
+        actor: &str,
+        expect: Expect,
+    ) -> Result<(Saved, Vec<String>), ApiError> {
+        let warn = |fields: &[String]| {
+            fields
+                .iter()
+                .map(|f| format!("unknown field `{f}` was stored as sent"))
+                .collect()
+        };
+        Ok(match self {
+            Kind::Domain => {
+                let d = BusinessDomain::parse(doc)?;
+                (
+                    state.store.save_domain(&d, actor, expect).await?,
+                    warn(&d.unknown_fields),
+                )
+            }
+            Kind::Objective => {
+                let o = Objective::parse(doc)?;
+                (
+                    state.store.save_objective(&o, actor, expect).await?,
+                    warn(&o.unknown_fields),
+                )
+            }
+        })
+    }
+
+    async fn delete(self, state: &AppState, id: &str, version: Option<i64>) -> Result<(), StoreError> {
+        match self {
+            Kind::Domain => state.store.delete_domain(id, version).await,
+            Kind::Objective => state.store.delete_objective(id, version).await,
+        }
+    }
+}
+
+fn saved_response(kind: Kind, status: StatusCode, saved: &Saved, warnings: Vec<String>) -> Response {
+    let body = json!({ "success": true, "data": saved.entity.to_json(), "warnings": warnings });
+    let mut response = (status, Json(body)).into_response();
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&entity_etag(saved.entity.version)) {
+        headers.insert(header::ETAG, v);
+    }
+    if status == StatusCode::CREATED
+        && let Ok(v) = HeaderValue::from_str(&format!("{}/{}", kind.path(), saved.entity.id))
+    {
+        headers.insert(header::LOCATION, v);
+    }
+    response
+}
+
+async fn list(kind: Kind, state: AppState, raw: Option<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let params = Params::parse(raw.as_deref(), &["page", "limit", "cursor", "count"])?;
+    let page_req = params.page()?;
+    let page = kind.list(&state, &page_req).await?;
+    let data = page.items.iter().map(Stored::to_json).collect();
+    let (extra, body) = pagination::envelope(kind.path(), &params, &page_req, &page, data);
+    Ok(conditional::list_response(&headers, extra, &body))
+}
+
+async fn get_one(kind: Kind, state: AppState, id: String, headers: HeaderMap) -> Result<Response, ApiError> {
+    let found = kind
+        .get(&state, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("{} `{id}` not found", kind.noun())))?;
+    let body = json!({ "success": true, "data": found.to_json() });
+    Ok(conditional::entity_response(&headers, found.version, &body))
+}
+
+async fn create(
+    kind: Kind,
+    state: AppState,
+    caller: Caller,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let user = caller.require(Role::Editor)?;
+    let Json(doc) = body?;
+    let (saved, warnings) = kind.save(&state, doc, &user.username, Expect::Absent).await?;
+    Ok(saved_response(kind, StatusCode::CREATED, &saved, warnings))
+}
+
+async fn replace(
+    kind: Kind,
+    state: AppState,
+    caller: Caller,
+    id: String,
+    headers: HeaderMap,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let user = caller.require(Role::Editor)?;
+    let Json(mut doc) = body?;
+    let field = kind.id_field();
+    match doc.get(field) {
+        Some(Value::String(other)) if *other != id => {
+            return Err(ValidationErrors::single(field, format!("does not match the path ({id})")).into());
+        }
+        None if doc.is_object() => doc[field] = Value::String(id.clone()),
+        _ => {}
+    }
+    let (saved, warnings) = kind
+        .save(&state, doc, &user.username, Expect::Present(if_match(&headers)?))
+        .await?;
+    Ok(saved_response(kind, StatusCode::OK, &saved, warnings))
+}
+
+async fn delete(
+    kind: Kind,
+    state: AppState,
+    caller: Caller,
+    id: String,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    kind.delete(&state, &id, if_match(&headers)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Thin axum handlers, one set per kind.
+macro_rules! handlers {
+    ($module:ident, $kind:expr) => {
+        pub mod $module {
+            use super::*;
+
+            pub async fn list(
+                State(s): State<AppState>,
+                _r: Reader,
+                RawQuery(q): RawQuery,
+                h: HeaderMap,
+            ) -> Result<Response, ApiError> {
+                super::list($kind, s, q, h).await
+            }
+
+            pub async fn get_one(
+                State(s): State<AppState>,
+                _r: Reader,
+                Path(id): Path<String>,
+                h: HeaderMap,
+            ) -> Result<Response, ApiError> {
+                super::get_one($kind, s, id, h).await
+            }
+
+            pub async fn create(
+                State(s): State<AppState>,
+                c: Caller,
+                b: Result<Json<Value>, JsonRejection>,
+            ) -> Result<Response, ApiError> {
+                super::create($kind, s, c, b).await
+            }
+
+            pub async fn replace(
+                State(s): State<AppState>,
+                c: Caller,
+                Path(id): Path<String>,
+                h: HeaderMap,
+                b: Result<Json<Value>, JsonRejection>,
+            ) -> Result<Response, ApiError> {
+                super::replace($kind, s, c, id, h, b).await
+            }
+
+            pub async fn delete(
+                State(s): State<AppState>,
+                c: Caller,
+                Path(id): Path<String>,
+                h: HeaderMap,
+            ) -> Result<StatusCode, ApiError> {
+                super::delete($kind, s, c, id, h).await
+            }
+        }
+    };
+}
+
+handlers!(domains, Kind::Domain);
+handlers!(objectives, Kind::Objective);
