@@ -3,15 +3,19 @@
 use super::AppState;
 use super::caller::Caller;
 use super::error::ApiError;
-use crate::auth::password::verify_password;
-use crate::domain::user::UserStatus;
+use crate::auth::password::{hash_password, random_hex, verify_password};
+use crate::domain::user::{User, UserStatus, check_password};
+use crate::store::{RefreshUse, UserChange};
 use axum::Json;
-use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,11 +33,59 @@ fn no_store(body: serde_json::Value) -> Response {
     response
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+fn token_hash(token: &str) -> String {
+    crate::store::query::hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn now_s() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// A fresh access token and the next refresh token of `family` (a new family per login).
+async fn session(state: &AppState, user: &User, family: Option<String>) -> Result<Response, ApiError> {
+    let access = state.tokens.issue(user).map_err(ApiError::Internal)?;
+    let refresh = random_hex(32).map_err(ApiError::Internal)?;
+    let family = family.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let expires_at = now_s() + state.config.refresh_token_ttl_s as i64;
+    state
+        .store
+        .insert_refresh_token(&token_hash(&refresh), &family, &user.user_id, expires_at)
+        .await?;
+    Ok(no_store(json!({
+        "success": true,
+        "data": {
+            "user": user,
+            "tokens": {
+                "access_token": access,
+                "refresh_token": refresh,
+                "token_type": "Bearer",
+                "expires_in": state.tokens.access_ttl_s,
+                "refresh_expires_in": state.config.refresh_token_ttl_s,
+            }
+        }
+    })))
+}
+
 pub async fn login(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(req) = body?;
+    state.login_limiter.check(peer.ip(), &req.username)?;
     let refused = || ApiError::Authentication("invalid username or password".into());
     let Some((user, hash)) = state.store.find_user(&req.username).await? else {
         return Err(refused());
@@ -44,18 +96,79 @@ pub async fn login(
     if user.status != UserStatus::Active {
         return Err(ApiError::Authentication(format!("user is {}", user.status.as_str())));
     }
-    let access = state.tokens.issue(&user).map_err(ApiError::Internal)?;
-    Ok(no_store(json!({
-        "success": true,
-        "data": {
-            "user": user,
-            "tokens": {
-                "access_token": access,
-                "token_type": "Bearer",
-                "expires_in": state.tokens.access_ttl_s,
-            }
+    session(&state, &user, None).await
+}
+
+/// Rotates a refresh token. Presenting one that was already rotated revokes its whole family:
+/// either the client or a thief holds a copy, and we cannot tell which.
+pub async fn refresh(
+    State(state): State<AppState>,
+    body: Result<Json<RefreshRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(req) = body?;
+    match state
+        .store
+        .use_refresh_token(&token_hash(&req.refresh_token), now_s())
+        .await?
+    {
+        RefreshUse::Rotated { user_id, family_id } => {
+            let user = state
+                .store
+                .get_user(&user_id)
+                .await?
+                .filter(|u| u.status == UserStatus::Active)
+                .ok_or_else(|| ApiError::Authentication("user is not active".into()))?;
+            session(&state, &user, Some(family_id)).await
         }
-    })))
+        RefreshUse::Reused => Err(ApiError::Authentication(
+            "refresh token was already used: the session has been revoked, log in again".into(),
+        )),
+        RefreshUse::Invalid => Err(ApiError::Authentication("invalid or expired refresh token".into())),
+    }
+}
+
+/// Ends the session the refresh token belongs to. Idempotent.
+pub async fn logout(
+    State(state): State<AppState>,
+    body: Result<Json<RefreshRequest>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(req) = body?;
+    state
+        .store
+        .revoke_refresh_family(&token_hash(&req.refresh_token), now_s())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Changes the caller's password and ends all their sessions.
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<PasswordChange>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(req) = body?;
+    let (_, hash) = state
+        .store
+        .find_user(&caller.0.username)
+        .await?
+        .ok_or_else(|| ApiError::Authentication("user no longer exists".into()))?;
+    if !verify_password(req.current_password, hash).await {
+        return Err(ApiError::field("current_password", "is not correct"));
+    }
+    check_password(&req.new_password).map_err(|m| ApiError::field("new_password", m))?;
+    let new_hash = hash_password(req.new_password, state.hash_cost)
+        .await
+        .map_err(ApiError::Internal)?;
+    let change = UserChange {
+        password_hash: Some(new_hash),
+        ..Default::default()
+    };
+    state.store.update_user(&caller.0.user_id, &change).await?;
+    state
+        .store
+        .revoke_user_refresh_tokens(&caller.0.user_id, now_s())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn me(caller: Caller) -> Response {

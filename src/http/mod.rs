@@ -12,6 +12,7 @@ mod metrics;
 mod middleware;
 mod pagination;
 mod query;
+mod rate_limit;
 
 use crate::auth::password::HashCost;
 use crate::auth::token::TokenService;
@@ -35,6 +36,7 @@ pub struct AppState {
     pub config: Arc<ServeConfig>,
     pub tokens: TokenService,
     pub hash_cost: HashCost,
+    pub login_limiter: Arc<rate_limit::LoginLimiter>,
     pub started: Instant,
 }
 
@@ -54,6 +56,7 @@ impl Application {
         let listener = TcpListener::bind(&config.bind).await?;
         let addr = listener.local_addr()?;
         let state = AppState {
+            login_limiter: Arc::new(rate_limit::LoginLimiter::per_minute(config.login_rate_per_min)),
             store,
             config: Arc::new(config),
             tokens,
@@ -115,6 +118,9 @@ fn router(state: AppState) -> Router {
         .route("/health", get(health::summary))
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/auth/me", get(auth::me))
+        .route("/api/v1/auth/refresh", post(auth::refresh))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/auth/change-password", post(auth::change_password))
         .route("/api/v1/metrics", get(metrics::list).post(metric_writes::create))
         .route(
             "/api/v1/metrics/{id}",

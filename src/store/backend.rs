@@ -468,6 +468,70 @@ macro_rules! impl_store {
                 Ok(snapshot)
             }
 
+            async fn insert_refresh_token(&self, token_hash: &str, family_id: &str, user_id: &str, expires_at: i64) -> StoreResult<()> {
+                sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(token_hash)
+                    .bind(family_id)
+                    .bind(user_id)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn use_refresh_token(&self, token_hash: &str, now: i64) -> StoreResult<crate::store::RefreshUse> {
+                use crate::store::RefreshUse;
+                let rotated: Option<(String, String)> = sqlx::query_as(
+                    "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL \
+                     AND revoked_at IS NULL AND expires_at > $3 RETURNING user_id, family_id",
+                )
+                .bind(now)
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                if let Some((user_id, family_id)) = rotated {
+                    return Ok(RefreshUse::Rotated { user_id, family_id });
+                }
+                let used: Option<(String, Option<i64>)> =
+                    sqlx::query_as("SELECT family_id, used_at FROM refresh_tokens WHERE token_hash = $1")
+                        .bind(token_hash)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                match used {
+                    Some((family_id, Some(_))) => {
+                        sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL")
+                            .bind(now)
+                            .bind(&family_id)
+                            .execute(&self.pool)
+                            .await?;
+                        Ok(RefreshUse::Reused)
+                    }
+                    _ => Ok(RefreshUse::Invalid),
+                }
+            }
+
+            async fn revoke_refresh_family(&self, token_hash: &str, now: i64) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE refresh_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND family_id = \
+                     (SELECT family_id FROM refresh_tokens WHERE token_hash = $2)",
+                )
+                .bind(now)
+                .bind(token_hash)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn revoke_user_refresh_tokens(&self, user_id: &str, now: i64) -> StoreResult<()> {
+                sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+                    .bind(now)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn stats(&self) -> StoreResult<CatalogStats> {
                 let mut stats = CatalogStats::default();
                 for col in sql::STAT_COLUMNS {

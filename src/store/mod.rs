@@ -13,8 +13,8 @@ mod write;
 
 pub use error::StoreError;
 pub use model::{
-    Backend, CatalogSnapshot, CatalogStats, EntityKind, HistoryEntry, ImportBatch, ImportOutcome, Saved, Stored,
-    UserChange, WriteKind,
+    Backend, CatalogSnapshot, CatalogStats, EntityKind, HistoryEntry, ImportBatch, ImportOutcome, RefreshUse, Saved,
+    Stored, UserChange, WriteKind,
 };
 pub use query::{Cursor, MetricFilter, MetricQuery, MetricSort, Page, PageRequest};
 
@@ -83,6 +83,20 @@ pub trait Store: Send + Sync + 'static {
     async fn find_user(&self, username: &str) -> StoreResult<Option<(User, String)>>;
     async fn list_users(&self, page: &PageRequest) -> StoreResult<Page<User>>;
     async fn update_user(&self, user_id: &str, change: &UserChange) -> StoreResult<User>;
+
+    async fn insert_refresh_token(
+        &self,
+        token_hash: &str,
+        family_id: &str,
+        user_id: &str,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// Marks a token used (atomically: one presenter wins) or detects its reuse.
+    async fn use_refresh_token(&self, token_hash: &str, now: i64) -> StoreResult<RefreshUse>;
+    /// Revokes the family of this token (logout).
+    async fn revoke_refresh_family(&self, token_hash: &str, now: i64) -> StoreResult<()>;
+    /// Revokes every refresh token of a user (password change, deactivation).
+    async fn revoke_user_refresh_tokens(&self, user_id: &str, now: i64) -> StoreResult<()>;
     async fn stats(&self) -> StoreResult<CatalogStats>;
 }
 

@@ -230,3 +230,14 @@ pub struct CatalogSnapshot {
     /// By name, then id.
     pub objectives: Vec<Stored>,
 }
+
+/// What presenting a refresh token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// Valid and now used up: issue the next token in `family_id`.
+    Rotated { user_id: String, family_id: String },
+    /// Already rotated before: the whole family has just been revoked.
+    Reused,
+    /// Unknown, expired or revoked.
+    Invalid,
+}
