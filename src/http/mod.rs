@@ -13,6 +13,7 @@ mod middleware;
 mod pagination;
 mod query;
 mod rate_limit;
+mod users;
 
 use crate::auth::password::HashCost;
 use crate::auth::token::TokenService;
@@ -121,6 +122,14 @@ fn router(state: AppState) -> Router {
         .route("/api/v1/auth/refresh", post(auth::refresh))
         .route("/api/v1/auth/logout", post(auth::logout))
         .route("/api/v1/auth/change-password", post(auth::change_password))
+        .route("/api/v1/users", get(users::list).post(users::create))
+        .route(
+            "/api/v1/users/{id}",
+            get(users::get_one)
+                .put(users::update)
+                .patch(users::update)
+                .delete(users::delete),
+        )
         .route("/api/v1/metrics", get(metrics::list).post(metric_writes::create))
         .route(
             "/api/v1/metrics/{id}",

@@ -468,6 +468,14 @@ macro_rules! impl_store {
                 Ok(snapshot)
             }
 
+            async fn delete_user(&self, user_id: &str) -> StoreResult<()> {
+                let done = sqlx::query("DELETE FROM users WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::not_found("user", user_id));
+                }
+                Ok(())
+            }
+
             async fn insert_refresh_token(&self, token_hash: &str, family_id: &str, user_id: &str, expires_at: i64) -> StoreResult<()> {
                 sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at) VALUES ($1, $2, $3, $4)")
                     .bind(token_hash)

@@ -83,6 +83,7 @@ pub trait Store: Send + Sync + 'static {
     async fn find_user(&self, username: &str) -> StoreResult<Option<(User, String)>>;
     async fn list_users(&self, page: &PageRequest) -> StoreResult<Page<User>>;
     async fn update_user(&self, user_id: &str, change: &UserChange) -> StoreResult<User>;
+    async fn delete_user(&self, user_id: &str) -> StoreResult<()>;
 
     async fn insert_refresh_token(
         &self,

@@ -1,0 +1,210 @@
+//! `/api/v1/users`: administration by admins; users may read and edit their own profile.
+
+use super::AppState;
+use super::caller::Caller;
+use super::error::ApiError;
+use super::pagination;
+use super::query::Params;
+use crate::auth::password::hash_password;
+use crate::domain::ValidationErrors;
+use crate::domain::user::{NewUser, Role, User, UserStatus, check_password, normalise_email};
+use crate::store::UserChange;
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub full_name: Option<String>,
+    #[serde(default = "viewer")]
+    pub role: String,
+}
+
+fn viewer() -> String {
+    "viewer".into()
+}
+
+/// Fields a `PUT`/`PATCH` may change; absent fields stay as they are.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub email: Option<String>,
+    pub full_name: Option<Option<String>>,
+    pub role: Option<String>,
+    pub status: Option<String>,
+    pub password: Option<String>,
+}
+
+/// User data is identity-dependent: never cached.
+fn no_store(status: StatusCode, body: Value) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn self_or_admin(caller: &Caller, id: &str) -> Result<(), ApiError> {
+    if caller.0.user_id == id || caller.0.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::Authorization(
+            "only admins can see or change other users".into(),
+        ))
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let params = Params::parse(raw.as_deref(), &["page", "limit", "cursor", "count"])?;
+    let page_req = params.page()?;
+    let page = state.store.list_users(&page_req).await?;
+    let data = page
+        .items
+        .iter()
+        .map(|u| serde_json::to_value(u).unwrap_or_default())
+        .collect();
+    let (headers, body) = pagination::envelope("/api/v1/users", &params, &page_req, &page, data);
+    let mut response = no_store(StatusCode::OK, body);
+    response.headers_mut().extend(headers);
+    Ok(response)
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<CreateUser>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let Json(req) = body?;
+    let new = NewUser::parse(
+        &req.username,
+        &req.email,
+        req.full_name.as_deref(),
+        &req.role,
+        &req.password,
+    )?;
+    let hash = hash_password(new.password.clone(), state.hash_cost)
+        .await
+        .map_err(ApiError::Internal)?;
+    let user = state.store.create_user(&new, &hash).await?;
+    let mut response = no_store(StatusCode::CREATED, json!({ "success": true, "data": user }));
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/users/{}", user.user_id)) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(response)
+}
+
+async fn load(state: &AppState, id: &str) -> Result<User, ApiError> {
+    state
+        .store
+        .get_user(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("user `{id}` not found")))
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    self_or_admin(&caller, &id)?;
+    let user = load(&state, &id).await?;
+    Ok(no_store(StatusCode::OK, json!({ "success": true, "data": user })))
+}
+
+/// `PUT` and `PATCH` (both partial): admins change anything of anyone except their own role and
+/// status (no locking oneself out); users change their own email, name and password.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Json<UpdateUser>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    self_or_admin(&caller, &id)?;
+    let Json(req) = body?;
+    let is_admin = caller.0.role == Role::Admin;
+    let is_self = caller.0.user_id == id;
+    load(&state, &id).await?;
+    let mut errors = ValidationErrors::new();
+    let mut change = UserChange::default();
+    if let Some(email) = &req.email {
+        match normalise_email(email) {
+            Ok(e) => change.email = Some(e),
+            Err(m) => errors.add("email", m),
+        }
+    }
+    if let Some(name) = req.full_name {
+        change.full_name = Some(name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()));
+    }
+    for (field, value) in [("role", &req.role), ("status", &req.status)] {
+        if value.is_some() && (!is_admin || is_self) {
+            return Err(ApiError::Authorization(format!(
+                "{field} can only be changed by an admin, for another user"
+            )));
+        }
+    }
+    if let Some(role) = &req.role {
+        match Role::parse(role) {
+            Some(r) => change.role = Some(r),
+            None => errors.add("role", format!("must be one of {}", Role::ALL.join(", "))),
+        }
+    }
+    if let Some(status) = &req.status {
+        match UserStatus::parse(status) {
+            Some(s) => change.status = Some(s),
+            None => errors.add("status", format!("must be one of {}", UserStatus::ALL.join(", "))),
+        }
+    }
+    if let Some(password) = &req.password {
+        if is_self && !is_admin {
+            return Err(ApiError::Authorization(
+                "use /api/v1/auth/change-password to change your own password".into(),
+            ));
+        }
+        if let Err(m) = check_password(password) {
+            errors.add("password", m);
+        }
+    }
+    errors.into_result(())?;
+    if let Some(password) = req.password {
+        change.password_hash = Some(
+            hash_password(password, state.hash_cost)
+                .await
+                .map_err(ApiError::Internal)?,
+        );
+    }
+    let user = state.store.update_user(&id, &change).await?;
+    if change.status.is_some_and(|s| s != UserStatus::Active) || change.password_hash.is_some() {
+        state
+            .store
+            .revoke_user_refresh_tokens(&id, chrono::Utc::now().timestamp())
+            .await?;
+    }
+    Ok(no_store(StatusCode::OK, json!({ "success": true, "data": user })))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    if caller.0.user_id == id {
+        return Err(ApiError::Conflict("admins cannot delete themselves".into()));
+    }
+    state.store.delete_user(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
