@@ -18,7 +18,43 @@ fn bearer(parts: &Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
 }
 
+/// An API key from `X-API-Key` or `Authorization: Bearer mdl_...`.
+fn api_key(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .or_else(|| bearer(parts).filter(|t| t.starts_with("mdl_")))
+}
+
+/// The key's owner, acting with the key's (possibly narrower) role.
+async fn authenticate_key(key: &str, state: &AppState) -> Result<User, ApiError> {
+    let refused = || ApiError::Authentication("invalid, expired or revoked API key".into());
+    let record = state
+        .store
+        .find_api_key(&super::api_keys::key_hash(key))
+        .await?
+        .ok_or_else(refused)?;
+    let now = chrono::Utc::now().timestamp();
+    if record.revoked_at.is_some() || record.expires_at.is_some_and(|e| e <= now) {
+        return Err(refused());
+    }
+    let mut user = state.store.get_user(&record.user_id).await?.ok_or_else(refused)?;
+    if user.status != UserStatus::Active {
+        return Err(ApiError::Authentication(format!(
+            "the key's user is {}",
+            user.status.as_str()
+        )));
+    }
+    user.role = super::api_keys::effective_role(&record.scopes, user.role);
+    Ok(user)
+}
+
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<User>, ApiError> {
+    if let Some(key) = api_key(parts) {
+        return authenticate_key(key, state).await.map(Some);
+    }
     let Some(token) = bearer(parts) else {
         return Ok(None);
     };

@@ -1,5 +1,6 @@
 //! The HTTP server: router, shared state, start-up and graceful shutdown.
 
+mod api_keys;
 mod auth;
 mod caller;
 mod catalog;
@@ -122,6 +123,8 @@ fn router(state: AppState) -> Router {
         .route("/api/v1/auth/refresh", post(auth::refresh))
         .route("/api/v1/auth/logout", post(auth::logout))
         .route("/api/v1/auth/change-password", post(auth::change_password))
+        .route("/api/v1/api-keys", get(api_keys::list).post(api_keys::create))
+        .route("/api/v1/api-keys/{id}", axum::routing::delete(api_keys::revoke))
         .route("/api/v1/users", get(users::list).post(users::create))
         .route(
             "/api/v1/users/{id}",

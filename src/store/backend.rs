@@ -5,6 +5,40 @@
 
 macro_rules! impl_store {
     ($store:ty, $db:ty, $backend:expr, $migrations:literal) => {
+        const API_KEY_SELECT_BY_USER: &str =
+            "SELECT key_id, user_id, name, prefix, scopes, created_at, expires_at, revoked_at FROM api_keys WHERE user_id = $1 ORDER BY created_at, key_id";
+        const API_KEY_SELECT_BY_HASH: &str =
+            "SELECT key_id, user_id, name, prefix, scopes, created_at, expires_at, revoked_at FROM api_keys WHERE key_hash = $1";
+        const API_KEY_SELECT_BY_ID: &str =
+            "SELECT key_id, user_id, name, prefix, scopes, created_at, expires_at, revoked_at FROM api_keys WHERE key_id = $1";
+
+        #[derive(sqlx::FromRow)]
+        struct ApiKeyRow {
+            key_id: String,
+            user_id: String,
+            name: String,
+            prefix: String,
+            scopes: String,
+            created_at: i64,
+            expires_at: Option<i64>,
+            revoked_at: Option<i64>,
+        }
+
+        impl ApiKeyRow {
+            fn into_key(self) -> crate::store::ApiKey {
+                crate::store::ApiKey {
+                    key_id: self.key_id,
+                    user_id: self.user_id,
+                    name: self.name,
+                    prefix: self.prefix,
+                    scopes: self.scopes.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                    created_at: self.created_at,
+                    expires_at: self.expires_at,
+                    revoked_at: self.revoked_at,
+                }
+            }
+        }
+
         type Conn = <$db as sqlx::Database>::Connection;
 
         /// Reads one row by id (locked when about to be written).
@@ -472,6 +506,51 @@ macro_rules! impl_store {
                 let done = sqlx::query("DELETE FROM users WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
                 if done.rows_affected() == 0 {
                     return Err(StoreError::not_found("user", user_id));
+                }
+                Ok(())
+            }
+
+            async fn create_api_key(&self, key: &crate::store::ApiKey, key_hash: &str) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO api_keys (key_id, user_id, name, prefix, key_hash, scopes, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&key.key_id)
+                .bind(&key.user_id)
+                .bind(&key.name)
+                .bind(&key.prefix)
+                .bind(key_hash)
+                .bind(key.scopes.join(","))
+                .bind(key.created_at)
+                .bind(key.expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn list_api_keys(&self, user_id: &str) -> StoreResult<Vec<crate::store::ApiKey>> {
+                let rows: Vec<ApiKeyRow> = sqlx::query_as(API_KEY_SELECT_BY_USER).bind(user_id).fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(ApiKeyRow::into_key).collect())
+            }
+
+            async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<crate::store::ApiKey>> {
+                let row: Option<ApiKeyRow> = sqlx::query_as(API_KEY_SELECT_BY_HASH).bind(key_hash).fetch_optional(&self.pool).await?;
+                Ok(row.map(ApiKeyRow::into_key))
+            }
+
+            async fn get_api_key(&self, key_id: &str) -> StoreResult<Option<crate::store::ApiKey>> {
+                let row: Option<ApiKeyRow> = sqlx::query_as(API_KEY_SELECT_BY_ID).bind(key_id).fetch_optional(&self.pool).await?;
+                Ok(row.map(ApiKeyRow::into_key))
+            }
+
+            async fn revoke_api_key(&self, key_id: &str, now: i64) -> StoreResult<()> {
+                let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE key_id = $2 AND revoked_at IS NULL")
+                    .bind(now)
+                    .bind(key_id)
+                    .execute(&self.pool)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::not_found("api key", key_id));
                 }
                 Ok(())
             }

@@ -13,8 +13,8 @@ mod write;
 
 pub use error::StoreError;
 pub use model::{
-    Backend, CatalogSnapshot, CatalogStats, EntityKind, HistoryEntry, ImportBatch, ImportOutcome, RefreshUse, Saved,
-    Stored, UserChange, WriteKind,
+    ApiKey, Backend, CatalogSnapshot, CatalogStats, EntityKind, HistoryEntry, ImportBatch, ImportOutcome, RefreshUse,
+    Saved, Stored, UserChange, WriteKind,
 };
 pub use query::{Cursor, MetricFilter, MetricQuery, MetricSort, Page, PageRequest};
 
@@ -84,6 +84,12 @@ pub trait Store: Send + Sync + 'static {
     async fn list_users(&self, page: &PageRequest) -> StoreResult<Page<User>>;
     async fn update_user(&self, user_id: &str, change: &UserChange) -> StoreResult<User>;
     async fn delete_user(&self, user_id: &str) -> StoreResult<()>;
+
+    async fn create_api_key(&self, key: &ApiKey, key_hash: &str) -> StoreResult<()>;
+    async fn list_api_keys(&self, user_id: &str) -> StoreResult<Vec<ApiKey>>;
+    async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
+    async fn get_api_key(&self, key_id: &str) -> StoreResult<Option<ApiKey>>;
+    async fn revoke_api_key(&self, key_id: &str, now: i64) -> StoreResult<()>;
 
     async fn insert_refresh_token(
         &self,

@@ -241,3 +241,18 @@ pub enum RefreshUse {
     /// Unknown, expired or revoked.
     Invalid,
 }
+
+/// An API key as stored (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiKey {
+    pub key_id: String,
+    pub user_id: String,
+    pub name: String,
+    /// The first characters of the key, to recognise it in a list.
+    pub prefix: String,
+    /// `read`, `write`, `admin`.
+    pub scopes: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}

@@ -1,0 +1,126 @@
+//! `/api/v1/api-keys`: keys for scripts and services, shown once, stored hashed.
+
+use super::AppState;
+use super::caller::Caller;
+use super::error::ApiError;
+use crate::auth::password::random_hex;
+use crate::domain::ValidationErrors;
+use crate::domain::user::Role;
+use crate::store::ApiKey;
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+pub const SCOPES: &[&str] = &["read", "write", "admin"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    pub name: String,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// Lifetime in days; absent = no expiry.
+    pub expires_in_days: Option<u32>,
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["read".into()]
+}
+
+pub fn key_hash(key: &str) -> String {
+    crate::store::query::hex(&Sha256::digest(key.as_bytes()))
+}
+
+/// The role a key acts with: its widest scope, never more than its owner's role.
+pub fn effective_role(scopes: &[String], owner: Role) -> Role {
+    let widest = if scopes.iter().any(|s| s == "admin") {
+        Role::Admin
+    } else if scopes.iter().any(|s| s == "write") {
+        Role::Editor
+    } else {
+        Role::Viewer
+    };
+    widest.min(owner)
+}
+
+fn no_store(status: StatusCode, body: serde_json::Value) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let keys = state.store.list_api_keys(&caller.0.user_id).await?;
+    Ok(no_store(StatusCode::OK, json!({ "success": true, "data": keys })))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<CreateKey>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(req) = body?;
+    let mut errors = ValidationErrors::new();
+    let name = req.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.add("name", "must be 1-100 characters");
+    }
+    if req.scopes.is_empty() {
+        errors.add("scopes", "must name at least one scope");
+    }
+    for (i, scope) in req.scopes.iter().enumerate() {
+        if !SCOPES.contains(&scope.as_str()) {
+            errors.add(format!("scopes[{i}]"), format!("must be one of {}", SCOPES.join(", ")));
+        }
+    }
+    if req.expires_in_days == Some(0) {
+        errors.add("expires_in_days", "must be at least 1");
+    }
+    errors.into_result(())?;
+    if effective_role(&req.scopes, Role::Admin) > caller.0.role {
+        return Err(ApiError::Authorization(
+            "a key cannot have more rights than its owner".into(),
+        ));
+    }
+    let secret = format!("mdl_{}", random_hex(32).map_err(ApiError::Internal)?);
+    let now = chrono::Utc::now().timestamp();
+    let key = ApiKey {
+        key_id: uuid::Uuid::new_v4().to_string(),
+        user_id: caller.0.user_id.clone(),
+        name,
+        prefix: secret[..12].to_string(),
+        scopes: req.scopes,
+        created_at: now,
+        expires_at: req.expires_in_days.map(|d| now + i64::from(d) * 86_400),
+        revoked_at: None,
+    };
+    state.store.create_api_key(&key, &key_hash(&secret)).await?;
+    Ok(no_store(
+        StatusCode::CREATED,
+        json!({ "success": true, "data": { "key": secret, "api_key": key } }),
+    ))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let key = state
+        .store
+        .get_api_key(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("api key `{id}` not found")))?;
+    if key.user_id != caller.0.user_id && caller.0.role != Role::Admin {
+        return Err(ApiError::NotFound(format!("api key `{id}` not found")));
+    }
+    state.store.revoke_api_key(&id, chrono::Utc::now().timestamp()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
