@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 pub const SCOPES: &[&str] = &["read", "write", "admin"];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
     pub name: String,
@@ -56,11 +56,13 @@ fn no_store(status: StatusCode, body: serde_json::Value) -> Response {
     response
 }
 
+#[utoipa::path(get, path = "/api/v1/api-keys", tag = "api-keys", summary = "Your API keys (never the secrets)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let keys = state.store.list_api_keys(&caller.0.user_id).await?;
     Ok(no_store(StatusCode::OK, json!({ "success": true, "data": keys })))
 }
 
+#[utoipa::path(post, path = "/api/v1/api-keys", tag = "api-keys", summary = "Create an API key (the key is shown once)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -108,6 +110,7 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", summary = "Revoke an API key", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

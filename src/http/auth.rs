@@ -17,7 +17,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub username: String,
@@ -33,13 +33,13 @@ fn no_store(body: serde_json::Value) -> Response {
     response
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current_password: String,
@@ -79,6 +79,7 @@ async fn session(state: &AppState, user: &User, family: Option<String>) -> Resul
     })))
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", summary = "Log in with username and password", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -101,6 +102,7 @@ pub async fn login(
 
 /// Rotates a refresh token. Presenting one that was already rotated revokes its whole family:
 /// either the client or a thief holds a copy, and we cannot tell which.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", summary = "Rotate a refresh token", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn refresh(
     State(state): State<AppState>,
     body: Result<Json<RefreshRequest>, JsonRejection>,
@@ -128,6 +130,7 @@ pub async fn refresh(
 }
 
 /// Ends the session the refresh token belongs to. Idempotent.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", summary = "End the session of a refresh token", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn logout(
     State(state): State<AppState>,
     body: Result<Json<RefreshRequest>, JsonRejection>,
@@ -141,6 +144,7 @@ pub async fn logout(
 }
 
 /// Changes the caller's password and ends all their sessions.
+#[utoipa::path(post, path = "/api/v1/auth/change-password", tag = "auth", summary = "Change your password (ends all your sessions)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
@@ -171,6 +175,7 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", summary = "Who the token belongs to", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn me(caller: Caller) -> Response {
     no_store(json!({ "success": true, "data": caller.0 }))
 }

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+#[utoipa::path(get, path = "/api/v1/stats", tag = "catalog", summary = "Counts by category, tier, type, domain, owner and status", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn stats(State(state): State<AppState>, _reader: Reader) -> Result<Response, ApiError> {
     let stats = state.store.stats().await?;
     Ok(Json(json!({ "success": true, "data": stats })).into_response())
@@ -20,6 +21,7 @@ pub async fn stats(State(state): State<AppState>, _reader: Reader) -> Result<Res
 
 /// `POST /api/v1/import`: a catalog as JSON or YAML, all or nothing; `?dry_run=true` validates
 /// and counts without writing.
+#[utoipa::path(post, path = "/api/v1/import", tag = "catalog", summary = "Import a catalog (JSON or YAML; editor; dry_run)", request_body(content = String, description = "A catalog as JSON or YAML", content_type = "application/json"), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn import(
     State(state): State<AppState>,
     caller: Caller,
@@ -61,6 +63,7 @@ pub async fn import(
 }
 
 /// `GET /api/v1/export?format=json|yaml`: the whole catalog, importable as it is.
+#[utoipa::path(get, path = "/api/v1/export", tag = "catalog", summary = "Export the whole catalog (format=json|yaml)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn export(
     State(state): State<AppState>,
     _reader: Reader,

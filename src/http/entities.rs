@@ -182,10 +182,11 @@ async fn delete(
 
 /// Thin axum handlers, one set per kind.
 macro_rules! handlers {
-    ($module:ident, $kind:expr) => {
+    ($module:ident, $kind:expr, $tag:literal, $list:literal, $one:literal) => {
         pub mod $module {
             use super::*;
 
+            #[utoipa::path(get, path = $list, tag = $tag, summary = "List, paginated", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope")))]
             pub async fn list(
                 State(s): State<AppState>,
                 _r: Reader,
@@ -195,6 +196,7 @@ macro_rules! handlers {
                 super::list($kind, s, q, h).await
             }
 
+            #[utoipa::path(get, path = $one, tag = $tag, summary = "One, with its ETag", params(("id" = String, Path)), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope")))]
             pub async fn get_one(
                 State(s): State<AppState>,
                 _r: Reader,
@@ -204,6 +206,7 @@ macro_rules! handlers {
                 super::get_one($kind, s, id, h).await
             }
 
+            #[utoipa::path(post, path = $list, tag = $tag, summary = "Create (editor)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope")))]
             pub async fn create(
                 State(s): State<AppState>,
                 c: Caller,
@@ -212,6 +215,7 @@ macro_rules! handlers {
                 super::create($kind, s, c, b).await
             }
 
+            #[utoipa::path(put, path = $one, tag = $tag, summary = "Replace (editor; If-Match)", params(("id" = String, Path)), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope")))]
             pub async fn replace(
                 State(s): State<AppState>,
                 c: Caller,
@@ -222,6 +226,7 @@ macro_rules! handlers {
                 super::replace($kind, s, c, id, h, b).await
             }
 
+            #[utoipa::path(delete, path = $one, tag = $tag, summary = "Delete (admin; If-Match)", params(("id" = String, Path)), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope")))]
             pub async fn delete(
                 State(s): State<AppState>,
                 c: Caller,
@@ -234,5 +239,17 @@ macro_rules! handlers {
     };
 }
 
-handlers!(domains, Kind::Domain);
-handlers!(objectives, Kind::Objective);
+handlers!(
+    domains,
+    Kind::Domain,
+    "domains",
+    "/api/v1/domains",
+    "/api/v1/domains/{id}"
+);
+handlers!(
+    objectives,
+    Kind::Objective,
+    "objectives",
+    "/api/v1/objectives",
+    "/api/v1/objectives/{id}"
+);

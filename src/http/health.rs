@@ -9,11 +9,13 @@ use serde_json::json;
 use std::time::Instant;
 
 /// The process is up and answering.
+#[utoipa::path(get, path = "/health/live", tag = "health", summary = "The process is up", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn live() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// Ready to serve: the database answers. 503 only when it does not.
+#[utoipa::path(get, path = "/health/ready", tag = "health", summary = "Ready when the database answers (503 when it does not)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn ready(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => Json(json!({ "status": "ok" })).into_response(),
@@ -26,6 +28,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 }
 
 /// Summary with per-component status; always 200 so dashboards can read it.
+#[utoipa::path(get, path = "/health", tag = "health", summary = "Per-component status", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn summary(State(state): State<AppState>) -> Json<serde_json::Value> {
     let started = Instant::now();
     let db = state.store.ping().await;

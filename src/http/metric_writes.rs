@@ -30,6 +30,7 @@ fn saved_response(status: StatusCode, saved: &Saved, warnings: Vec<String>) -> R
     response
 }
 
+#[utoipa::path(post, path = "/api/v1/metrics", tag = "metrics", summary = "Create a metric definition (editor)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -42,6 +43,7 @@ pub async fn create(
     Ok(saved_response(StatusCode::CREATED, &saved, metric.warnings()))
 }
 
+#[utoipa::path(put, path = "/api/v1/metrics/{id}", tag = "metrics", summary = "Replace a metric definition (editor; If-Match)", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn replace(
     State(state): State<AppState>,
     caller: Caller,
@@ -89,6 +91,7 @@ fn merge_patch(target: &mut Value, patch: Value) {
     }
 }
 
+#[utoipa::path(patch, path = "/api/v1/metrics/{id}", tag = "metrics", summary = "JSON merge patch of a metric definition (editor; If-Match)", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
@@ -134,6 +137,7 @@ pub async fn patch(
     Ok(saved_response(StatusCode::OK, &saved, metric.warnings()))
 }
 
+#[utoipa::path(delete, path = "/api/v1/metrics/{id}", tag = "metrics", summary = "Delete a metric definition (admin; If-Match)", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

@@ -41,6 +41,7 @@ fn project(item: Value, fields: Option<&[String]>) -> Value {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/metrics", tag = "metrics", summary = "List metric definitions with filters and pagination", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn list(
     State(state): State<AppState>,
     _reader: Reader,
@@ -87,6 +88,7 @@ pub async fn list(
     Ok(conditional::list_response(&headers, extra, &body))
 }
 
+#[utoipa::path(get, path = "/api/v1/metrics/{id}", tag = "metrics", summary = "One metric definition (ETag v<version>)", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn get_one(
     State(state): State<AppState>,
     _reader: Reader,
@@ -102,6 +104,7 @@ pub async fn get_one(
     Ok(conditional::entity_response(&headers, metric.version, &body))
 }
 
+#[utoipa::path(get, path = "/api/v1/metrics/{id}/history", tag = "metrics", summary = "Change history, newest first", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn history(
     State(state): State<AppState>,
     _reader: Reader,

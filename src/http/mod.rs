@@ -22,7 +22,6 @@ use crate::config::ServeConfig;
 use crate::store::DynStore;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use error::ApiError;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,6 +29,10 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
 
 /// Everything handlers share. Cheap to clone.
 #[derive(Clone)]
@@ -110,64 +113,68 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: draining in-flight requests");
 }
 
+#[derive(utoipa::OpenApi)]
+#[openapi(info(
+    title = "MDL: Metrics Definition Library",
+    description = "Metric definitions, business domains, objectives and users."
+))]
+struct ApiDoc;
+
+/// Every documented route. Routes are registered through `routes!`, so a route cannot exist
+/// without its OpenAPI entry.
+fn api(import_max: usize) -> OpenApiRouter<AppState> {
+    let import = OpenApiRouter::new()
+        .routes(routes!(catalog::import))
+        .layer(DefaultBodyLimit::max(import_max));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
+        .routes(routes!(health::summary))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::revoke))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get_one, users::replace, users::update, users::delete))
+        .routes(routes!(metrics::list, metric_writes::create))
+        .routes(routes!(
+            metrics::get_one,
+            metric_writes::replace,
+            metric_writes::patch,
+            metric_writes::delete
+        ))
+        .routes(routes!(metrics::history))
+        .routes(routes!(entities::domains::list, entities::domains::create))
+        .routes(routes!(
+            entities::domains::get_one,
+            entities::domains::replace,
+            entities::domains::delete
+        ))
+        .routes(routes!(entities::objectives::list, entities::objectives::create))
+        .routes(routes!(
+            entities::objectives::get_one,
+            entities::objectives::replace,
+            entities::objectives::delete
+        ))
+        .routes(routes!(catalog::stats))
+        .routes(routes!(catalog::export))
+        .merge(import)
+}
+
+/// The OpenAPI document of every route (also served at `/api-docs/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api(1).split_for_parts().1
+}
+
 fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_s.max(1));
     let max_body = state.config.max_body_bytes;
-    let import_max = state.config.max_import_bytes;
-    Router::new()
-        .route("/health/live", get(health::live))
-        .route("/health/ready", get(health::ready))
-        .route("/health", get(health::summary))
-        .route("/api/v1/auth/login", post(auth::login))
-        .route("/api/v1/auth/me", get(auth::me))
-        .route("/api/v1/auth/refresh", post(auth::refresh))
-        .route("/api/v1/auth/logout", post(auth::logout))
-        .route("/api/v1/auth/change-password", post(auth::change_password))
-        .route("/api/v1/api-keys", get(api_keys::list).post(api_keys::create))
-        .route("/api/v1/api-keys/{id}", axum::routing::delete(api_keys::revoke))
-        .route("/api/v1/users", get(users::list).post(users::create))
-        .route(
-            "/api/v1/users/{id}",
-            get(users::get_one)
-                .put(users::update)
-                .patch(users::update)
-                .delete(users::delete),
-        )
-        .route("/api/v1/metrics", get(metrics::list).post(metric_writes::create))
-        .route(
-            "/api/v1/metrics/{id}",
-            get(metrics::get_one)
-                .put(metric_writes::replace)
-                .patch(metric_writes::patch)
-                .delete(metric_writes::delete),
-        )
-        .route("/api/v1/metrics/{id}/history", get(metrics::history))
-        .route(
-            "/api/v1/domains",
-            get(entities::domains::list).post(entities::domains::create),
-        )
-        .route(
-            "/api/v1/domains/{id}",
-            get(entities::domains::get_one)
-                .put(entities::domains::replace)
-                .delete(entities::domains::delete),
-        )
-        .route(
-            "/api/v1/objectives",
-            get(entities::objectives::list).post(entities::objectives::create),
-        )
-        .route(
-            "/api/v1/objectives/{id}",
-            get(entities::objectives::get_one)
-                .put(entities::objectives::replace)
-                .delete(entities::objectives::delete),
-        )
-        .route("/api/v1/stats", get(catalog::stats))
-        .route(
-            "/api/v1/import",
-            post(catalog::import).layer(DefaultBodyLimit::max(import_max)),
-        )
-        .route("/api/v1/export", get(catalog::export))
+    let (routes, spec) = api(state.config.max_import_bytes).split_for_parts();
+    routes
+        .merge(SwaggerUi::new("/api-docs").url("/api-docs/openapi.json", spec))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     pub username: String,
@@ -33,7 +33,7 @@ fn viewer() -> String {
 }
 
 /// Fields a `PUT`/`PATCH` may change; absent fields stay as they are.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     pub email: Option<String>,
@@ -62,6 +62,7 @@ fn self_or_admin(caller: &Caller, id: &str) -> Result<(), ApiError> {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", summary = "List users (admin)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -82,6 +83,7 @@ pub async fn list(
     Ok(response)
 }
 
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", summary = "Create a user (admin)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -115,6 +117,7 @@ async fn load(state: &AppState, id: &str) -> Result<User, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("user `{id}` not found")))
 }
 
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", summary = "One user (admin or self)", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
@@ -127,6 +130,7 @@ pub async fn get_one(
 
 /// `PUT` and `PATCH` (both partial): admins change anything of anyone except their own role and
 /// status (no locking oneself out); users change their own email, name and password.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", summary = "Change a user (admin or self); PUT behaves the same", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -196,6 +200,7 @@ pub async fn update(
     Ok(no_store(StatusCode::OK, json!({ "success": true, "data": user })))
 }
 
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", summary = "Delete a user (admin)", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -207,4 +212,14 @@ pub async fn delete(
     }
     state.store.delete_user(&id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(put, path = "/api/v1/users/{id}", tag = "users", summary = "Change a user (admin or self); same as PATCH", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope")))]
+pub async fn replace(
+    state: State<AppState>,
+    caller: Caller,
+    id: Path<String>,
+    body: Result<Json<UpdateUser>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    update(state, caller, id, body).await
 }
