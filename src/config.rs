@@ -144,12 +144,27 @@ pub struct ServeConfig {
     /// Login attempts per (client IP, username) per minute.
     #[arg(long = "login-rate-per-min", env = "MDL_LOGIN_RATE_PER_MIN", default_value_t = 10)]
     pub login_rate_per_min: u32,
+    /// Browser origins allowed to call the API (comma-separated, e.g.
+    /// `https://dash.example.com`); unset: CORS off.
+    #[arg(long = "cors-origins", env = "MDL_CORS_ORIGINS")]
+    pub cors_origins: Option<String>,
     /// A request taking longer is answered 503.
     #[arg(long = "request-timeout-s", env = "MDL_REQUEST_TIMEOUT_S", default_value_t = 30)]
     pub request_timeout_s: u64,
 }
 
 impl ServeConfig {
+    pub fn cors_origin_list(&self) -> Vec<String> {
+        self.cors_origins
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut problems = Vec::new();
         if self.bind.parse::<std::net::SocketAddr>().is_err() {
@@ -178,6 +193,13 @@ impl ServeConfig {
         if self.max_import_bytes < self.max_body_bytes {
             problems.push("MDL_MAX_IMPORT_BYTES must be at least MDL_MAX_BODY_BYTES".into());
         }
+        for origin in self.cors_origin_list() {
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) || origin.ends_with('/') {
+                problems.push(format!(
+                    "MDL_CORS_ORIGINS: `{origin}` is not an origin like https://host[:port]"
+                ));
+            }
+        }
         if self.login_rate_per_min == 0 {
             problems.push("MDL_LOGIN_RATE_PER_MIN must be at least 1".into());
         }
@@ -198,6 +220,7 @@ impl fmt::Debug for ServeConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_import_bytes", &self.max_import_bytes)
             .field("login_rate_per_min", &self.login_rate_per_min)
+            .field("cors_origins", &self.cors_origins)
             .field("request_timeout_s", &self.request_timeout_s)
             .finish()
     }

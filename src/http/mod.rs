@@ -173,6 +173,7 @@ fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_s.max(1));
     let max_body = state.config.max_body_bytes;
     let (routes, spec) = api(state.config.max_import_bytes).split_for_parts();
+    let cors = cors(&state.config.cors_origin_list());
     routes
         .merge(SwaggerUi::new("/api-docs").url("/api-docs/openapi.json", spec))
         .fallback(not_found)
@@ -186,7 +187,40 @@ fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             axum::response::IntoResponse::into_response(ApiError::Internal("handler panicked".into()))
         }))
+        .layer(cors)
         .layer(axum::middleware::from_fn(middleware::envelope))
+}
+
+/// CORS for the configured origins only; with none, no CORS headers at all.
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderName, HeaderValue, Method, header};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    if allowed.is_empty() {
+        return CorsLayer::new();
+    }
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LINK,
+            header::LOCATION,
+            HeaderName::from_static("x-total-count"),
+            HeaderName::from_static("x-page"),
+            HeaderName::from_static("x-per-page"),
+            HeaderName::from_static("x-total-pages"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(Duration::from_secs(600))
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

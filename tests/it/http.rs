@@ -37,6 +37,7 @@ fn config(public_read: bool) -> ServeConfig {
         max_body_bytes: 64 * 1024,
         max_import_bytes: 4 * 1024 * 1024,
         login_rate_per_min: 10,
+        cors_origins: Some("https://dash.example.com".into()),
         request_timeout_s: 30,
     }
 }
@@ -963,7 +964,86 @@ async fn api_keys_are_scoped_revocable_and_really_accepted(db: &TestDb) {
     assert_eq!(app.get("/api/v1/metrics/METRIC-CSAT", secret).await.status(), 401);
 }
 
+/// (method, path, least role) for every route that needs credentials.
+const PROTECTED: &[(&str, &str, &str)] = &[
+    ("get", "/api/v1/auth/me", "viewer"),
+    ("post", "/api/v1/auth/change-password", "viewer"),
+    ("get", "/api/v1/users", "admin"),
+    ("post", "/api/v1/users", "admin"),
+    ("delete", "/api/v1/users/nobody", "admin"),
+    ("get", "/api/v1/api-keys", "viewer"),
+    ("post", "/api/v1/api-keys", "viewer"),
+    ("get", "/api/v1/metrics", "viewer"),
+    ("post", "/api/v1/metrics", "editor"),
+    ("get", "/api/v1/metrics/NOPE", "viewer"),
+    ("put", "/api/v1/metrics/NOPE", "editor"),
+    ("patch", "/api/v1/metrics/NOPE", "editor"),
+    ("delete", "/api/v1/metrics/NOPE", "admin"),
+    ("get", "/api/v1/metrics/NOPE/history", "viewer"),
+    ("get", "/api/v1/domains", "viewer"),
+    ("post", "/api/v1/domains", "editor"),
+    ("get", "/api/v1/domains/NOPE", "viewer"),
+    ("put", "/api/v1/domains/NOPE", "editor"),
+    ("delete", "/api/v1/domains/NOPE", "admin"),
+    ("get", "/api/v1/objectives", "viewer"),
+    ("post", "/api/v1/objectives", "editor"),
+    ("get", "/api/v1/objectives/NOPE", "viewer"),
+    ("put", "/api/v1/objectives/NOPE", "editor"),
+    ("delete", "/api/v1/objectives/NOPE", "admin"),
+    ("get", "/api/v1/stats", "viewer"),
+    ("post", "/api/v1/import", "editor"),
+    ("get", "/api/v1/export", "viewer"),
+];
+
+async fn every_route_checks_credentials_and_roles(db: &TestDb) {
+    let app = spawn(db, false).await;
+    let tokens = [
+        ("viewer", app.user(db, "vera", "viewer").await),
+        ("editor", app.user(db, "eddie", "editor").await),
+        ("admin", app.token().await),
+    ];
+    let rank = |r: &str| ["viewer", "editor", "admin"].iter().position(|x| *x == r).unwrap();
+    for (method, path, least) in PROTECTED {
+        let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let body = (*method != "get" && *method != "delete").then(|| json!({}));
+        let anonymous = {
+            let mut req = app.client.request(m.clone(), app.url(path));
+            if let Some(b) = &body {
+                req = req.json(b);
+            }
+            req.send().await.unwrap()
+        };
+        assert_eq!(anonymous.status(), 401, "{method} {path} without credentials");
+        for (role, token) in &tokens {
+            let status = app.send(m.clone(), path, token, body.as_ref()).await.status();
+            if rank(role) < rank(least) {
+                assert_eq!(status, 403, "{method} {path} as {role}");
+            } else {
+                assert!(status != 401 && status != 403, "{method} {path} as {role}: {status}");
+            }
+        }
+    }
+}
+
+async fn cors_only_for_configured_origins(db: &TestDb) {
+    let app = spawn(db, false).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/v1/metrics"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let r = preflight("https://dash.example.com").await.unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], "https://dash.example.com");
+    let r = preflight("https://evil.example.com").await.unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}
+
 backend_tests!(
+    every_route_checks_credentials_and_roles,
+    cors_only_for_configured_origins,
     api_keys_are_scoped_revocable_and_really_accepted,
     user_administration_over_http,
     refresh_rotation_reuse_logout_and_password_change,
