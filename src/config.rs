@@ -148,6 +148,10 @@ pub struct ServeConfig {
     /// `https://dash.example.com`); unset: CORS off.
     #[arg(long = "cors-origins", env = "MDL_CORS_ORIGINS")]
     pub cors_origins: Option<String>,
+    /// How long a user record checked by authentication may be reused from memory, seconds.
+    /// Changes made through this instance apply at once; others within this time.
+    #[arg(long = "user-cache-ttl", env = "MDL_USER_CACHE_TTL", default_value_t = 5)]
+    pub user_cache_ttl_s: u64,
     /// A request taking longer is answered 503.
     #[arg(long = "request-timeout-s", env = "MDL_REQUEST_TIMEOUT_S", default_value_t = 30)]
     pub request_timeout_s: u64,
@@ -221,6 +225,7 @@ impl fmt::Debug for ServeConfig {
             .field("max_import_bytes", &self.max_import_bytes)
             .field("login_rate_per_min", &self.login_rate_per_min)
             .field("cors_origins", &self.cors_origins)
+            .field("user_cache_ttl_s", &self.user_cache_ttl_s)
             .field("request_timeout_s", &self.request_timeout_s)
             .finish()
     }

@@ -40,7 +40,11 @@ async fn authenticate_key(key: &str, state: &AppState) -> Result<User, ApiError>
     if record.revoked_at.is_some() || record.expires_at.is_some_and(|e| e <= now) {
         return Err(refused());
     }
-    let mut user = state.store.get_user(&record.user_id).await?.ok_or_else(refused)?;
+    let mut user = state
+        .users
+        .get(&state.store, &record.user_id)
+        .await?
+        .ok_or_else(refused)?;
     if user.status != UserStatus::Active {
         return Err(ApiError::Authentication(format!(
             "the key's user is {}",
@@ -63,8 +67,8 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<User>, A
         .verify(token)
         .ok_or_else(|| ApiError::Authentication("invalid or expired token".into()))?;
     let user = state
-        .store
-        .get_user(&claims.sub)
+        .users
+        .get(&state.store, &claims.sub)
         .await?
         .ok_or_else(|| ApiError::Authentication("the token's user no longer exists".into()))?;
     if user.status != UserStatus::Active {

@@ -14,6 +14,7 @@ mod middleware;
 mod pagination;
 mod query;
 mod rate_limit;
+mod user_cache;
 mod users;
 
 use crate::auth::password::HashCost;
@@ -42,6 +43,7 @@ pub struct AppState {
     pub tokens: TokenService,
     pub hash_cost: HashCost,
     pub login_limiter: Arc<rate_limit::LoginLimiter>,
+    pub users: user_cache::UserCache,
     pub started: Instant,
 }
 
@@ -62,6 +64,7 @@ impl Application {
         let addr = listener.local_addr()?;
         let state = AppState {
             login_limiter: Arc::new(rate_limit::LoginLimiter::per_minute(config.login_rate_per_min)),
+            users: user_cache::UserCache::new(Duration::from_secs(config.user_cache_ttl_s)),
             store,
             config: Arc::new(config),
             tokens,

@@ -191,6 +191,7 @@ pub async fn update(
         );
     }
     let user = state.store.update_user(&id, &change).await?;
+    state.users.forget(&id).await;
     if change.status.is_some_and(|s| s != UserStatus::Active) || change.password_hash.is_some() {
         state
             .store
@@ -211,6 +212,7 @@ pub async fn delete(
         return Err(ApiError::Conflict("admins cannot delete themselves".into()));
     }
     state.store.delete_user(&id).await?;
+    state.users.forget(&id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -4,9 +4,8 @@ use crate::support::{TestDb, backend_tests, sample_metrics};
 use mdl::auth::password::HashCost;
 use mdl::config::ServeConfig;
 use mdl::domain::Metric;
-use mdl::domain::user::UserStatus;
 use mdl::http::Application;
-use mdl::store::{Expect, UserChange};
+use mdl::store::Expect;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -38,6 +37,7 @@ fn config(public_read: bool) -> ServeConfig {
         max_import_bytes: 4 * 1024 * 1024,
         login_rate_per_min: 10,
         cors_origins: Some("https://dash.example.com".into()),
+        user_cache_ttl_s: 5,
         request_timeout_s: 30,
     }
 }
@@ -227,16 +227,22 @@ async fn login_and_identity(db: &TestDb) {
     let (status, _, _) = error_code(app.get("/api/v1/auth/me", "not-a-jwt").await).await;
     assert_eq!(status, 401);
 
-    // Deactivation locks the user out at once, token or not.
-    let (admin, _) = db.store.find_user("admin").await.unwrap().unwrap();
-    let change = UserChange {
-        status: Some(UserStatus::Inactive),
-        ..Default::default()
-    };
-    db.store.update_user(&admin.user_id, &change).await.unwrap();
-    let (status, _, _) = error_code(app.get("/api/v1/auth/me", token).await).await;
+    // Deactivation through the API locks the user out at once, token or not.
+    let carl = app.user(db, "carl", "viewer").await;
+    assert_eq!(app.get("/api/v1/auth/me", &carl).await.status(), 200);
+    let (carl_user, _) = db.store.find_user("carl").await.unwrap().unwrap();
+    let r = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{}", carl_user.user_id),
+            token,
+            Some(&json!({ "status": "suspended" })),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let (status, _, _) = error_code(app.get("/api/v1/auth/me", &carl).await).await;
     assert_eq!(status, 401);
-    let (status, _, _) = error_code(app.login("admin", ADMIN_PASSWORD).await).await;
+    let (status, _, _) = error_code(app.login("carl", "carl-password-123").await).await;
     assert_eq!(status, 401);
 }
 

@@ -1,0 +1,48 @@
+//! The live user records that authentication checks on every request, kept briefly in memory
+//! so a hot path does not hit the database each time. Changes made through this instance drop
+//! the entry at once; changes made elsewhere (another instance, the CLI) are seen within the TTL.
+
+use crate::domain::user::User;
+use crate::store::{DynStore, StoreError};
+use moka::future::Cache;
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct UserCache {
+    users: Cache<String, User>,
+}
+
+impl UserCache {
+    pub fn new(ttl: Duration) -> Self {
+        UserCache {
+            users: Cache::builder().max_capacity(10_000).time_to_live(ttl).build(),
+        }
+    }
+
+    /// The user, from memory or the store (concurrent misses load once).
+    pub async fn get(&self, store: &DynStore, user_id: &str) -> Result<Option<User>, StoreError> {
+        if let Some(user) = self.users.get(user_id).await {
+            return Ok(Some(user));
+        }
+        let loaded = self
+            .users
+            .try_get_with(user_id.to_string(), async {
+                store
+                    .get_user(user_id)
+                    .await?
+                    .ok_or_else(|| StoreError::not_found("user", user_id))
+            })
+            .await;
+        match loaded {
+            Ok(user) => Ok(Some(user)),
+            Err(e) => match e.as_ref() {
+                StoreError::NotFound { .. } => Ok(None),
+                other => Err(StoreError::Unavailable(other.to_string())),
+            },
+        }
+    }
+
+    pub async fn forget(&self, user_id: &str) {
+        self.users.invalidate(user_id).await;
+    }
+}
