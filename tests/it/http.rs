@@ -424,6 +424,22 @@ async fn metric_writes_follow_roles_versions_and_preconditions(db: &TestDb) {
     other["metric_id"] = json!("SOMETHING-ELSE");
     let (status, _, _) = error_code(app.send(Method::PUT, &path, &editor, Some(&other)).await).await;
     assert_eq!(status, 400);
+    let r = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&editor)
+        .header("content-type", "application/json")
+        .body("{\"name\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let unchanged: Value = app.get(&path, &viewer).await.json().await.unwrap();
+    assert_eq!(
+        (unchanged["data"]["version"].as_i64(), &unchanged["data"]["tier"]),
+        (Some(1), &doc["tier"]),
+        "bad requests change nothing"
+    );
 
     // PUT with a stale If-Match: 412; with the right one: 200 and a new version.
     doc["name"] = json!("Login Success Ratio");
