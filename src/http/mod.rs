@@ -177,12 +177,19 @@ fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     let (routes, spec) = api(state.config.max_import_bytes).split_for_parts();
     let cors = cors(&state.config.cors_origin_list());
-    routes
+    let app = routes
         .merge(SwaggerUi::new("/api-docs").url("/api-docs/openapi.json", spec))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(DefaultBodyLimit::max(max_body))
+        .layer(cors);
+    with_common_layers(app, max_body, timeout)
+}
+
+/// The layers every route runs inside: body limit, timeout, panic capture (a panicking handler
+/// answers 500 for that request only) and, outermost, request id, timing and security headers.
+pub fn with_common_layers(app: Router, max_body: usize, timeout: Duration) -> Router {
+    app.layer(DefaultBodyLimit::max(max_body))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             timeout,
@@ -190,7 +197,6 @@ fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             axum::response::IntoResponse::into_response(ApiError::Internal("handler panicked".into()))
         }))
-        .layer(cors)
         .layer(axum::middleware::from_fn(middleware::envelope))
 }
 
