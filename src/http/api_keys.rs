@@ -3,6 +3,7 @@
 use super::AppState;
 use super::caller::Caller;
 use super::error::ApiError;
+use super::respond::no_store;
 use crate::auth::password::random_hex;
 use crate::domain::ValidationErrors;
 use crate::domain::user::Role;
@@ -10,8 +11,8 @@ use crate::store::ApiKey;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -46,14 +47,6 @@ pub fn effective_role(scopes: &[String], owner: Role) -> Role {
         Role::Viewer
     };
     widest.min(owner)
-}
-
-fn no_store(status: StatusCode, body: serde_json::Value) -> Response {
-    let mut response = (status, Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 #[utoipa::path(get, path = "/api/v1/api-keys", tag = "api-keys", summary = "Your API keys (never the secrets)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]

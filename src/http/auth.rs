@@ -3,6 +3,7 @@
 use super::AppState;
 use super::caller::Caller;
 use super::error::ApiError;
+use super::respond::no_store;
 use crate::auth::password::{hash_password, random_hex, verify_password};
 use crate::domain::user::{User, UserStatus, check_password};
 use crate::store::{RefreshUse, UserChange};
@@ -10,8 +11,7 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -22,15 +22,6 @@ use std::net::SocketAddr;
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
-}
-
-/// Identity-dependent answers must never be stored by a cache.
-fn no_store(body: serde_json::Value) -> Response {
-    let mut response = Json(body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -64,19 +55,22 @@ async fn session(state: &AppState, user: &User, family: Option<String>) -> Resul
         .store
         .insert_refresh_token(&token_hash(&refresh), &family, &user.user_id, expires_at)
         .await?;
-    Ok(no_store(json!({
-        "success": true,
-        "data": {
-            "user": user,
-            "tokens": {
-                "access_token": access,
-                "refresh_token": refresh,
-                "token_type": "Bearer",
-                "expires_in": state.tokens.access_ttl_s,
-                "refresh_expires_in": state.config.refresh_token_ttl_s,
+    Ok(no_store(
+        StatusCode::OK,
+        json!({
+            "success": true,
+            "data": {
+                "user": user,
+                "tokens": {
+                    "access_token": access,
+                    "refresh_token": refresh,
+                    "token_type": "Bearer",
+                    "expires_in": state.tokens.access_ttl_s,
+                    "refresh_expires_in": state.config.refresh_token_ttl_s,
+                }
             }
-        }
-    })))
+        }),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", summary = "Log in with username and password", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
@@ -177,5 +171,5 @@ pub async fn change_password(
 
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", summary = "Who the token belongs to", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn me(caller: Caller) -> Response {
-    no_store(json!({ "success": true, "data": caller.0 }))
+    no_store(StatusCode::OK, json!({ "success": true, "data": caller.0 }))
 }

@@ -2,18 +2,19 @@
 
 use super::AppState;
 use super::caller::{Caller, Reader};
-use super::conditional::{self, entity_etag, if_match};
+use super::conditional::{self, if_match};
 use super::error::ApiError;
 use super::pagination;
 use super::query::Params;
+use super::respond;
 use crate::domain::user::Role;
 use crate::domain::{BusinessDomain, Objective, ValidationErrors};
 use crate::store::{Expect, Page, PageRequest, Saved, StoreError, Stored};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use serde_json::{Value, json};
 
 /// What differs between domains and objectives.
@@ -99,21 +100,6 @@ impl Kind {
     }
 }
 
-fn saved_response(kind: Kind, status: StatusCode, saved: &Saved, warnings: Vec<String>) -> Response {
-    let body = json!({ "success": true, "data": saved.entity.to_json(), "warnings": warnings });
-    let mut response = (status, Json(body)).into_response();
-    let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&entity_etag(saved.entity.version)) {
-        headers.insert(header::ETAG, v);
-    }
-    if status == StatusCode::CREATED
-        && let Ok(v) = HeaderValue::from_str(&format!("{}/{}", kind.path(), saved.entity.id))
-    {
-        headers.insert(header::LOCATION, v);
-    }
-    response
-}
-
 async fn list(kind: Kind, state: AppState, raw: Option<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     let params = Params::parse(raw.as_deref(), &["page", "limit", "cursor", "count"])?;
     let page_req = params.page()?;
@@ -141,7 +127,7 @@ async fn create(
     let user = caller.require(Role::Editor)?;
     let Json(doc) = body?;
     let (saved, warnings) = kind.save(&state, doc, &user.username, Expect::Absent).await?;
-    Ok(saved_response(kind, StatusCode::CREATED, &saved, warnings))
+    Ok(respond::saved(kind.path(), StatusCode::CREATED, &saved, warnings))
 }
 
 async fn replace(
@@ -165,7 +151,7 @@ async fn replace(
     let (saved, warnings) = kind
         .save(&state, doc, &user.username, Expect::Present(if_match(&headers)?))
         .await?;
-    Ok(saved_response(kind, StatusCode::OK, &saved, warnings))
+    Ok(respond::saved(kind.path(), StatusCode::OK, &saved, warnings))
 }
 
 async fn delete(

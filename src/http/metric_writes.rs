@@ -2,33 +2,21 @@
 
 use super::AppState;
 use super::caller::Caller;
-use super::conditional::{entity_etag, if_match};
+use super::conditional::if_match;
 use super::error::ApiError;
+use super::respond;
+
+const COLLECTION: &str = "/api/v1/metrics";
 use crate::domain::Metric;
 use crate::domain::metric::SERVER_FIELDS;
 use crate::domain::user::Role;
-use crate::store::{Expect, Saved};
+use crate::store::Expect;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
-
-fn saved_response(status: StatusCode, saved: &Saved, warnings: Vec<String>) -> Response {
-    let body = json!({ "success": true, "data": saved.entity.to_json(), "warnings": warnings });
-    let mut response = (status, Json(body)).into_response();
-    let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&entity_etag(saved.entity.version)) {
-        headers.insert(header::ETAG, v);
-    }
-    if status == StatusCode::CREATED
-        && let Ok(v) = HeaderValue::from_str(&format!("/api/v1/metrics/{}", saved.entity.id))
-    {
-        headers.insert(header::LOCATION, v);
-    }
-    response
-}
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Map, Value};
 
 #[utoipa::path(post, path = "/api/v1/metrics", tag = "metrics", summary = "Create a metric definition (editor)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn create(
@@ -40,7 +28,12 @@ pub async fn create(
     let Json(doc) = body?;
     let metric = Metric::parse(doc)?;
     let saved = state.store.save_metric(&metric, &user.username, Expect::Absent).await?;
-    Ok(saved_response(StatusCode::CREATED, &saved, metric.warnings()))
+    Ok(respond::saved(
+        COLLECTION,
+        StatusCode::CREATED,
+        &saved,
+        metric.warnings(),
+    ))
 }
 
 #[utoipa::path(put, path = "/api/v1/metrics/{id}", tag = "metrics", summary = "Replace a metric definition (editor; If-Match)", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
@@ -67,7 +60,7 @@ pub async fn replace(
         .store
         .save_metric(&metric, &user.username, Expect::Present(if_match(&headers)?))
         .await?;
-    Ok(saved_response(StatusCode::OK, &saved, metric.warnings()))
+    Ok(respond::saved(COLLECTION, StatusCode::OK, &saved, metric.warnings()))
 }
 
 /// RFC 7396: objects merge key by key, `null` removes, anything else replaces.
@@ -134,7 +127,7 @@ pub async fn patch(
         .store
         .save_metric(&metric, &user.username, Expect::Present(Some(current.version)))
         .await?;
-    Ok(saved_response(StatusCode::OK, &saved, metric.warnings()))
+    Ok(respond::saved(COLLECTION, StatusCode::OK, &saved, metric.warnings()))
 }
 
 #[utoipa::path(delete, path = "/api/v1/metrics/{id}", tag = "metrics", summary = "Delete a metric definition (admin; If-Match)", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]

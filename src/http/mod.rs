@@ -14,6 +14,7 @@ mod middleware;
 mod pagination;
 mod query;
 mod rate_limit;
+mod respond;
 mod user_cache;
 mod users;
 

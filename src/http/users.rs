@@ -5,6 +5,7 @@ use super::caller::Caller;
 use super::error::ApiError;
 use super::pagination;
 use super::query::Params;
+use super::respond::no_store;
 use crate::auth::password::hash_password;
 use crate::domain::ValidationErrors;
 use crate::domain::user::{NewUser, Role, User, UserStatus, check_password, normalise_email};
@@ -13,9 +14,9 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -41,15 +42,6 @@ pub struct UpdateUser {
     pub role: Option<String>,
     pub status: Option<String>,
     pub password: Option<String>,
-}
-
-/// User data is identity-dependent: never cached.
-fn no_store(status: StatusCode, body: Value) -> Response {
-    let mut response = (status, Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 fn self_or_admin(caller: &Caller, id: &str) -> Result<(), ApiError> {
