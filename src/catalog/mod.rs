@@ -4,6 +4,7 @@ pub mod export;
 pub mod format;
 pub mod import;
 pub mod legacy;
+pub mod policies;
 
 pub use format::Format;
 pub use import::{ImportError, ImportReport};

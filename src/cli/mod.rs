@@ -2,6 +2,7 @@
 
 mod admin;
 mod catalog;
+mod policies;
 mod users;
 
 use crate::config::DbConfig;
@@ -35,6 +36,10 @@ pub enum Command {
     Import(admin::ImportArgs),
     /// Export the whole catalog (JSON or YAML by extension).
     Export(admin::ExportArgs),
+    /// Print (or write) the generated Rego policy of one metric.
+    Policy(policies::PolicyArgs),
+    /// Write every metric's policy as an OPA bundle: a directory (-o) or a .tar.gz (--bundle).
+    Policies(policies::PoliciesArgs),
     /// Counts by category, tier, type, domain, owner and status.
     Stats(admin::StatsArgs),
     /// Create deterministic synthetic metrics for tests and benchmarks.
@@ -122,6 +127,8 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::History(args) => catalog::history(&*store, args, &mut out).await,
         Command::Import(args) => admin::import(&*store, args, &mut out).await,
         Command::Export(args) => admin::export(&*store, args, &mut out).await,
+        Command::Policy(args) => policies::policy(&*store, args, &mut out).await,
+        Command::Policies(args) => policies::all(&*store, args, &mut out).await,
         Command::Stats(args) => admin::stats(&*store, args, &mut out).await,
         Command::Seed(args) => admin::seed(&*store, args, &mut out).await,
         Command::User(cmd) => users::run(&*store, cmd, &mut out).await,

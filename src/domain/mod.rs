@@ -5,6 +5,7 @@ pub mod errors;
 pub mod metric;
 pub mod objective;
 pub mod parse;
+pub mod policy;
 pub mod synthetic;
 pub mod user;
 pub mod versioning;

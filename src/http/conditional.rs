@@ -11,7 +11,7 @@ pub fn entity_etag(version: i64) -> String {
 }
 
 /// True when `If-None-Match` names this ETag (weak or strong) or is `*`.
-fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+pub fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -21,7 +21,23 @@ fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
         .any(|t| t == "*" || t == etag)
 }
 
-fn respond(headers: &HeaderMap, etag: String, mut extra: HeaderMap, body: &Value) -> Response {
+fn respond(headers: &HeaderMap, etag: String, extra: HeaderMap, body: &Value) -> Response {
+    conditional(headers, etag, extra, || Json(body).into_response())
+}
+
+/// A strong ETag over representation bytes.
+pub fn content_etag(prefix: &str, bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    format!("\"{prefix}{}\"", crate::store::query::hex(&digest[..12]))
+}
+
+/// Any representation with a precomputed ETag: 304 when the client already has it.
+pub fn conditional(
+    headers: &HeaderMap,
+    etag: String,
+    mut extra: HeaderMap,
+    body: impl FnOnce() -> Response,
+) -> Response {
     // Authenticated reads: caches may keep them but must revalidate (the ETag makes that cheap).
     extra.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
     if let Ok(v) = HeaderValue::from_str(&etag) {
@@ -30,7 +46,7 @@ fn respond(headers: &HeaderMap, etag: String, mut extra: HeaderMap, body: &Value
     if not_modified(headers, &etag) {
         return (StatusCode::NOT_MODIFIED, extra).into_response();
     }
-    (extra, Json(body)).into_response()
+    (extra, body()).into_response()
 }
 
 pub fn entity_response(headers: &HeaderMap, version: i64, body: &Value) -> Response {
@@ -38,8 +54,7 @@ pub fn entity_response(headers: &HeaderMap, version: i64, body: &Value) -> Respo
 }
 
 pub fn list_response(headers: &HeaderMap, extra: HeaderMap, body: &Value) -> Response {
-    let digest = Sha256::digest(body.to_string().as_bytes());
-    let etag = format!("\"l{}\"", crate::store::query::hex(&digest[..12]));
+    let etag = content_etag("l", body.to_string().as_bytes());
     respond(headers, etag, extra, body)
 }
 

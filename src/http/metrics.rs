@@ -12,7 +12,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-const LIST_PARAMS: &[&str] = &[
+pub(super) const LIST_PARAMS: &[&str] = &[
     "page",
     "limit",
     "cursor",
@@ -41,14 +41,8 @@ fn project(item: Value, fields: Option<&[String]>) -> Value {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/metrics", tag = "metrics", summary = "List metric definitions with filters and pagination", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
-pub async fn list(
-    State(state): State<AppState>,
-    _reader: Reader,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let params = Params::parse(raw.as_deref(), LIST_PARAMS)?;
+/// Filters, order and page of a metric listing (shared by `/metrics` and `/policies`).
+pub(super) fn metric_query(params: &Params) -> Result<MetricQuery, ApiError> {
     let sort = match params.one("sort")? {
         None => MetricSort::default(),
         Some(s) => MetricSort::parse(s)
@@ -65,6 +59,22 @@ pub async fn list(
         tags: params.all("tag"),
         q: text("q")?,
     };
+    Ok(MetricQuery {
+        filter,
+        sort,
+        page: params.page()?,
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/metrics", tag = "metrics", summary = "List metric definitions with filters and pagination", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+pub async fn list(
+    State(state): State<AppState>,
+    _reader: Reader,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(raw.as_deref(), LIST_PARAMS)?;
+    let query = metric_query(&params)?;
     let fields: Option<Vec<String>> = params.one("fields")?.map(|f| {
         f.split(',')
             .map(str::trim)
@@ -72,19 +82,13 @@ pub async fn list(
             .map(str::to_string)
             .collect()
     });
-    let page_req = params.page()?;
-    let query = MetricQuery {
-        filter,
-        sort,
-        page: page_req.clone(),
-    };
     let page = state.store.list_metrics(&query).await?;
     let data = page
         .items
         .iter()
         .map(|m| project(m.to_json(), fields.as_deref()))
         .collect();
-    let (extra, body) = pagination::envelope("/api/v1/metrics", &params, &page_req, &page, data);
+    let (extra, body) = pagination::envelope("/api/v1/metrics", &params, &query.page, &page, data);
     Ok(conditional::list_response(&headers, extra, &body))
 }
 

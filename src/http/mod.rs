@@ -12,6 +12,7 @@ mod metric_writes;
 mod metrics;
 mod middleware;
 mod pagination;
+mod policies;
 mod query;
 mod rate_limit;
 mod respond;
@@ -151,6 +152,9 @@ fn api(import_max: usize) -> OpenApiRouter<AppState> {
             metric_writes::delete
         ))
         .routes(routes!(metrics::history))
+        .routes(routes!(policies::for_metric))
+        .routes(routes!(policies::list))
+        .routes(routes!(policies::bundle))
         .routes(routes!(entities::domains::list, entities::domains::create))
         .routes(routes!(
             entities::domains::get_one,

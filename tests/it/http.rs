@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
-struct TestApp {
-    base: String,
-    client: reqwest::Client,
+pub(crate) struct TestApp {
+    pub(crate) base: String,
+    pub(crate) client: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -42,7 +42,7 @@ fn config(public_read: bool) -> ServeConfig {
     }
 }
 
-async fn spawn(db: &TestDb, public_read: bool) -> TestApp {
+pub(crate) async fn spawn(db: &TestDb, public_read: bool) -> TestApp {
     mdl::auth::ensure_admin(&*db.store, Some(ADMIN_PASSWORD), HashCost::cheap())
         .await
         .unwrap();
@@ -62,7 +62,7 @@ async fn spawn(db: &TestDb, public_read: bool) -> TestApp {
 }
 
 impl TestApp {
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
@@ -75,13 +75,13 @@ impl TestApp {
             .unwrap()
     }
 
-    async fn token(&self) -> String {
+    pub(crate) async fn token(&self) -> String {
         let body: Value = self.login("admin", ADMIN_PASSWORD).await.json().await.unwrap();
         body["data"]["tokens"]["access_token"].as_str().unwrap().to_string()
     }
 
     /// Creates a user with `role` and returns a token for it.
-    async fn user(&self, db: &TestDb, name: &str, role: &str) -> String {
+    pub(crate) async fn user(&self, db: &TestDb, name: &str, role: &str) -> String {
         let password = format!("{name}-password-123");
         let new =
             mdl::domain::user::NewUser::parse(name, &format!("{name}@example.com"), None, role, &password).unwrap();
@@ -93,7 +93,13 @@ impl TestApp {
         body["data"]["tokens"]["access_token"].as_str().unwrap().to_string()
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, token: &str, body: Option<&Value>) -> reqwest::Response {
+    pub(crate) async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
         let mut req = self.client.request(method, self.url(path)).bearer_auth(token);
         if let Some(b) = body {
             req = req.json(b);
@@ -101,12 +107,12 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
-    async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, path: &str, token: &str) -> reqwest::Response {
         self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap()
     }
 }
 
-async fn error_code(r: reqwest::Response) -> (StatusCode, String, Value) {
+pub(crate) async fn error_code(r: reqwest::Response) -> (StatusCode, String, Value) {
     let status = r.status();
     let body: Value = r.json().await.expect("JSON error body");
     assert_eq!(body["success"], false);
@@ -118,7 +124,7 @@ async fn error_code(r: reqwest::Response) -> (StatusCode, String, Value) {
     )
 }
 
-async fn load(db: &TestDb) {
+pub(crate) async fn load(db: &TestDb) {
     for doc in sample_metrics() {
         db.store
             .save_metric(&Metric::parse(doc).unwrap(), "seed", Expect::Absent)
@@ -1002,6 +1008,9 @@ const PROTECTED: &[(&str, &str, &str)] = &[
     ("patch", "/api/v1/metrics/NOPE", "editor"),
     ("delete", "/api/v1/metrics/NOPE", "admin"),
     ("get", "/api/v1/metrics/NOPE/history", "viewer"),
+    ("get", "/api/v1/metrics/NOPE/policy", "viewer"),
+    ("get", "/api/v1/policies", "viewer"),
+    ("get", "/api/v1/policies/bundle.tar.gz", "viewer"),
     ("get", "/api/v1/domains", "viewer"),
     ("post", "/api/v1/domains", "editor"),
     ("get", "/api/v1/domains/NOPE", "viewer"),
@@ -1107,6 +1116,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/metrics/{id}"),
     ("delete", "/api/v1/metrics/{id}"),
     ("get", "/api/v1/metrics/{id}/history"),
+    ("get", "/api/v1/metrics/{id}/policy"),
+    ("get", "/api/v1/policies"),
+    ("get", "/api/v1/policies/bundle.tar.gz"),
     ("get", "/api/v1/domains"),
     ("post", "/api/v1/domains"),
     ("get", "/api/v1/domains/{id}"),

@@ -8,4 +8,6 @@ mod domain;
 mod hardening;
 mod http;
 mod import_export;
+mod policy;
+mod policy_http;
 mod store_suite;

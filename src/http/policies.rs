@@ -1,0 +1,127 @@
+//! Open Policy Agent policies generated from the metric definitions: one module, a page of
+//! them, or the whole catalog as a bundle OPA can poll.
+
+use super::AppState;
+use super::caller::Reader;
+use super::conditional;
+use super::error::ApiError;
+use super::metrics::{LIST_PARAMS, metric_query};
+use super::pagination;
+use super::query::Params;
+use crate::catalog::policies;
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// The `q` value the client gives a media range in `Accept`, if it names it.
+fn quality(accept: &str, matches: impl Fn(&str) -> bool) -> Option<f32> {
+    accept
+        .split(',')
+        .filter_map(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next()?.to_ascii_lowercase();
+            if !matches(&media) {
+                return None;
+            }
+            let q = parts
+                .filter_map(|p| p.strip_prefix("q="))
+                .find_map(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            Some(q)
+        })
+        .reduce(f32::max)
+}
+
+/// Rego text unless the client prefers JSON over plain text.
+fn wants_json(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    let json = quality(&accept, |m| m == "application/json").unwrap_or(0.0);
+    let text = quality(&accept, |m| matches!(m, "text/plain" | "text/*" | "*/*")).unwrap_or(0.0);
+    json > 0.0 && json > text
+}
+
+#[utoipa::path(get, path = "/api/v1/metrics/{id}/policy", tag = "policies", summary = "The metric's generated Rego policy (text/plain; JSON with Accept: application/json)", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Rego v1 module, or the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+pub async fn for_metric(
+    State(state): State<AppState>,
+    _reader: Reader,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let policy = policies::for_metric(&*state.store, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("metric `{id}` not found")))?;
+    let mut extra = HeaderMap::new();
+    extra.insert(header::VARY, HeaderValue::from_static("Accept"));
+    if wants_json(&headers) {
+        let body = json!({ "success": true, "data": policy });
+        let etag = conditional::content_etag("pj", body.to_string().as_bytes());
+        return Ok(conditional::conditional(&headers, etag, extra, || {
+            Json(body).into_response()
+        }));
+    }
+    let etag = conditional::content_etag("p", policy.rego.as_bytes());
+    extra.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Ok(conditional::conditional(&headers, etag, extra, || {
+        policy.rego.into_response()
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/policies", tag = "policies", summary = "Every metric's policy, paginated (same filters as /metrics)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+pub async fn list(
+    State(state): State<AppState>,
+    _reader: Reader,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let allowed: Vec<&str> = LIST_PARAMS.iter().copied().filter(|p| *p != "fields").collect();
+    let params = Params::parse(raw.as_deref(), &allowed)?;
+    let query = metric_query(&params)?;
+    let page = state.store.list_metrics(&query).await?;
+    let data = page
+        .items
+        .iter()
+        .map(|m| Ok(serde_json::to_value(policies::of_stored(m)?.0).unwrap_or_default()))
+        .collect::<Result<Vec<Value>, ApiError>>()?;
+    let (extra, body) = pagination::envelope("/api/v1/policies", &params, &query.page, &page, data);
+    Ok(conditional::list_response(&headers, extra, &body))
+}
+
+#[utoipa::path(get, path = "/api/v1/policies/bundle.tar.gz", tag = "policies", summary = "OPA bundle of every policy (ETag = manifest revision, so polling gets 304)", responses((status = 200, description = "application/gzip tarball: .manifest, data.json, one .rego per metric"), (status = 304, description = "The client's bundle is current"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+pub async fn bundle(
+    State(state): State<AppState>,
+    _reader: Reader,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    Params::parse(raw.as_deref(), &[])?;
+    let bundle = policies::bundle(&*state.store).await?;
+    let etag = format!("\"{}\"", bundle.revision);
+    let mut extra = HeaderMap::new();
+    extra.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/gzip"));
+    extra.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"mdl-policies.tar.gz\""),
+    );
+    if conditional::not_modified(&headers, &etag) {
+        // OPA polls with the revision it holds: answer 304 without packing anything.
+        return Ok(conditional::conditional(&headers, etag, extra, Response::default));
+    }
+    // Compressing a large catalog takes a while: keep it off the async workers.
+    let bytes = tokio::task::spawn_blocking(move || policies::pack(&bundle))
+        .await
+        .map_err(|e| ApiError::Internal(format!("bundle task: {e}")))?
+        .map_err(|e| ApiError::Internal(format!("bundle packing: {e}")))?;
+    Ok(conditional::conditional(&headers, etag, extra, || {
+        bytes.into_response()
+    }))
+}
