@@ -155,6 +155,121 @@ pub struct ServeConfig {
     /// A request taking longer is answered 503.
     #[arg(long = "request-timeout-s", env = "MDL_REQUEST_TIMEOUT_S", default_value_t = 30)]
     pub request_timeout_s: u64,
+    #[command(flatten)]
+    pub cache: CacheConfig,
+}
+
+/// The response cache: in-process tier always, Redis tier when `REDIS_URL` is set.
+#[derive(Clone, Args)]
+pub struct CacheConfig {
+    /// Cache read responses at all (off: every read goes to the database, `X-Cache: BYPASS`).
+    #[arg(long = "enable-cache", env = "ENABLE_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub enabled: bool,
+    /// `redis://HOST:PORT[/DB]` of the shared tier; unset: in-process tier only.
+    #[arg(long = "redis-url", env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel, so several deployments can share one Redis.
+    #[arg(long = "redis-prefix", env = "MDL_REDIS_PREFIX", default_value = "mdl")]
+    pub redis_prefix: String,
+    /// Longest wait for any Redis command before the request goes on without it, milliseconds.
+    #[arg(long = "redis-timeout-ms", env = "REDIS_TIMEOUT_MS", default_value_t = 50)]
+    pub redis_timeout_ms: u64,
+    /// Lifetime of a Redis entry, seconds (capped by `CACHE_MAX_TTL`, with up to 10 % jitter).
+    #[arg(long = "cache-ttl", env = "CACHE_TTL", default_value_t = 300)]
+    pub ttl_s: u64,
+    /// Upper bound for `CACHE_TTL`, seconds.
+    #[arg(long = "cache-max-ttl", env = "CACHE_MAX_TTL", default_value_t = 3600)]
+    pub max_ttl_s: u64,
+    /// Size bound of the in-process tier, MiB of stored response bytes.
+    #[arg(long = "l1-capacity-mb", env = "MDL_L1_CAPACITY_MB", default_value_t = 64)]
+    pub l1_capacity_mb: u64,
+    /// Lifetime of an in-process entry, seconds: the staleness bound across instances when
+    /// Redis cannot deliver invalidations.
+    #[arg(long = "l1-ttl", env = "MDL_L1_TTL", default_value_t = 60)]
+    pub l1_ttl_s: u64,
+    /// Pre-fill the cache on start and every `CACHE_WARM_INTERVAL` minutes.
+    #[arg(long = "enable-cache-warming", env = "ENABLE_CACHE_WARMING", default_value_t = true, action = clap::ArgAction::Set)]
+    pub warming: bool,
+    /// Minutes between warming runs.
+    #[arg(long = "cache-warm-interval", env = "CACHE_WARM_INTERVAL", default_value_t = 30)]
+    pub warm_interval_min: u64,
+    /// Bodies from this size (bytes) are stored gzip-compressed and served so to clients that
+    /// accept gzip.
+    #[arg(
+        long = "compression-threshold",
+        env = "COMPRESSION_THRESHOLD",
+        default_value_t = 1024
+    )]
+    pub compression_threshold: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            enabled: true,
+            redis_url: None,
+            redis_prefix: "mdl".into(),
+            redis_timeout_ms: 50,
+            ttl_s: 300,
+            max_ttl_s: 3600,
+            l1_capacity_mb: 64,
+            l1_ttl_s: 60,
+            warming: true,
+            warm_interval_min: 30,
+            compression_threshold: 1024,
+        }
+    }
+}
+
+impl CacheConfig {
+    pub fn validate(&self, problems: &mut Vec<String>) {
+        if let Some(url) = &self.redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://"))
+        {
+            problems.push(format!(
+                "REDIS_URL must start with redis:// (got `{}`)",
+                redact_url(url)
+            ));
+        }
+        if self.redis_timeout_ms == 0 {
+            problems.push("REDIS_TIMEOUT_MS must be at least 1".into());
+        }
+        if self.ttl_s == 0 || self.max_ttl_s == 0 || self.l1_ttl_s == 0 {
+            problems.push("CACHE_TTL, CACHE_MAX_TTL and MDL_L1_TTL must be positive".into());
+        }
+        if self.l1_capacity_mb == 0 {
+            problems.push("MDL_L1_CAPACITY_MB must be at least 1".into());
+        }
+        if self.warm_interval_min == 0 {
+            problems.push("CACHE_WARM_INTERVAL must be at least 1 minute".into());
+        }
+        if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
+            problems.push("MDL_REDIS_PREFIX must be non-empty, without spaces".into());
+        }
+    }
+
+    /// Redis entry lifetime: `CACHE_TTL` capped by `CACHE_MAX_TTL`.
+    pub fn l2_ttl_s(&self) -> u64 {
+        self.ttl_s.min(self.max_ttl_s)
+    }
+}
+
+impl fmt::Debug for CacheConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheConfig")
+            .field("enabled", &self.enabled)
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("redis_prefix", &self.redis_prefix)
+            .field("redis_timeout_ms", &self.redis_timeout_ms)
+            .field("ttl_s", &self.ttl_s)
+            .field("max_ttl_s", &self.max_ttl_s)
+            .field("l1_capacity_mb", &self.l1_capacity_mb)
+            .field("l1_ttl_s", &self.l1_ttl_s)
+            .field("warming", &self.warming)
+            .field("warm_interval_min", &self.warm_interval_min)
+            .field("compression_threshold", &self.compression_threshold)
+            .finish()
+    }
 }
 
 impl ServeConfig {
@@ -207,6 +322,7 @@ impl ServeConfig {
         if self.login_rate_per_min == 0 {
             problems.push("MDL_LOGIN_RATE_PER_MIN must be at least 1".into());
         }
+        self.cache.validate(&mut problems);
         if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
 }
@@ -227,6 +343,7 @@ impl fmt::Debug for ServeConfig {
             .field("cors_origins", &self.cors_origins)
             .field("user_cache_ttl_s", &self.user_cache_ttl_s)
             .field("request_timeout_s", &self.request_timeout_s)
+            .field("cache", &self.cache)
             .finish()
     }
 }

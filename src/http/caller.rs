@@ -91,10 +91,18 @@ impl FromRequestParts<AppState> for Caller {
 #[derive(Debug, Clone, Copy)]
 pub struct Reader;
 
+/// Marks a request the server makes to itself (cache warming). Only server code can attach
+/// request extensions, so no client can claim it.
+#[derive(Debug, Clone, Copy)]
+pub struct InternalRead;
+
 impl FromRequestParts<AppState> for Reader {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if parts.extensions.get::<InternalRead>().is_some() {
+            return Ok(Reader);
+        }
         match authenticate(parts, state).await? {
             Some(_) => Ok(Reader),
             None if state.config.public_read => Ok(Reader),

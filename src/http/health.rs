@@ -18,7 +18,13 @@ pub async fn live() -> Json<serde_json::Value> {
 #[utoipa::path(get, path = "/health/ready", tag = "health", summary = "Ready when the database answers (503 when it does not)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn ready(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => Json(json!({ "status": "ok" })).into_response(),
+        Ok(()) => match state.cache.redis_status() {
+            Some((redis, reason)) if redis != "up" => Json(
+                json!({ "status": "degraded", "reason": format!("redis {redis}: {}", reason.unwrap_or_default()) }),
+            )
+            .into_response(),
+            _ => Json(json!({ "status": "ok" })).into_response(),
+        },
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "unavailable", "reason": format!("database: {e}") })),
@@ -37,10 +43,24 @@ pub async fn summary(State(state): State<AppState>) -> Json<serde_json::Value> {
         Ok(()) => json!({ "status": "ok", "backend": state.store.backend(), "latency_ms": latency_ms }),
         Err(e) => json!({ "status": "down", "backend": state.store.backend(), "reason": e.to_string() }),
     };
+    let redis = state.cache.redis_status();
+    let cache = match &redis {
+        None => json!({ "status": if state.cache.enabled() { "ok" } else { "disabled" }, "l2": "disabled" }),
+        Some((status, reason)) => json!({
+            "status": if *status == "up" { "ok" } else { "degraded" },
+            "l2": status,
+            "reason": reason,
+        }),
+    };
+    let status = match (&db, &redis) {
+        (Err(_), _) => "down",
+        (Ok(()), Some((r, _))) if *r != "up" => "degraded",
+        _ => "ok",
+    };
     Json(json!({
-        "status": if db.is_ok() { "ok" } else { "down" },
+        "status": status,
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": state.started.elapsed().as_secs(),
-        "components": { "database": database },
+        "components": { "database": database, "cache": cache },
     }))
 }

@@ -2,6 +2,8 @@
 
 mod api_keys;
 mod auth;
+mod cache_layer;
+mod cache_stats;
 mod caller;
 mod catalog;
 mod conditional;
@@ -18,6 +20,7 @@ mod rate_limit;
 mod respond;
 mod user_cache;
 mod users;
+mod warm;
 
 use crate::auth::password::HashCost;
 use crate::auth::token::TokenService;
@@ -46,6 +49,7 @@ pub struct AppState {
     pub hash_cost: HashCost,
     pub login_limiter: Arc<rate_limit::LoginLimiter>,
     pub users: user_cache::UserCache,
+    pub cache: crate::cache::ResponseCache,
     pub started: Instant,
 }
 
@@ -54,6 +58,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     addr: SocketAddr,
+    state: AppState,
 }
 
 impl Application {
@@ -62,9 +67,11 @@ impl Application {
     pub async fn build(config: ServeConfig, store: DynStore, hash_cost: HashCost) -> anyhow::Result<Application> {
         let secret = crate::auth::jwt_secret(&*store, config.jwt_secret.as_deref()).await?;
         let tokens = TokenService::new(secret.as_bytes(), config.access_token_ttl_s).map_err(anyhow::Error::msg)?;
+        let cache = crate::cache::ResponseCache::new(&config.cache).map_err(anyhow::Error::msg)?;
         let listener = TcpListener::bind(&config.bind).await?;
         let addr = listener.local_addr()?;
         let state = AppState {
+            cache,
             login_limiter: Arc::new(rate_limit::LoginLimiter::per_minute(config.login_rate_per_min)),
             users: user_cache::UserCache::new(Duration::from_secs(config.user_cache_ttl_s)),
             store,
@@ -75,8 +82,9 @@ impl Application {
         };
         Ok(Application {
             listener,
-            router: router(state),
+            router: router(state.clone()),
             addr,
+            state,
         })
     }
 
@@ -89,10 +97,31 @@ impl Application {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `stop` completes (tests stop servers this way).
+    /// Serves until `stop` completes (tests stop servers this way). Background work (the
+    /// invalidation subscription, user-cache events, cache warming) lives as long as the server.
     pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let state = self.state;
+        let mut background = tokio::task::JoinSet::new();
+        background.spawn(state.cache.clone().follow_invalidations());
+        let mut user_events = state.cache.user_events();
+        let users = state.users.clone();
+        background.spawn(async move {
+            loop {
+                match user_events.recv().await {
+                    Ok(user_id) => users.forget(&user_id).await,
+                    // Missed some: forgetting everyone is always safe.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => users.forget_all(),
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        if state.cache.enabled() && state.cache.config().warming {
+            background.spawn(warm::run(self.router.clone(), state.clone()));
+        }
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(stop).await
+        let result = axum::serve(self.listener, service).with_graceful_shutdown(stop).await;
+        background.shutdown().await;
+        result
     }
 }
 
@@ -168,6 +197,7 @@ fn api(import_max: usize) -> OpenApiRouter<AppState> {
             entities::objectives::delete
         ))
         .routes(routes!(catalog::stats))
+        .routes(routes!(cache_stats::cache))
         .routes(routes!(catalog::export))
         .merge(import)
 }
@@ -182,7 +212,9 @@ fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     let (routes, spec) = api(state.config.max_import_bytes).split_for_parts();
     let cors = cors(&state.config.cors_origin_list());
+    let cache = axum::middleware::from_fn_with_state(state.clone(), cache_layer::layer);
     let app = routes
+        .route_layer(cache)
         .merge(SwaggerUi::new("/api-docs").url("/api-docs/openapi.json", spec))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -50,12 +50,21 @@ pub fn envelope<T>(
     if let Some(p) = pages {
         put(X_TOTAL_PAGES, p.to_string());
     }
+    // Sorted, with the effective limit: requests the server answers alike get identical links
+    // (and so can share one cache entry).
+    let mut kept: Vec<(&str, &str)> = params
+        .pairs()
+        .iter()
+        .filter(|(k, _)| !["page", "cursor", "limit"].contains(&k.as_str()))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let limit_text = limit.to_string();
+    kept.push(("limit", &limit_text));
+    kept.sort();
     let link = |rel: &str, set: &[(&str, String)]| {
         let mut q = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in params.pairs() {
-            if !["page", "cursor"].contains(&k.as_str()) {
-                q.append_pair(k, v);
-            }
+        for (k, v) in &kept {
+            q.append_pair(k, v);
         }
         for (k, v) in set {
             q.append_pair(k, v);

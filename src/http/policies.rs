@@ -35,7 +35,7 @@ fn quality(accept: &str, matches: impl Fn(&str) -> bool) -> Option<f32> {
 }
 
 /// Rego text unless the client prefers JSON over plain text.
-fn wants_json(headers: &HeaderMap) -> bool {
+pub(super) fn wants_json(headers: &HeaderMap) -> bool {
     let accept = headers
         .get_all(header::ACCEPT)
         .iter()

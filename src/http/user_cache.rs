@@ -45,4 +45,8 @@ impl UserCache {
     pub async fn forget(&self, user_id: &str) {
         self.users.invalidate(user_id).await;
     }
+
+    pub fn forget_all(&self) {
+        self.users.invalidate_all();
+    }
 }

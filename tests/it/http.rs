@@ -39,16 +39,31 @@ fn config(public_read: bool) -> ServeConfig {
         cors_origins: Some("https://dash.example.com".into()),
         user_cache_ttl_s: 5,
         request_timeout_s: 30,
+        cache: mdl::config::CacheConfig {
+            warming: false,
+            ..Default::default()
+        },
     }
 }
 
 pub(crate) async fn spawn(db: &TestDb, public_read: bool) -> TestApp {
-    mdl::auth::ensure_admin(&*db.store, Some(ADMIN_PASSWORD), HashCost::cheap())
+    spawn_with(db, config(public_read)).await
+}
+
+/// Tests' defaults: cache on without warming (a warm run would race the test's own requests).
+pub(crate) fn test_config() -> ServeConfig {
+    config(false)
+}
+
+pub(crate) async fn spawn_with(db: &TestDb, config: ServeConfig) -> TestApp {
+    spawn_on(db.store.clone(), config).await
+}
+
+pub(crate) async fn spawn_on(store: mdl::store::DynStore, config: ServeConfig) -> TestApp {
+    mdl::auth::ensure_admin(&*store, Some(ADMIN_PASSWORD), HashCost::cheap())
         .await
         .unwrap();
-    let app = Application::build(config(public_read), db.store.clone(), HashCost::cheap())
-        .await
-        .unwrap();
+    let app = Application::build(config, store, HashCost::cheap()).await.unwrap();
     let base = format!("http://{}", app.addr());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
@@ -1022,6 +1037,7 @@ const PROTECTED: &[(&str, &str, &str)] = &[
     ("put", "/api/v1/objectives/NOPE", "editor"),
     ("delete", "/api/v1/objectives/NOPE", "admin"),
     ("get", "/api/v1/stats", "viewer"),
+    ("get", "/api/v1/stats/cache", "admin"),
     ("post", "/api/v1/import", "editor"),
     ("get", "/api/v1/export", "viewer"),
 ];
@@ -1130,6 +1146,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/v1/objectives/{id}"),
     ("delete", "/api/v1/objectives/{id}"),
     ("get", "/api/v1/stats"),
+    ("get", "/api/v1/stats/cache"),
     ("post", "/api/v1/import"),
     ("get", "/api/v1/export"),
 ];

@@ -136,3 +136,92 @@ macro_rules! backend_tests {
     };
 }
 pub(crate) use backend_tests;
+
+/// The Redis URL for tests, or `None` (with a visible message) to skip; required under
+/// `MDL_REQUIRE_SERVICES=1`.
+pub fn redis_url() -> Option<String> {
+    match std::env::var("MDL_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var("MDL_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+                panic!("MDL_REQUIRE_SERVICES=1 but MDL_TEST_REDIS_URL is not set");
+            }
+            eprintln!("SKIPPED: Redis test (set MDL_TEST_REDIS_URL to run it)");
+            None
+        }
+    }
+}
+
+/// A key prefix no other test uses.
+pub fn redis_prefix() -> String {
+    format!("mdl-test-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A private `redis-server` on a free port, stopped (and restartable) at will.
+pub struct PrivateRedis {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateRedis {
+    pub fn start() -> Option<PrivateRedis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let mut redis = PrivateRedis { port, child: None };
+        if !redis.restart() {
+            if std::env::var("MDL_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+                panic!("MDL_REQUIRE_SERVICES=1 but redis-server could not be started");
+            }
+            eprintln!("SKIPPED: needs redis-server on PATH");
+            return None;
+        }
+        Some(redis)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server on its port and waits until it answers.
+    pub fn restart(&mut self) -> bool {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = child else { return false };
+        self.child = Some(child);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        false
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,185 @@
+//! A cached entry is a finished response: status, the headers that matter, and the body, kept
+//! gzip-compressed when it is large enough to gain from it (so a hit compresses nothing and the
+//! in-process tier holds more).
+
+use super::keys::Collection;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use bytes::Bytes;
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+
+/// Response headers a hit must reproduce; the rest (request id, timing, security headers) are
+/// added per request by the outer middleware.
+const KEPT: &[HeaderName] = &[
+    header::CONTENT_TYPE,
+    header::ETAG,
+    header::LINK,
+    header::CACHE_CONTROL,
+    header::CONTENT_DISPOSITION,
+    header::VARY,
+];
+const KEPT_CUSTOM: &[&str] = &["x-total-count", "x-page", "x-per-page", "x-total-pages"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Encoding {
+    #[serde(rename = "identity")]
+    Identity,
+    #[serde(rename = "gzip")]
+    Gzip,
+}
+
+#[derive(Debug, Clone)]
+pub struct CachedResponse {
+    pub status: StatusCode,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub encoding: Encoding,
+    pub body: Bytes,
+    /// Generations the key was built with: lets an invalidation drop exactly the stale entries.
+    pub generations: Vec<(Collection, u64)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    status: u16,
+    headers: Vec<(String, String)>,
+    encoding: Encoding,
+    generations: Vec<(String, u64)>,
+}
+
+/// Types that are compressed already or gain nothing.
+fn incompressible(content_type: Option<&HeaderValue>) -> bool {
+    content_type.and_then(|v| v.to_str().ok()).is_some_and(|t| {
+        t.starts_with("application/gzip") || t.starts_with("image/") || t.starts_with("application/zip")
+    })
+}
+
+impl CachedResponse {
+    /// Captures a handler's answer. Bodies of at least `threshold` bytes are stored gzipped.
+    pub fn capture(
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: Bytes,
+        threshold: usize,
+        generations: Vec<(Collection, u64)>,
+    ) -> CachedResponse {
+        let mut kept = Vec::new();
+        for name in KEPT {
+            for value in headers.get_all(name) {
+                kept.push((name.clone(), value.clone()));
+            }
+        }
+        for name in KEPT_CUSTOM {
+            if let Some(value) = headers.get(*name) {
+                kept.push((HeaderName::from_static(name), value.clone()));
+            }
+        }
+        let (encoding, body) = if body.len() >= threshold && !incompressible(headers.get(header::CONTENT_TYPE)) {
+            match gzip(&body) {
+                Ok(z) if z.len() < body.len() => (Encoding::Gzip, Bytes::from(z)),
+                _ => (Encoding::Identity, body),
+            }
+        } else {
+            (Encoding::Identity, body)
+        };
+        CachedResponse {
+            status,
+            headers: kept,
+            encoding,
+            body,
+            generations,
+        }
+    }
+
+    /// An answer kept whole (every header, identity body) to be sent once, not stored.
+    pub fn verbatim(status: StatusCode, headers: &HeaderMap, body: Bytes) -> CachedResponse {
+        CachedResponse {
+            status,
+            headers: headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            encoding: Encoding::Identity,
+            body,
+            generations: Vec::new(),
+        }
+    }
+
+    pub fn etag(&self) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == header::ETAG)
+            .and_then(|(_, v)| v.to_str().ok())
+    }
+
+    /// The body as the handler produced it.
+    pub fn identity_body(&self) -> std::io::Result<Bytes> {
+        match self.encoding {
+            Encoding::Identity => Ok(self.body.clone()),
+            Encoding::Gzip => {
+                let mut out = Vec::with_capacity(self.body.len() * 4);
+                GzDecoder::new(&self.body[..]).read_to_end(&mut out)?;
+                Ok(Bytes::from(out))
+            }
+        }
+    }
+
+    /// Bytes this entry costs in memory (what the in-process tier's bound counts).
+    pub fn weight(&self) -> u32 {
+        let headers: usize = self.headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 16).sum();
+        u32::try_from(self.body.len() + headers + 128).unwrap_or(u32::MAX)
+    }
+
+    /// `[meta length: u32 BE][meta JSON][body]`, the Redis representation.
+    pub fn encode(&self) -> Vec<u8> {
+        let meta = Meta {
+            status: self.status.as_u16(),
+            headers: self
+                .headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect(),
+            encoding: self.encoding,
+            generations: self
+                .generations
+                .iter()
+                .map(|(c, g)| (c.as_str().to_owned(), *g))
+                .collect(),
+        };
+        let meta = serde_json::to_vec(&meta).unwrap_or_default();
+        let mut out = Vec::with_capacity(4 + meta.len() + self.body.len());
+        out.extend_from_slice(&u32::try_from(meta.len()).unwrap_or(0).to_be_bytes());
+        out.extend_from_slice(&meta);
+        out.extend_from_slice(&self.body);
+        out
+    }
+
+    /// The inverse of `encode`; `None` for anything malformed (treated as a miss).
+    pub fn decode(raw: &[u8]) -> Option<CachedResponse> {
+        let len = u32::from_be_bytes(raw.get(..4)?.try_into().ok()?) as usize;
+        let meta: Meta = serde_json::from_slice(raw.get(4..4 + len)?).ok()?;
+        let body = Bytes::copy_from_slice(raw.get(4 + len..)?);
+        let headers = meta
+            .headers
+            .into_iter()
+            .filter_map(|(k, v)| Some((HeaderName::try_from(k).ok()?, HeaderValue::try_from(v).ok()?)))
+            .collect();
+        let generations = meta
+            .generations
+            .into_iter()
+            .filter_map(|(c, g)| Some((Collection::parse(&c)?, g)))
+            .collect();
+        Some(CachedResponse {
+            status: StatusCode::from_u16(meta.status).ok()?,
+            headers,
+            encoding: meta.encoding,
+            body,
+            generations,
+        })
+    }
+}
+
+fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = GzEncoder::new(Vec::with_capacity(data.len() / 4), Compression::new(6));
+    encoder.write_all(data)?;
+    encoder.finish()
+}

@@ -1,0 +1,517 @@
+//! The response cache: an in-process tier (moka, bounded in bytes) and, when `REDIS_URL` is set,
+//! a Redis tier shared by every instance.
+//!
+//! Keys carry a generation number per collection they depend on. A committed write bumps those
+//! generations (one Redis script: `INCR`s plus one `PUBLISH`), which makes every older key
+//! unreachable at once, here and, as soon as the message arrives, on every other instance. No
+//! key is ever searched for or deleted by pattern.
+
+pub mod entry;
+pub mod keys;
+mod l2;
+mod stats;
+
+pub use entry::{CachedResponse, Encoding};
+pub use keys::{Collection, ReadRoute};
+
+use crate::config::CacheConfig;
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use l2::RedisTier;
+use moka::future::Cache;
+use moka::notification::RemovalCause;
+use serde_json::{Value, json};
+use stats::{Stats, bump};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// Where a lookup's answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    HitL1,
+    HitL2,
+    /// Computed now and stored.
+    Miss,
+    /// Computed now and not stored (not cacheable, or caching is off).
+    Bypass,
+}
+
+impl Outcome {
+    pub fn header(self) -> &'static str {
+        match self {
+            Outcome::HitL1 | Outcome::HitL2 => "HIT",
+            Outcome::Miss => "MISS",
+            Outcome::Bypass => "BYPASS",
+        }
+    }
+}
+
+/// A loader's verdict: `Ok` is stored, `Err` is answered once and forgotten.
+pub type Loaded = Result<CachedResponse, CachedResponse>;
+
+const SOURCE_NONE: u8 = 0;
+const SOURCE_L2: u8 = 1;
+const SOURCE_LOADED: u8 = 2;
+
+/// The last warming run, for the statistics.
+#[derive(Debug, Clone)]
+pub struct WarmReport {
+    pub at: DateTime<Utc>,
+    pub urls: usize,
+    pub duration_ms: u64,
+}
+
+struct Inner {
+    config: CacheConfig,
+    l1: Cache<String, Arc<CachedResponse>>,
+    generations: [AtomicU64; Collection::ALL.len()],
+    redis: Option<RedisTier>,
+    stats: Arc<Stats>,
+    user_events: broadcast::Sender<String>,
+    last_warm: Mutex<Option<WarmReport>>,
+    max_entry_bytes: usize,
+    /// Read counts of single-metric paths on this instance, for warming.
+    hot: Mutex<HashMap<String, u64>>,
+}
+
+/// Distinct single-metric paths remembered for warming; past it, counts are halved.
+const HOT_CAPACITY: usize = 4096;
+
+/// Cheap to clone; every clone is the same cache.
+#[derive(Clone)]
+pub struct ResponseCache {
+    inner: Arc<Inner>,
+}
+
+impl ResponseCache {
+    pub fn new(config: &CacheConfig) -> Result<ResponseCache, String> {
+        let stats = Arc::new(Stats::default());
+        let capacity = config.l1_capacity_mb.saturating_mul(1024 * 1024);
+        let evictions = stats.clone();
+        let l1 = Cache::builder()
+            .max_capacity(capacity)
+            .weigher(|_k: &String, v: &Arc<CachedResponse>| v.weight())
+            .time_to_live(Duration::from_secs(config.l1_ttl_s))
+            .support_invalidation_closures()
+            .eviction_listener(move |_k, _v, cause| {
+                if cause == RemovalCause::Size {
+                    bump(&evictions.evictions);
+                }
+            })
+            .build();
+        let redis = match (&config.redis_url, config.enabled) {
+            (Some(url), true) => Some(RedisTier::new(
+                url,
+                &config.redis_prefix,
+                Duration::from_millis(config.redis_timeout_ms),
+            )?),
+            _ => None,
+        };
+        Ok(ResponseCache {
+            inner: Arc::new(Inner {
+                config: config.clone(),
+                l1,
+                generations: Default::default(),
+                redis,
+                stats,
+                user_events: broadcast::channel(1024).0,
+                last_warm: Mutex::new(None),
+                // One entry may take at most an eighth of the tier.
+                max_entry_bytes: usize::try_from(capacity / 8).unwrap_or(usize::MAX),
+                hot: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.inner.config.enabled
+    }
+
+    pub fn config(&self) -> &CacheConfig {
+        &self.inner.config
+    }
+
+    pub fn max_entry_bytes(&self) -> usize {
+        self.inner.max_entry_bytes
+    }
+
+    pub fn has_redis(&self) -> bool {
+        self.inner.redis.is_some()
+    }
+
+    fn generation(&self, c: Collection) -> u64 {
+        self.inner.generations[c.index()].load(Ordering::Acquire)
+    }
+
+    /// Raises a local counter to at least `value`; true when it moved.
+    fn raise_local(&self, c: Collection, value: u64) -> bool {
+        self.inner.generations[c.index()].fetch_max(value, Ordering::AcqRel) < value
+    }
+
+    /// The key of one request and the generations it was built with.
+    pub fn key(&self, route: &ReadRoute, path: &str, query: &str, variant: &str) -> (String, Vec<(Collection, u64)>) {
+        let generations: Vec<(Collection, u64)> = route.depends_on.iter().map(|c| (*c, self.generation(*c))).collect();
+        let mut key = String::with_capacity(path.len() + query.len() + 32);
+        for (c, g) in &generations {
+            key.push_str(c.as_str());
+            key.push('.');
+            key.push_str(&g.to_string());
+            key.push(':');
+        }
+        key.push_str(path);
+        if !query.is_empty() {
+            key.push('?');
+            key.push_str(query);
+        }
+        if !variant.is_empty() {
+            key.push('#');
+            key.push_str(variant);
+        }
+        (key, generations)
+    }
+
+    /// The cached answer for `key`, or `load`'s. Concurrent misses on one key run `load` once;
+    /// the others wait and share its answer.
+    pub async fn lookup(
+        &self,
+        route: &ReadRoute,
+        key: String,
+        load: impl Future<Output = Loaded>,
+    ) -> (Arc<CachedResponse>, Outcome) {
+        let counters = &self.inner.stats.routes[route.index];
+        if let Some(hit) = self.inner.l1.get(&key).await {
+            bump(&self.inner.stats.l1_hits);
+            bump(&counters.hits);
+            return (hit, Outcome::HitL1);
+        }
+        let source = AtomicU8::new(SOURCE_NONE);
+        let l2 = self.inner.redis.as_ref().filter(|r| r.usable());
+        let result = self
+            .inner
+            .l1
+            .entry(key.clone())
+            .or_try_insert_with(async {
+                if let Some(redis) = l2 {
+                    match redis.get(&key).await.as_deref().and_then(CachedResponse::decode) {
+                        Some(found) => {
+                            source.store(SOURCE_L2, Ordering::Release);
+                            return Ok(Arc::new(found));
+                        }
+                        None => bump(&self.inner.stats.l2_misses),
+                    }
+                }
+                source.store(SOURCE_LOADED, Ordering::Release);
+                let loaded = load.await?;
+                if loaded.body.len() > self.inner.max_entry_bytes {
+                    return Err(loaded);
+                }
+                let loaded = Arc::new(loaded);
+                if l2.is_some() {
+                    self.store_l2(&key, &loaded);
+                }
+                Ok(loaded)
+            })
+            .await;
+        match result {
+            Ok(entry) if entry.is_fresh() && source.load(Ordering::Acquire) == SOURCE_L2 => {
+                bump(&self.inner.stats.l2_hits);
+                bump(&counters.hits);
+                (entry.into_value(), Outcome::HitL2)
+            }
+            Ok(entry) if entry.is_fresh() => {
+                bump(&self.inner.stats.misses);
+                bump(&counters.misses);
+                (entry.into_value(), Outcome::Miss)
+            }
+            // Another request loaded it while this one waited: it was served from the cache.
+            Ok(entry) => {
+                bump(&self.inner.stats.l1_hits);
+                bump(&counters.hits);
+                (entry.into_value(), Outcome::HitL1)
+            }
+            Err(uncacheable) => {
+                bump(&self.inner.stats.bypasses);
+                bump(&counters.bypasses);
+                (uncacheable, Outcome::Bypass)
+            }
+        }
+    }
+
+    /// Counts a request that did not use the cache at all.
+    pub fn count_bypass(&self, route: Option<&ReadRoute>) {
+        bump(&self.inner.stats.bypasses);
+        if let Some(r) = route {
+            bump(&self.inner.stats.routes[r.index].bypasses);
+        }
+    }
+
+    /// Written in the background: the response does not wait for Redis.
+    fn store_l2(&self, key: &str, entry: &Arc<CachedResponse>) {
+        let this = self.clone();
+        let key = key.to_owned();
+        let bytes = entry.encode();
+        let ttl = self.l2_ttl(&key);
+        tokio::spawn(async move {
+            if let Some(redis) = &this.inner.redis {
+                redis.set(&key, bytes, ttl).await;
+            }
+        });
+    }
+
+    /// `CACHE_TTL` capped by `CACHE_MAX_TTL`, minus up to 10 % jitter derived from the key, so
+    /// entries filled together do not all expire together.
+    fn l2_ttl(&self, key: &str) -> u64 {
+        let ttl = self.inner.config.l2_ttl_s();
+        let spread = ttl / 10;
+        if spread == 0 {
+            return ttl;
+        }
+        let h = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        ttl - h % (spread + 1)
+    }
+
+    /// After a committed write: makes every key depending on `collections` stale, here at
+    /// once and on other instances when they receive the message.
+    pub async fn invalidate(&self, collections: &[Collection]) {
+        if collections.is_empty() {
+            return;
+        }
+        bump(&self.inner.stats.invalidations);
+        let shared = match &self.inner.redis {
+            Some(redis) => redis.bump(collections).await,
+            None => None,
+        };
+        let mut diverged = false;
+        for (i, c) in collections.iter().enumerate() {
+            let slot = &self.inner.generations[c.index()];
+            // Strictly past what this instance used, whatever Redis says, so its own next read
+            // never meets an entry from before the write.
+            let next = slot.load(Ordering::Acquire) + 1;
+            let value = match shared.as_ref().and_then(|v| v.get(i)) {
+                Some(&remote) => {
+                    diverged |= remote < next;
+                    remote.max(next)
+                }
+                None => next,
+            };
+            slot.fetch_max(value, Ordering::AcqRel);
+        }
+        if let Some(redis) = &self.inner.redis
+            && (shared.is_none() || diverged)
+        {
+            redis.resync_needed.store(true, Ordering::Release);
+        }
+        self.drop_stale(collections);
+    }
+
+    /// Frees memory held by entries no key can reach any more.
+    fn drop_stale(&self, collections: &[Collection]) {
+        let current: Vec<(Collection, u64)> = collections.iter().map(|c| (*c, self.generation(*c))).collect();
+        let _ = self.inner.l1.invalidate_entries_if(move |_, entry| {
+            entry
+                .generations
+                .iter()
+                .any(|(c, g)| current.iter().any(|(cc, cg)| cc == c && g < cg))
+        });
+    }
+
+    /// Applies generations learned from Redis (a message or a catch-up read).
+    fn apply_remote(&self, values: &[(Collection, u64)]) {
+        let moved: Vec<Collection> = values
+            .iter()
+            .filter(|(c, v)| self.raise_local(*c, *v))
+            .map(|(c, _)| *c)
+            .collect();
+        if !moved.is_empty() {
+            self.drop_stale(&moved);
+        }
+    }
+
+    /// A user's status or role changed: every instance drops it from its authentication cache.
+    pub async fn announce_user(&self, user_id: &str) {
+        let _ = self.inner.user_events.send(user_id.to_owned());
+        if let Some(redis) = &self.inner.redis {
+            redis.publish_user(user_id).await;
+        }
+    }
+
+    /// User ids to forget, from this instance and (through Redis) every other one.
+    pub fn user_events(&self) -> broadcast::Receiver<String> {
+        self.inner.user_events.subscribe()
+    }
+
+    /// Takes the warming lock (always granted without Redis: there is one instance to warm).
+    pub async fn warm_lock(&self, owner: &str, ttl: Duration) -> bool {
+        match &self.inner.redis {
+            Some(redis) => redis.try_lock("warm", owner, ttl).await,
+            None => true,
+        }
+    }
+
+    /// Remembers a read of one entity path, for warming the most read ones.
+    pub fn note_read(&self, path: &str) {
+        let Ok(mut hot) = self.inner.hot.lock() else { return };
+        if let Some(n) = hot.get_mut(path) {
+            *n += 1;
+            return;
+        }
+        if hot.len() >= HOT_CAPACITY {
+            // Ageing: old favourites fade, one-off reads drop out.
+            hot.retain(|_, n| {
+                *n /= 2;
+                *n > 0
+            });
+        }
+        if hot.len() < HOT_CAPACITY {
+            hot.insert(path.to_owned(), 1);
+        }
+    }
+
+    /// The `n` most read paths noted so far.
+    pub fn hot_paths(&self, n: usize) -> Vec<String> {
+        let Ok(hot) = self.inner.hot.lock() else {
+            return Vec::new();
+        };
+        let mut all: Vec<(&String, &u64)> = hot.iter().collect();
+        all.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        all.into_iter().take(n).map(|(p, _)| p.clone()).collect()
+    }
+
+    /// Waits (bounded) until the Redis tier is usable; returns at once without Redis.
+    pub async fn wait_for_shared_tier(&self, limit: Duration) {
+        let Some(redis) = &self.inner.redis else { return };
+        let deadline = tokio::time::Instant::now() + limit;
+        while !redis.usable() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn record_warm(&self, report: WarmReport) {
+        if let Ok(mut last) = self.inner.last_warm.lock() {
+            *last = Some(report);
+        }
+    }
+
+    /// `up`, `degraded` or `down` with a reason for health checks; `None` without Redis.
+    pub fn redis_status(&self) -> Option<(&'static str, Option<String>)> {
+        self.inner.redis.as_ref().map(RedisTier::status)
+    }
+
+    pub async fn redis_ping(&self) -> Option<bool> {
+        match &self.inner.redis {
+            Some(r) => Some(r.ping().await),
+            None => None,
+        }
+    }
+
+    pub fn stats(&self) -> Value {
+        let mut out = self.inner.stats.to_json();
+        let l1 = &self.inner.l1;
+        out["enabled"] = json!(self.inner.config.enabled);
+        out["l1"]["entries"] = json!(l1.entry_count());
+        out["l1"]["bytes"] = json!(l1.weighted_size());
+        out["l1"]["capacity_bytes"] = json!(self.inner.config.l1_capacity_mb * 1024 * 1024);
+        out["l1"]["ttl_s"] = json!(self.inner.config.l1_ttl_s);
+        let (status, reason) = self.redis_status().unwrap_or(("disabled", None));
+        out["l2"]["status"] = json!(status);
+        out["l2"]["reason"] = json!(reason);
+        out["l2"]["breaker"] = json!(match &self.inner.redis {
+            Some(r) if r.breaker_open() => "open",
+            Some(_) => "closed",
+            None => "none",
+        });
+        out["l2"]["ttl_s"] = json!(self.inner.config.l2_ttl_s());
+        out["generations"] = Value::Object(
+            Collection::ALL
+                .iter()
+                .map(|c| (c.as_str().to_owned(), json!(self.generation(*c))))
+                .collect(),
+        );
+        out["last_warm"] = match self.inner.last_warm.lock().ok().and_then(|l| l.clone()) {
+            Some(w) => json!({ "at": w.at.to_rfc3339(), "urls": w.urls, "duration_ms": w.duration_ms }),
+            None => Value::Null,
+        };
+        out
+    }
+
+    /// Runs until the process ends: keeps the invalidation subscription alive, catching up on
+    /// generations after every (re)connect, and raising them after a local-only bump.
+    pub async fn follow_invalidations(self) {
+        let Some(redis) = &self.inner.redis else { return };
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.subscribe_once(redis).await {
+                Ok(()) => backoff = Duration::from_millis(100),
+                Err(e) => tracing::warn!(error = %e, "invalidation subscription lost"),
+            }
+            redis.subscribed.store(false, Ordering::Release);
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    async fn subscribe_once(&self, redis: &RedisTier) -> Result<(), String> {
+        let connect = redis.client().get_async_pubsub();
+        let mut pubsub = tokio::time::timeout(Duration::from_secs(2), connect)
+            .await
+            .map_err(|_| "connect timed out".to_string())?
+            .map_err(|e| e.to_string())?;
+        pubsub.subscribe(redis.channel()).await.map_err(|e| e.to_string())?;
+        // Subscribed first, then caught up: nothing published in between is missed.
+        self.catch_up(redis).await?;
+        redis.subscribed.store(true, Ordering::Release);
+        tracing::info!("invalidation subscription live");
+        let mut messages = pubsub.on_message();
+        let mut resync = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                message = messages.next() => {
+                    let Some(message) = message else { return Err("connection closed".into()) };
+                    let payload: String = message.get_payload().unwrap_or_default();
+                    self.handle_message(&payload);
+                }
+                _ = resync.tick() => {
+                    if redis.resync_needed.load(Ordering::Acquire) {
+                        self.catch_up(redis).await?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads the shared generations; if this instance bumped any without Redis, raises the
+    /// shared ones past its own first.
+    async fn catch_up(&self, redis: &RedisTier) -> Result<(), String> {
+        if redis.resync_needed.load(Ordering::Acquire) {
+            let locals: Vec<(Collection, u64)> = Collection::ALL.iter().map(|c| (*c, self.generation(*c))).collect();
+            let raised = redis.raise(&locals).await.ok_or("could not raise generations")?;
+            let values: Vec<(Collection, u64)> = Collection::ALL.iter().copied().zip(raised).collect();
+            self.apply_remote(&values);
+            redis.resync_needed.store(false, Ordering::Release);
+            return Ok(());
+        }
+        let values = redis.generations().await.ok_or("could not read generations")?;
+        self.apply_remote(&values);
+        Ok(())
+    }
+
+    fn handle_message(&self, payload: &str) {
+        if let Some(rest) = payload.strip_prefix("g ") {
+            let values: Vec<(Collection, u64)> = rest
+                .split(' ')
+                .filter_map(|pair| {
+                    let (name, value) = pair.split_once('=')?;
+                    Some((Collection::parse(name)?, value.parse().ok()?))
+                })
+                .collect();
+            self.apply_remote(&values);
+        } else if let Some(user) = payload.strip_prefix("u ") {
+            let _ = self.inner.user_events.send(user.to_owned());
+        }
+    }
+}

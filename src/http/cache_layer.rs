@@ -1,0 +1,190 @@
+//! The response cache in front of the read routes, and invalidation behind the write routes.
+//!
+//! Reads: authentication first (a cached answer is only for those allowed to read it), then the
+//! cache; a hit does no JSON, database or compression work. Writes: after a successful answer
+//! (the change is committed), the collections the route touches get new generations.
+
+use super::AppState;
+use super::caller::Reader;
+use super::conditional::not_modified;
+use super::policies::wants_json;
+use crate::cache::keys;
+use crate::cache::{CachedResponse, Encoding, Loaded, Outcome};
+use axum::body::Body;
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+
+pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(template) = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()) else {
+        return next.run(req).await;
+    };
+    if !template.starts_with("/api/") {
+        return next.run(req).await;
+    }
+    if req.method() == Method::GET || req.method() == Method::HEAD {
+        return read(state, &template, req, next).await;
+    }
+    let user = (template == "/api/v1/users/{id}")
+        .then(|| req.uri().path().rsplit('/').next().map(str::to_owned))
+        .flatten();
+    let response = next.run(req).await;
+    if response.status().is_success() {
+        state.cache.invalidate(keys::write_invalidates(&template)).await;
+        if let Some(user) = user {
+            state.cache.announce_user(&user).await;
+        }
+    }
+    response
+}
+
+fn mark(mut response: Response, outcome: Outcome) -> Response {
+    response
+        .headers_mut()
+        .insert(X_CACHE, HeaderValue::from_static(outcome.header()));
+    response
+}
+
+async fn read(state: AppState, template: &str, req: Request, next: Next) -> Response {
+    let route = keys::read_route(template);
+    let Some(route) = route.filter(|_| state.cache.enabled()) else {
+        state.cache.count_bypass(route.as_ref());
+        return mark(next.run(req).await, Outcome::Bypass);
+    };
+    let (mut parts, body) = req.into_parts();
+    if let Err(refused) = Reader::from_request_parts(&mut parts, &state).await {
+        return mark(refused.into_response(), Outcome::Bypass);
+    }
+    if route.template == "/api/v1/metrics/{id}" {
+        state.cache.note_read(parts.uri.path());
+    }
+    let query = keys::canonical_query(parts.uri.query(), &route);
+    let variant = match (route.varies_by_accept, wants_json(&parts.headers)) {
+        (false, _) => "",
+        (true, true) => "json",
+        (true, false) => "text",
+    };
+    let (key, generations) = state.cache.key(&route, parts.uri.path(), &query, variant);
+    // The loader must produce the full representation; this request's conditions are applied
+    // to whatever the cache returns.
+    let client = parts.headers.clone();
+    parts.headers.remove(header::IF_NONE_MATCH);
+    let req = Request::from_parts(parts, body);
+    let threshold = state.cache.config().compression_threshold;
+    let max = state.cache.max_entry_bytes();
+    let load = async move { capture(next.run(req).await, threshold, max, generations).await };
+    let (entry, outcome) = state.cache.lookup(&route, key, load).await;
+    mark(answer(&entry, &client), outcome)
+}
+
+/// A handler's answer as an entry: `Ok` when it may be stored (a 200 that is not `no-store`).
+async fn capture(
+    response: Response,
+    threshold: usize,
+    max: usize,
+    generations: Vec<(crate::cache::Collection, u64)>,
+) -> Loaded {
+    let (parts, body) = response.into_parts();
+    let storable = parts.status == StatusCode::OK
+        && !parts
+            .headers
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("no-store"));
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(e) => {
+            let failed = super::error::ApiError::Internal(format!("reading a response body: {e}")).into_response();
+            return Err(CachedResponse::verbatim(
+                failed.status(),
+                failed.headers(),
+                bytes::Bytes::new(),
+            ));
+        }
+    };
+    if !storable || bytes.len() > max {
+        return Err(CachedResponse::verbatim(parts.status, &parts.headers, bytes));
+    }
+    let entry = if bytes.len() >= threshold {
+        // Compressing a large page is CPU work: keep it off the async workers.
+        let headers = parts.headers.clone();
+        tokio::task::spawn_blocking(move || {
+            CachedResponse::capture(parts.status, &headers, bytes, threshold, generations)
+        })
+        .await
+        .map_err(|e| {
+            let failed = super::error::ApiError::Internal(format!("compressing: {e}")).into_response();
+            CachedResponse::verbatim(failed.status(), failed.headers(), bytes::Bytes::new())
+        })?
+    } else {
+        CachedResponse::capture(parts.status, &parts.headers, bytes, threshold, generations)
+    };
+    Ok(entry)
+}
+
+/// True when the client takes gzip (`q` above zero, directly or through `*`).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next()?.to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.strip_prefix("q="))
+                .find_map(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            Some((coding, q))
+        })
+        .any(|(coding, q)| (coding == "gzip" || coding == "x-gzip" || coding == "*") && q > 0.0)
+}
+
+/// The entry as an answer to this client: 304 when its `If-None-Match` matches, gzip bytes as
+/// stored when it accepts them, else the identity body.
+fn answer(entry: &Arc<CachedResponse>, client: &HeaderMap) -> Response {
+    let mut headers = HeaderMap::with_capacity(entry.headers.len() + 3);
+    for (k, v) in &entry.headers {
+        headers.append(k.clone(), v.clone());
+    }
+    let gzip = entry.encoding == Encoding::Gzip;
+    headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if entry.status == StatusCode::OK
+        && let Some(etag) = entry.etag()
+        && not_modified(client, etag)
+    {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        for name in [header::ETAG, header::CACHE_CONTROL, header::VARY] {
+            for v in headers.get_all(&name) {
+                response.headers_mut().append(name.clone(), v.clone());
+            }
+        }
+        return response;
+    }
+    let body = if gzip && accepts_gzip(client) {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        // Another byte sequence than the identity body: the validator becomes weak.
+        if let Some(etag) = entry.etag().filter(|e| !e.starts_with("W/"))
+            && let Ok(v) = HeaderValue::from_str(&format!("W/{etag}"))
+        {
+            headers.insert(header::ETAG, v);
+        }
+        entry.body.clone()
+    } else {
+        match entry.identity_body() {
+            Ok(b) => b,
+            Err(e) => {
+                return super::error::ApiError::Internal(format!("inflating a cached body: {e}")).into_response();
+            }
+        }
+    };
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = entry.status;
+    *response.headers_mut() = headers;
+    response
+}
