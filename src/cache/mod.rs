@@ -28,6 +28,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast;
 
+/// Announces writes made outside any server (the CLI) to the running instances through Redis,
+/// so their cached reads of those collections become stale at once rather than after their TTLs.
+pub async fn announce_external_write(redis_url: &str, prefix: &str, collections: &[Collection]) -> Result<(), String> {
+    let tier = RedisTier::new(redis_url, prefix, Duration::from_secs(2))?;
+    tier.bump(collections)
+        .await
+        .map(|_| ())
+        .ok_or_else(|| format!("could not reach Redis at {}", crate::config::redact_url(redis_url)))
+}
+
 /// Where a lookup's answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

@@ -5,6 +5,7 @@ mod catalog;
 mod policies;
 mod users;
 
+use crate::cache::Collection;
 use crate::config::DbConfig;
 use crate::domain::ValidationErrors;
 use crate::store::{self, DynStore, StoreError};
@@ -114,8 +115,9 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         return serve(&cli.db, config).await;
     }
     let store = open_store(&cli.db).await?;
+    let touched = catalog_writes(&cli.command);
     let mut out = std::io::stdout().lock();
-    match cli.command {
+    let result = match cli.command {
         Command::Serve(_) => Ok(()),
         Command::Migrate => {
             use std::io::Write;
@@ -132,6 +134,31 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Stats(args) => admin::stats(&*store, args, &mut out).await,
         Command::Seed(args) => admin::seed(&*store, args, &mut out).await,
         Command::User(cmd) => users::run(&*store, cmd, &mut out).await,
+    };
+    if result.is_ok() && !touched.is_empty() {
+        announce(touched).await;
+    }
+    result
+}
+
+/// Collections a successful command changed, which running servers may have cached.
+fn catalog_writes(command: &Command) -> &'static [Collection] {
+    use Collection::{Domains, Metrics, Objectives, Policies, Stats};
+    match command {
+        Command::Import(args) if !args.dry_run => &[Metrics, Domains, Objectives, Stats, Policies],
+        Command::Seed(_) => &[Metrics, Stats, Policies],
+        _ => &[],
+    }
+}
+
+/// With `REDIS_URL` set (as for the servers), tells every running instance about the write.
+async fn announce(collections: &[Collection]) {
+    let Some(url) = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty()) else {
+        return;
+    };
+    let prefix = std::env::var("MDL_REDIS_PREFIX").unwrap_or_else(|_| "mdl".into());
+    if let Err(e) = crate::cache::announce_external_write(&url, &prefix, collections).await {
+        eprintln!("warning: {e}; running servers may serve the old data until their cache TTLs pass");
     }
 }
 

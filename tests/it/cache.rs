@@ -531,6 +531,7 @@ backend_tests!(
     disabled_cache_bypasses_everything,
     two_instances_on_one_redis_stay_coherent,
     redis_down_then_back,
+    cli_writes_reach_running_servers,
 );
 
 #[tokio::test]
@@ -594,4 +595,44 @@ async fn warming_fills_the_keys_real_requests_use() {
         assert_eq!((r.status().as_u16(), x_cache(&r)), (200, "HIT".to_string()), "{url}");
     }
     db.cleanup().await;
+}
+
+/// `mdl import` writes straight to the database; with `REDIS_URL` it tells running servers.
+async fn cli_writes_reach_running_servers(db: &TestDb) {
+    let Some(redis) = redis_url() else { return };
+    let prefix = redis_prefix();
+    let app = spawn_with(db, with_redis(&redis, &prefix)).await;
+    let token = app.token().await;
+    wait_for("redis tier live", Duration::from_secs(5), async || {
+        let h: Value = app
+            .client
+            .get(app.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        h["components"]["cache"]["l2"] == "up"
+    })
+    .await;
+    let total = async || -> u64 {
+        let stats: Value = get(&app, "/api/v1/stats", &token).await.json().await.unwrap();
+        stats["data"]["total_metrics"].as_u64().unwrap()
+    };
+    assert_eq!(total().await, 0);
+    assert_eq!(x_cache(&get(&app, "/api/v1/stats", &token).await), "HIT");
+    let file = crate::support::examples_dir().join("sample-metrics.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mdl"))
+        .args(["import", file.to_str().unwrap()])
+        .env("DATABASE_URL", &db.url)
+        .env("REDIS_URL", &redis)
+        .env("MDL_REDIS_PREFIX", &prefix)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_for("the server sees the CLI's import", Duration::from_secs(2), async || {
+        total().await == 12
+    })
+    .await;
 }
