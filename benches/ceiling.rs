@@ -29,6 +29,9 @@ async fn main() -> std::io::Result<()> {
         }
     });
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    println!("ceiling server on http://{addr}, {} bytes per answer", std::fs::metadata(&file)?.len());
+    println!(
+        "ceiling server on http://{addr}, {} bytes per answer",
+        std::fs::metadata(&file)?.len()
+    );
     axum::serve(listener, app).await
 }

@@ -2,6 +2,11 @@ use clap::Parser;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
+// The system allocator spends a fifth of a cached request in malloc/free under load; mimalloc's
+// per-thread heaps do not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     mdl::config::load_dotenv();

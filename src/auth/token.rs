@@ -3,6 +3,7 @@
 use crate::domain::user::{Role, User};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Claims {
@@ -21,18 +22,29 @@ pub struct TokenService {
     decoding: DecodingKey,
     validation: Validation,
     pub access_ttl_s: u64,
+    /// Tokens whose signature was checked recently. A token's claims never change, so the
+    /// expensive part (decode and HMAC) is done once per token and minute; expiry is still
+    /// checked on every use.
+    verified: moka::sync::Cache<String, Arc<Claims>>,
 }
+
+/// Seconds of clock skew tolerated on `exp`.
+const LEEWAY_S: i64 = 5;
 
 impl TokenService {
     pub fn new(secret: &[u8], access_ttl_s: u64) -> Result<Self, String> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_S as u64;
         Ok(TokenService {
             encoding: EncodingKey::from_secret(secret).map_err(|e| e.to_string())?,
             decoding: DecodingKey::from_secret(secret).map_err(|e| e.to_string())?,
             validation,
             access_ttl_s,
+            verified: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(60))
+                .build(),
         })
     }
 
@@ -49,9 +61,13 @@ impl TokenService {
     }
 
     /// The claims of a valid, unexpired token signed with our key and algorithm.
-    pub fn verify(&self, token: &str) -> Option<Claims> {
-        decode::<Claims>(token, &self.decoding, &self.validation)
-            .ok()
-            .map(|d| d.claims)
+    pub fn verify(&self, token: &str) -> Option<Arc<Claims>> {
+        let now = chrono::Utc::now().timestamp();
+        if let Some(claims) = self.verified.get(token) {
+            return (claims.exp + LEEWAY_S > now).then_some(claims);
+        }
+        let claims = Arc::new(decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims);
+        self.verified.insert(token.to_owned(), claims.clone());
+        Some(claims)
     }
 }

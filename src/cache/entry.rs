@@ -37,6 +37,8 @@ pub struct CachedResponse {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub encoding: Encoding,
     pub body: Bytes,
+    /// `W/` + the ETag, for the gzip representation (computed once, not per hit).
+    pub weak_etag: Option<HeaderValue>,
     /// Generations the key was built with: lets an invalidation drop exactly the stale entries.
     pub generations: Vec<(Collection, u64)>,
 }
@@ -84,11 +86,13 @@ impl CachedResponse {
         } else {
             (Encoding::Identity, body)
         };
+        let weak_etag = weak(&kept);
         CachedResponse {
             status,
             headers: kept,
             encoding,
             body,
+            weak_etag,
             generations,
         }
     }
@@ -100,6 +104,7 @@ impl CachedResponse {
             headers: headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             encoding: Encoding::Identity,
             body,
+            weak_etag: None,
             generations: Vec::new(),
         }
     }
@@ -158,7 +163,7 @@ impl CachedResponse {
         let len = u32::from_be_bytes(raw.get(..4)?.try_into().ok()?) as usize;
         let meta: Meta = serde_json::from_slice(raw.get(4..4 + len)?).ok()?;
         let body = Bytes::copy_from_slice(raw.get(4 + len..)?);
-        let headers = meta
+        let headers: Vec<(HeaderName, HeaderValue)> = meta
             .headers
             .into_iter()
             .filter_map(|(k, v)| Some((HeaderName::try_from(k).ok()?, HeaderValue::try_from(v).ok()?)))
@@ -170,12 +175,21 @@ impl CachedResponse {
             .collect();
         Some(CachedResponse {
             status: StatusCode::from_u16(meta.status).ok()?,
+            weak_etag: weak(&headers),
             headers,
             encoding: meta.encoding,
             body,
             generations,
         })
     }
+}
+
+fn weak(headers: &[(HeaderName, HeaderValue)]) -> Option<HeaderValue> {
+    let etag = headers.iter().find(|(k, _)| k == header::ETAG)?.1.to_str().ok()?;
+    if etag.starts_with("W/") {
+        return HeaderValue::from_str(etag).ok();
+    }
+    HeaderValue::from_str(&format!("W/{etag}")).ok()
 }
 
 fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {

@@ -85,6 +85,9 @@ struct Inner {
     max_entry_bytes: usize,
     /// Read counts of single-metric paths on this instance, for warming.
     hot: Mutex<HashMap<String, u64>>,
+    /// Compressions running at once: a burst of misses must not grow the blocking pool (and
+    /// the memory each of its threads keeps) beyond the cores that can do the work.
+    compressions: Arc<tokio::sync::Semaphore>,
 }
 
 /// Distinct single-metric paths remembered for warming; past it, counts are halved.
@@ -132,6 +135,9 @@ impl ResponseCache {
                 // One entry may take at most an eighth of the tier.
                 max_entry_bytes: usize::try_from(capacity / 8).unwrap_or(usize::MAX),
                 hot: Mutex::new(HashMap::new()),
+                compressions: Arc::new(tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(2, usize::from),
+                )),
             }),
         })
     }
@@ -142,6 +148,11 @@ impl ResponseCache {
 
     pub fn config(&self) -> &CacheConfig {
         &self.inner.config
+    }
+
+    /// A permit to compress one body on the blocking pool.
+    pub async fn compression_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.inner.compressions.clone().acquire_owned().await.ok()
     }
 
     pub fn max_entry_bytes(&self) -> usize {

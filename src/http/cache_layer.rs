@@ -20,21 +20,22 @@ use std::sync::Arc;
 pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(template) = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()) else {
+    let Some(matched) = req.extensions().get::<MatchedPath>().cloned() else {
         return next.run(req).await;
     };
+    let template = matched.as_str();
     if !template.starts_with("/api/") {
         return next.run(req).await;
     }
     if req.method() == Method::GET || req.method() == Method::HEAD {
-        return read(state, &template, req, next).await;
+        return read(state, template, req, next).await;
     }
     let user = (template == "/api/v1/users/{id}")
         .then(|| req.uri().path().rsplit('/').next().map(str::to_owned))
         .flatten();
     let response = next.run(req).await;
     if response.status().is_success() {
-        state.cache.invalidate(keys::write_invalidates(&template)).await;
+        state.cache.invalidate(keys::write_invalidates(template)).await;
         if let Some(user) = user {
             state.cache.announce_user(&user).await;
         }
@@ -63,26 +64,32 @@ async fn read(state: AppState, template: &str, req: Request, next: Next) -> Resp
         state.cache.note_read(parts.uri.path());
     }
     let query = keys::canonical_query(parts.uri.query(), &route);
-    let variant = match (route.varies_by_accept, wants_json(&parts.headers)) {
-        (false, _) => "",
-        (true, true) => "json",
-        (true, false) => "text",
+    let variant = match route.varies_by_accept {
+        false => "",
+        true if wants_json(&parts.headers) => "json",
+        true => "text",
     };
     let (key, generations) = state.cache.key(&route, parts.uri.path(), &query, variant);
     // The loader must produce the full representation; this request's conditions are applied
     // to whatever the cache returns.
-    let client = parts.headers.clone();
+    let mut conditions = HeaderMap::new();
+    for value in parts.headers.get_all(header::IF_NONE_MATCH) {
+        conditions.append(header::IF_NONE_MATCH, value.clone());
+    }
     parts.headers.remove(header::IF_NONE_MATCH);
+    let gzip_ok = accepts_gzip(&parts.headers);
     let req = Request::from_parts(parts, body);
     let threshold = state.cache.config().compression_threshold;
     let max = state.cache.max_entry_bytes();
-    let load = async move { capture(next.run(req).await, threshold, max, generations).await };
+    let cache = state.cache.clone();
+    let load = async move { capture(&cache, next.run(req).await, threshold, max, generations).await };
     let (entry, outcome) = state.cache.lookup(&route, key, load).await;
-    mark(answer(&entry, &client), outcome)
+    mark(answer(&entry, &conditions, gzip_ok), outcome)
 }
 
 /// A handler's answer as an entry: `Ok` when it may be stored (a 200 that is not `no-store`).
 async fn capture(
+    cache: &crate::cache::ResponseCache,
     response: Response,
     threshold: usize,
     max: usize,
@@ -112,7 +119,9 @@ async fn capture(
     let entry = if bytes.len() >= threshold {
         // Compressing a large page is CPU work: keep it off the async workers.
         let headers = parts.headers.clone();
+        let permit = cache.compression_permit().await;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             CachedResponse::capture(parts.status, &headers, bytes, threshold, generations)
         })
         .await
@@ -147,8 +156,9 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 
 /// The entry as an answer to this client: 304 when its `If-None-Match` matches, gzip bytes as
 /// stored when it accepts them, else the identity body.
-fn answer(entry: &Arc<CachedResponse>, client: &HeaderMap) -> Response {
-    let mut headers = HeaderMap::with_capacity(entry.headers.len() + 3);
+fn answer(entry: &Arc<CachedResponse>, conditions: &HeaderMap, gzip_ok: bool) -> Response {
+    // Room for the headers every response gets on its way out, so the map never regrows.
+    let mut headers = HeaderMap::with_capacity(entry.headers.len() + 12);
     for (k, v) in &entry.headers {
         headers.append(k.clone(), v.clone());
     }
@@ -156,7 +166,7 @@ fn answer(entry: &Arc<CachedResponse>, client: &HeaderMap) -> Response {
     headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     if entry.status == StatusCode::OK
         && let Some(etag) = entry.etag()
-        && not_modified(client, etag)
+        && not_modified(conditions, etag)
     {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         for name in [header::ETAG, header::CACHE_CONTROL, header::VARY] {
@@ -166,13 +176,11 @@ fn answer(entry: &Arc<CachedResponse>, client: &HeaderMap) -> Response {
         }
         return response;
     }
-    let body = if gzip && accepts_gzip(client) {
+    let body = if gzip && gzip_ok {
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         // Another byte sequence than the identity body: the validator becomes weak.
-        if let Some(etag) = entry.etag().filter(|e| !e.starts_with("W/"))
-            && let Ok(v) = HeaderValue::from_str(&format!("W/{etag}"))
-        {
-            headers.insert(header::ETAG, v);
+        if let Some(weak) = &entry.weak_etag {
+            headers.insert(header::ETAG, weak.clone());
         }
         entry.body.clone()
     } else {

@@ -7,6 +7,7 @@ use crate::domain::user::{Role, User, UserStatus};
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+use std::sync::Arc;
 
 /// An authenticated, active user.
 #[derive(Debug, Clone)]
@@ -29,7 +30,7 @@ fn api_key(parts: &Parts) -> Option<&str> {
 }
 
 /// The key's owner, acting with the key's (possibly narrower) role.
-async fn authenticate_key(key: &str, state: &AppState) -> Result<User, ApiError> {
+async fn authenticate_key(key: &str, state: &AppState) -> Result<Arc<User>, ApiError> {
     let refused = || ApiError::Authentication("invalid, expired or revoked API key".into());
     let record = state
         .store
@@ -40,7 +41,7 @@ async fn authenticate_key(key: &str, state: &AppState) -> Result<User, ApiError>
     if record.revoked_at.is_some() || record.expires_at.is_some_and(|e| e <= now) {
         return Err(refused());
     }
-    let mut user = state
+    let user = state
         .users
         .get(&state.store, &record.user_id)
         .await?
@@ -51,11 +52,12 @@ async fn authenticate_key(key: &str, state: &AppState) -> Result<User, ApiError>
             user.status.as_str()
         )));
     }
+    let mut user = (*user).clone();
     user.role = super::api_keys::effective_role(&record.scopes, user.role);
-    Ok(user)
+    Ok(Arc::new(user))
 }
 
-async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<User>, ApiError> {
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Arc<User>>, ApiError> {
     if let Some(key) = api_key(parts) {
         return authenticate_key(key, state).await.map(Some);
     }
@@ -81,9 +83,12 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        authenticate(parts, state).await?.map(Caller).ok_or_else(|| {
-            ApiError::Authentication("authentication required: send Authorization: Bearer <token>".into())
-        })
+        authenticate(parts, state)
+            .await?
+            .map(|user| Caller((*user).clone()))
+            .ok_or_else(|| {
+                ApiError::Authentication("authentication required: send Authorization: Bearer <token>".into())
+            })
     }
 }
 

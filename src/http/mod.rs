@@ -40,9 +40,19 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-/// Everything handlers share. Cheap to clone.
+/// Everything handlers share. One pointer: extractors clone it on every request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub store: DynStore,
     pub config: Arc<ServeConfig>,
     pub tokens: TokenService,
@@ -70,7 +80,7 @@ impl Application {
         let cache = crate::cache::ResponseCache::new(&config.cache).map_err(anyhow::Error::msg)?;
         let listener = TcpListener::bind(&config.bind).await?;
         let addr = listener.local_addr()?;
-        let state = AppState {
+        let state = AppState(Arc::new(Shared {
             cache,
             login_limiter: Arc::new(rate_limit::LoginLimiter::per_minute(config.login_rate_per_min)),
             users: user_cache::UserCache::new(Duration::from_secs(config.user_cache_ttl_s)),
@@ -79,7 +89,7 @@ impl Application {
             tokens,
             hash_cost,
             started: Instant::now(),
-        };
+        }));
         Ok(Application {
             listener,
             router: router(state.clone()),
@@ -211,7 +221,9 @@ fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_s.max(1));
     let max_body = state.config.max_body_bytes;
     let (routes, spec) = api(state.config.max_import_bytes).split_for_parts();
-    let cors = cors(&state.config.cors_origin_list());
+    // Without configured origins there is no CORS layer at all (it would still add `Vary`
+    // headers to every response).
+    let cors = tower::util::option_layer(cors(&state.config.cors_origin_list()));
     let cache = axum::middleware::from_fn_with_state(state.clone(), cache_layer::layer);
     let app = routes
         .route_layer(cache)
@@ -238,14 +250,14 @@ pub fn with_common_layers(app: Router, max_body: usize, timeout: Duration) -> Ro
 }
 
 /// CORS for the configured origins only; with none, no CORS headers at all.
-fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
     use axum::http::{HeaderName, HeaderValue, Method, header};
     use tower_http::cors::{AllowOrigin, CorsLayer};
     let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
     if allowed.is_empty() {
-        return CorsLayer::new();
+        return None;
     }
-    CorsLayer::new()
+    let layer = CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
         .allow_headers([
@@ -266,7 +278,8 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
             HeaderName::from_static("x-total-pages"),
             HeaderName::from_static("x-request-id"),
         ])
-        .max_age(Duration::from_secs(600))
+        .max_age(Duration::from_secs(600));
+    Some(layer)
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

@@ -5,11 +5,12 @@
 use crate::domain::user::User;
 use crate::store::{DynStore, StoreError};
 use moka::future::Cache;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Clone)]
 pub struct UserCache {
-    users: Cache<String, User>,
+    users: Cache<String, Arc<User>>,
 }
 
 impl UserCache {
@@ -20,7 +21,7 @@ impl UserCache {
     }
 
     /// The user, from memory or the store (concurrent misses load once).
-    pub async fn get(&self, store: &DynStore, user_id: &str) -> Result<Option<User>, StoreError> {
+    pub async fn get(&self, store: &DynStore, user_id: &str) -> Result<Option<Arc<User>>, StoreError> {
         if let Some(user) = self.users.get(user_id).await {
             return Ok(Some(user));
         }
@@ -30,6 +31,7 @@ impl UserCache {
                 store
                     .get_user(user_id)
                     .await?
+                    .map(Arc::new)
                     .ok_or_else(|| StoreError::not_found("user", user_id))
             })
             .await;
