@@ -33,6 +33,22 @@ pub struct DbConfig {
         global = true
     )]
     pub connect_timeout_s: u64,
+    /// Longest wait for a pooled PostgreSQL connection before the request fails with 503.
+    #[arg(
+        long = "db-acquire-timeout-ms",
+        env = "DB_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 1_000,
+        global = true
+    )]
+    pub acquire_timeout_ms: u64,
+    /// Idle connections above `DB_POOL_MIN` are closed after this many seconds.
+    #[arg(
+        long = "db-idle-timeout-s",
+        env = "DB_IDLE_TIMEOUT_S",
+        default_value_t = 600,
+        global = true
+    )]
+    pub idle_timeout_s: u64,
 }
 
 impl DbConfig {
@@ -43,6 +59,8 @@ impl DbConfig {
             pool_max: 10,
             statement_timeout_ms: 5_000,
             connect_timeout_s: 30,
+            acquire_timeout_ms: 1_000,
+            idle_timeout_s: 600,
         }
     }
 
@@ -70,6 +88,9 @@ impl DbConfig {
         if self.statement_timeout_ms == 0 {
             problems.push("DB_STATEMENT_TIMEOUT_MS must be at least 1".into());
         }
+        if self.acquire_timeout_ms == 0 {
+            problems.push("DB_ACQUIRE_TIMEOUT_MS must be at least 1".into());
+        }
         if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
 }
@@ -82,6 +103,8 @@ impl fmt::Debug for DbConfig {
             .field("pool_max", &self.pool_max)
             .field("statement_timeout_ms", &self.statement_timeout_ms)
             .field("connect_timeout_s", &self.connect_timeout_s)
+            .field("acquire_timeout_ms", &self.acquire_timeout_ms)
+            .field("idle_timeout_s", &self.idle_timeout_s)
             .finish()
     }
 }
@@ -155,6 +178,29 @@ pub struct ServeConfig {
     /// A request taking longer is answered 503.
     #[arg(long = "request-timeout-s", env = "MDL_REQUEST_TIMEOUT_S", default_value_t = 30)]
     pub request_timeout_s: u64,
+    /// Compress responses (br, zstd, gzip, deflate by the client's preference).
+    #[arg(long = "enable-compression", env = "ENABLE_COMPRESSION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub compression: bool,
+    /// `fastest`, `default` or `best`, or a number (algorithm-specific scale).
+    #[arg(long = "compression-level", env = "COMPRESSION_LEVEL", default_value = "fastest")]
+    pub compression_level: String,
+    /// Requests slower than this are logged with their route and timing, milliseconds.
+    #[arg(
+        long = "slow-request-threshold-ms",
+        env = "SLOW_REQUEST_THRESHOLD_MS",
+        default_value_t = 1000
+    )]
+    pub slow_request_ms: u64,
+    /// Store calls slower than this are logged and listed, milliseconds.
+    #[arg(
+        long = "slow-query-threshold-ms",
+        env = "SLOW_QUERY_THRESHOLD_MS",
+        default_value_t = 100
+    )]
+    pub slow_query_ms: u64,
+    /// Serve Prometheus `/metrics` on this address only (unset: on the main listener).
+    #[arg(long = "metrics-bind", env = "MDL_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
     #[command(flatten)]
     pub cache: CacheConfig,
 }
@@ -323,6 +369,16 @@ impl ServeConfig {
             problems.push("MDL_LOGIN_RATE_PER_MIN must be at least 1".into());
         }
         self.cache.validate(&mut problems);
+        if !matches!(self.compression_level.as_str(), "fastest" | "default" | "best")
+            && self.compression_level.parse::<i32>().is_err()
+        {
+            problems.push("COMPRESSION_LEVEL must be fastest, default, best or a number".into());
+        }
+        if let Some(bind) = &self.metrics_bind
+            && bind.parse::<std::net::SocketAddr>().is_err()
+        {
+            problems.push(format!("MDL_METRICS_BIND must be HOST:PORT (got `{bind}`)"));
+        }
         if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
 }
@@ -343,6 +399,11 @@ impl fmt::Debug for ServeConfig {
             .field("cors_origins", &self.cors_origins)
             .field("user_cache_ttl_s", &self.user_cache_ttl_s)
             .field("request_timeout_s", &self.request_timeout_s)
+            .field("compression", &self.compression)
+            .field("compression_level", &self.compression_level)
+            .field("slow_request_ms", &self.slow_request_ms)
+            .field("slow_query_ms", &self.slow_query_ms)
+            .field("metrics_bind", &self.metrics_bind)
             .field("cache", &self.cache)
             .finish()
     }

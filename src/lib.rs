@@ -8,4 +8,6 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod monitor;
 pub mod store;
+pub mod telemetry;

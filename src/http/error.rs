@@ -78,7 +78,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::PreconditionFailed { .. } => ApiError::PreconditionFailed(e.to_string()),
             StoreError::Invalid(errors) => ApiError::validation(errors),
-            StoreError::Unavailable(m) => ApiError::Unavailable(m),
+            StoreError::Unavailable(m) | StoreError::Unreachable(m) => ApiError::Unavailable(m),
             StoreError::Corrupt(m) | StoreError::Database(m) => ApiError::Internal(m),
         }
     }

@@ -22,6 +22,36 @@ fn request_id(req: &Request) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
 }
 
+/// Every response may differ by `Accept-Encoding`, so every response says so.
+fn vary_accept_encoding(headers: &mut axum::http::HeaderMap) {
+    let present = headers
+        .get_all(header::VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("accept-encoding") || t.trim() == "*")
+        });
+    if !present {
+        headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+}
+
+/// A re-encoded body is another byte sequence: its validator can only be weak.
+fn weaken_reencoded_etag(headers: &mut axum::http::HeaderMap) {
+    if !headers.contains_key(header::CONTENT_ENCODING) {
+        return;
+    }
+    let weak = headers
+        .get(header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .filter(|e| !e.starts_with("W/"))
+        .and_then(|e| HeaderValue::from_str(&format!("W/{e}")).ok());
+    if let Some(w) = weak {
+        headers.insert(header::ETAG, w);
+    }
+}
+
 /// Outermost layer: gives the request an id (visible to error bodies and logs), times it and
 /// adds the headers every response carries.
 pub async fn envelope(req: Request, next: Next) -> Response {
@@ -51,10 +81,60 @@ pub async fn envelope(req: Request, next: Next) -> Response {
         "default-src 'none'; frame-ancestors 'none'"
     };
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    vary_accept_encoding(headers);
+    weaken_reencoded_etag(headers);
     tracing::debug!(
         status = response.status().as_u16(),
         elapsed_ms = elapsed.as_millis() as u64,
         "answered"
     );
     response
+}
+
+/// The route template a response was produced by, for labels that never carry raw paths.
+#[derive(Debug, Clone)]
+pub struct RouteTemplate(pub axum::extract::MatchedPath);
+
+/// Route layer: tags the response with its route template.
+pub async fn tag_route(req: Request, next: Next) -> Response {
+    let matched = req.extensions().get::<axum::extract::MatchedPath>().cloned();
+    let mut response = next.run(req).await;
+    if let Some(m) = matched {
+        response.extensions_mut().insert(RouteTemplate(m));
+    }
+    response
+}
+
+/// `METHOD /route/{template}`, or a fixed name for requests no route matched (so random paths
+/// cannot create new series).
+pub fn route_label(method: &axum::http::Method, response: &Response) -> String {
+    match response.extensions().get::<RouteTemplate>() {
+        Some(t) => format!("{method} {}", t.0.as_str()),
+        None => format!("{method} (unmatched)"),
+    }
+}
+
+/// Outermost: times every request under its route template, and logs the slow ones.
+pub async fn record(monitor: std::sync::Arc<crate::monitor::Monitor>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let response = next.run(req).await;
+    let label = route_label(&method, &response);
+    monitor.record(&label, started.elapsed(), !response.status().is_server_error());
+    crate::telemetry::record_request(
+        &method,
+        &label,
+        response.status().as_u16(),
+        started.elapsed(),
+        &response,
+    );
+    response
+}
+
+/// `x-no-compression: <anything>` opts a request out of compression, cached variants included.
+pub async fn compression_opt_out(mut req: Request, next: Next) -> Response {
+    if req.headers().contains_key("x-no-compression") {
+        req.headers_mut().remove(header::ACCEPT_ENCODING);
+    }
+    next.run(req).await
 }

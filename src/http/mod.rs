@@ -14,6 +14,7 @@ mod metric_writes;
 mod metrics;
 mod middleware;
 mod pagination;
+pub mod performance;
 mod policies;
 mod query;
 mod rate_limit;
@@ -60,6 +61,12 @@ pub struct Shared {
     pub login_limiter: Arc<rate_limit::LoginLimiter>,
     pub users: user_cache::UserCache,
     pub cache: crate::cache::ResponseCache,
+    /// The store's circuit breaker (the store above is wrapped by it).
+    pub breaker: Arc<crate::store::guard::Breaker>,
+    pub queries: Arc<crate::monitor::Monitor>,
+    pub requests: Arc<crate::monitor::Monitor>,
+    /// Last grouped counts for the catalog gauges, and when they were read.
+    pub catalog_gauges: std::sync::Mutex<Option<(Instant, Arc<crate::store::CatalogStats>)>>,
     pub started: Instant,
 }
 
@@ -75,9 +82,24 @@ impl Application {
     /// Binds the listener (port 0 allowed) and builds the router over an opened, migrated
     /// store. The JWT secret comes from the configuration or the database.
     pub async fn build(config: ServeConfig, store: DynStore, hash_cost: HashCost) -> anyhow::Result<Application> {
+        crate::telemetry::handle();
         let secret = crate::auth::jwt_secret(&*store, config.jwt_secret.as_deref()).await?;
         let tokens = TokenService::new(secret.as_bytes(), config.access_token_ttl_s).map_err(anyhow::Error::msg)?;
         let cache = crate::cache::ResponseCache::new(&config.cache).map_err(anyhow::Error::msg)?;
+        let breaker = Arc::new(crate::store::guard::Breaker::default());
+        let queries = Arc::new(crate::monitor::Monitor::new(
+            "store call",
+            Duration::from_millis(config.slow_query_ms),
+        ));
+        let requests = Arc::new(crate::monitor::Monitor::new(
+            "request",
+            Duration::from_millis(config.slow_request_ms),
+        ));
+        let store: DynStore = Arc::new(crate::store::guard::GuardedStore::new(
+            store,
+            breaker.clone(),
+            Some(queries.clone() as Arc<dyn crate::store::guard::CallObserver>),
+        ));
         let listener = TcpListener::bind(&config.bind).await?;
         let addr = listener.local_addr()?;
         let state = AppState(Arc::new(Shared {
@@ -88,6 +110,10 @@ impl Application {
             config: Arc::new(config),
             tokens,
             hash_cost,
+            breaker,
+            queries,
+            requests,
+            catalog_gauges: std::sync::Mutex::new(None),
             started: Instant::now(),
         }));
         Ok(Application {
@@ -127,6 +153,18 @@ impl Application {
         });
         if state.cache.enabled() && state.cache.config().warming {
             background.spawn(warm::run(self.router.clone(), state.clone()));
+        }
+        if let Some(bind) = &state.config.metrics_bind {
+            let listener = TcpListener::bind(bind).await?;
+            let metrics = Router::new()
+                .route("/metrics", axum::routing::get(performance::prometheus))
+                .with_state(state.clone())
+                .layer(axum::Extension(performance::MetricsListener));
+            background.spawn(async move {
+                if let Err(e) = axum::serve(listener, metrics).await {
+                    tracing::error!(error = %e, "metrics listener stopped");
+                }
+            });
         }
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, service).with_graceful_shutdown(stop).await;
@@ -208,6 +246,11 @@ fn api(import_max: usize) -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(catalog::stats))
         .routes(routes!(cache_stats::cache))
+        .routes(routes!(performance::prometheus))
+        .routes(routes!(performance::requests))
+        .routes(routes!(performance::queries))
+        .routes(routes!(performance::slow_queries))
+        .routes(routes!(performance::patterns))
         .routes(routes!(catalog::export))
         .merge(import)
 }
@@ -225,14 +268,48 @@ fn router(state: AppState) -> Router {
     // headers to every response).
     let cors = tower::util::option_layer(cors(&state.config.cors_origin_list()));
     let cache = axum::middleware::from_fn_with_state(state.clone(), cache_layer::layer);
+    let compression = compression(&state.config);
+    let requests = state.requests.clone();
     let app = routes
         .route_layer(cache)
+        .route_layer(axum::middleware::from_fn(middleware::tag_route))
         .merge(SwaggerUi::new("/api-docs").url("/api-docs/openapi.json", spec))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(cors);
-    with_common_layers(app, max_body, timeout)
+        .layer(cors)
+        .layer(compression)
+        .layer(axum::middleware::from_fn(middleware::compression_opt_out));
+    with_common_layers(app, max_body, timeout).layer(axum::middleware::from_fn(move |req, next| {
+        middleware::record(requests.clone(), req, next)
+    }))
+}
+
+/// br, zstd, gzip and deflate by the client's `Accept-Encoding` (q-values honoured), above the
+/// size threshold, never for already-compressed types; cached gzip bodies pass through as they are.
+/// With `ENABLE_COMPRESSION=false` the layer stays but never compresses.
+fn compression(
+    config: &ServeConfig,
+) -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate + use<>> {
+    use axum::http::{Extensions, HeaderMap, StatusCode, Version};
+    use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+    use tower_http::compression::{CompressionLayer, CompressionLevel};
+    let enabled = config.compression;
+    let level = match config.compression_level.as_str() {
+        "fastest" => CompressionLevel::Fastest,
+        "best" => CompressionLevel::Best,
+        "default" => CompressionLevel::Default,
+        n => n.parse().map(CompressionLevel::Precise).unwrap_or_default(),
+    };
+    let threshold = config.cache.compression_threshold as u64;
+    let predicate = SizeAbove::new(threshold.saturating_sub(1))
+        .and(NotForContentType::GRPC)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::const_new("application/gzip"))
+        .and(NotForContentType::const_new("application/zip"))
+        .and(NotForContentType::const_new("application/zstd"))
+        .and(move |_: StatusCode, _: Version, _: &HeaderMap, _: &Extensions| enabled);
+    CompressionLayer::new().quality(level).compress_when(predicate)
 }
 
 /// The layers every route runs inside: body limit, timeout, panic capture (a panicking handler

@@ -11,12 +11,20 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct UserCache {
     users: Cache<String, Arc<User>>,
+    /// The last record read of each user, used only while the database cannot be reached, so
+    /// cached reads keep working through an outage. Changes cannot happen meanwhile (they go
+    /// through the database), and those made before it were dropped from here too.
+    last_known: Cache<String, Arc<User>>,
 }
 
 impl UserCache {
     pub fn new(ttl: Duration) -> Self {
         UserCache {
             users: Cache::builder().max_capacity(10_000).time_to_live(ttl).build(),
+            last_known: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(3600))
+                .build(),
         }
     }
 
@@ -36,9 +44,16 @@ impl UserCache {
             })
             .await;
         match loaded {
-            Ok(user) => Ok(Some(user)),
+            Ok(user) => {
+                self.last_known.insert(user_id.to_string(), user.clone()).await;
+                Ok(Some(user))
+            }
             Err(e) => match e.as_ref() {
                 StoreError::NotFound { .. } => Ok(None),
+                StoreError::Unreachable(_) | StoreError::Unavailable(_) => match self.last_known.get(user_id).await {
+                    Some(user) => Ok(Some(user)),
+                    None => Err(StoreError::Unavailable(e.to_string())),
+                },
                 other => Err(StoreError::Unavailable(other.to_string())),
             },
         }
@@ -46,9 +61,11 @@ impl UserCache {
 
     pub async fn forget(&self, user_id: &str) {
         self.users.invalidate(user_id).await;
+        self.last_known.invalidate(user_id).await;
     }
 
     pub fn forget_all(&self) {
         self.users.invalidate_all();
+        self.last_known.invalidate_all();
     }
 }

@@ -278,6 +278,17 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            fn pool_status(&self) -> Option<$crate::store::PoolStatus> {
+                let size = self.pool.size();
+                let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+                Some($crate::store::PoolStatus {
+                    size,
+                    idle,
+                    in_use: size.saturating_sub(idle),
+                    max: self.pool.options().get_max_connections(),
+                })
+            }
+
             async fn close(&self) {
                 self.pool.close().await;
             }

@@ -14,6 +14,10 @@ pub enum StoreError {
     Invalid(ValidationErrors),
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database cannot be reached at all (connection refused or lost, pool exhausted).
+    /// Counted by the circuit breaker; reads may be retried.
+    #[error("database unreachable: {0}")]
+    Unreachable(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
@@ -49,7 +53,7 @@ impl From<sqlx::Error> for StoreError {
                 StoreError::Conflict(format!("already exists ({})", db.constraint().unwrap_or("unique key")))
             }
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
-                StoreError::Unavailable(e.to_string())
+                StoreError::Unreachable(e.to_string())
             }
             _ => StoreError::Database(e.to_string()),
         }

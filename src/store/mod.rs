@@ -3,6 +3,7 @@
 #[macro_use]
 mod backend;
 pub mod error;
+pub mod guard;
 pub mod model;
 pub mod postgres;
 pub mod query;
@@ -45,6 +46,10 @@ pub trait Store: Send + Sync + 'static {
     /// Applies pending migrations (idempotent).
     async fn migrate(&self) -> StoreResult<()>;
     async fn ping(&self) -> StoreResult<()>;
+    /// Connections open, idle and busy (sqlx does not expose how many callers wait).
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
     /// Closes the pool after in-flight queries finish.
     async fn close(&self);
 
@@ -108,6 +113,14 @@ pub trait Store: Send + Sync + 'static {
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct PoolStatus {
+    pub size: u32,
+    pub idle: u32,
+    pub in_use: u32,
+    pub max: u32,
+}
 
 /// Opens the store named by the configuration's URL (`sqlite:` or `postgres:`), waiting for the
 /// database up to the configured connect timeout.

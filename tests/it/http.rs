@@ -39,6 +39,11 @@ fn config(public_read: bool) -> ServeConfig {
         cors_origins: Some("https://dash.example.com".into()),
         user_cache_ttl_s: 5,
         request_timeout_s: 30,
+        compression: true,
+        compression_level: "fastest".into(),
+        slow_request_ms: 1000,
+        slow_query_ms: 100,
+        metrics_bind: None,
         cache: mdl::config::CacheConfig {
             warming: false,
             ..Default::default()
@@ -1038,6 +1043,10 @@ const PROTECTED: &[(&str, &str, &str)] = &[
     ("delete", "/api/v1/objectives/NOPE", "admin"),
     ("get", "/api/v1/stats", "viewer"),
     ("get", "/api/v1/stats/cache", "admin"),
+    ("get", "/api/v1/stats/performance", "admin"),
+    ("get", "/api/v1/stats/performance/slow-queries", "admin"),
+    ("get", "/api/v1/stats/performance/patterns", "admin"),
+    ("get", "/api/performance/stats", "admin"),
     ("post", "/api/v1/import", "editor"),
     ("get", "/api/v1/export", "viewer"),
 ];
@@ -1147,6 +1156,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/objectives/{id}"),
     ("get", "/api/v1/stats"),
     ("get", "/api/v1/stats/cache"),
+    ("get", "/api/v1/stats/performance"),
+    ("get", "/api/v1/stats/performance/slow-queries"),
+    ("get", "/api/v1/stats/performance/patterns"),
+    ("get", "/api/performance/stats"),
+    ("get", "/metrics"),
     ("post", "/api/v1/import"),
     ("get", "/api/v1/export"),
 ];

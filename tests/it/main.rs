@@ -9,6 +9,7 @@ mod domain;
 mod hardening;
 mod http;
 mod import_export;
+mod observability;
 mod policy;
 mod policy_http;
 mod store_suite;

@@ -90,8 +90,8 @@ impl PgStore {
             let attempt = PgPoolOptions::new()
                 .min_connections(cfg.pool_min)
                 .max_connections(cfg.pool_max.max(1))
-                .acquire_timeout(Duration::from_secs(5))
-                .idle_timeout(Duration::from_secs(600))
+                .acquire_timeout(Duration::from_millis(cfg.acquire_timeout_ms))
+                .idle_timeout(Duration::from_secs(cfg.idle_timeout_s))
                 .connect_with(options.clone())
                 .await;
             match attempt {

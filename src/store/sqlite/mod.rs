@@ -109,7 +109,9 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .min_connections(cfg.pool_min)
             .max_connections(cfg.pool_max.max(1))
+            // One writer at a time: waiting for a connection is contention here, not an outage.
             .acquire_timeout(Duration::from_secs(cfg.connect_timeout_s.max(1)))
+            .idle_timeout(Duration::from_secs(cfg.idle_timeout_s))
             .connect_with(options)
             .await?;
         Ok(Self { pool })

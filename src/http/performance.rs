@@ -1,0 +1,126 @@
+//! Performance figures: Prometheus text for scrapers, JSON summaries for admins.
+
+use super::AppState;
+use super::caller::Caller;
+use super::error::ApiError;
+use super::query::Params;
+use super::respond::no_store;
+use crate::domain::user::Role;
+use crate::store::CatalogStats;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Catalog gauges come from the grouped counts query, at most this often.
+const CATALOG_REFRESH: Duration = Duration::from_secs(30);
+
+/// Marks requests that arrived on the `MDL_METRICS_BIND` listener.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsListener;
+
+async fn catalog_counts(state: &AppState) -> Option<Arc<CatalogStats>> {
+    if let Ok(cached) = state.catalog_gauges.lock()
+        && let Some((at, stats)) = cached.as_ref()
+        && at.elapsed() < CATALOG_REFRESH
+    {
+        return Some(stats.clone());
+    }
+    let stats = Arc::new(state.store.stats().await.ok()?);
+    if let Ok(mut cached) = state.catalog_gauges.lock() {
+        *cached = Some((Instant::now(), stats.clone()));
+    }
+    Some(stats)
+}
+
+/// Prometheus text format. With `MDL_METRICS_BIND` set, served only on that listener.
+#[utoipa::path(get, path = "/metrics", tag = "health", summary = "Prometheus metrics (text format; on MDL_METRICS_BIND when set)", responses((status = 200, description = "Prometheus text exposition format"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+pub async fn prometheus(State(state): State<AppState>, listener: Option<axum::Extension<MetricsListener>>) -> Response {
+    if state.config.metrics_bind.is_some() && listener.is_none() {
+        return ApiError::NotFound("metrics are served on MDL_METRICS_BIND".into()).into_response();
+    }
+    let Some(handle) = crate::telemetry::handle() else {
+        return ApiError::Unavailable("metrics recorder not installed".into()).into_response();
+    };
+    let catalog = catalog_counts(&state).await;
+    crate::telemetry::publish(&crate::telemetry::Snapshot {
+        cache: &state.cache.stats(),
+        pool: state.store.pool_status(),
+        breaker: state.breaker.status(),
+        catalog: catalog.as_deref(),
+        uptime: state.started.elapsed(),
+    });
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        handle.render(),
+    )
+        .into_response()
+}
+
+fn process() -> serde_json::Value {
+    json!({ "rss_bytes": crate::monitor::rss_bytes() })
+}
+
+#[utoipa::path(get, path = "/api/performance/stats", tag = "health", summary = "Requests, error rate, per-route p50/p95/p99, RSS and uptime (admin)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+pub async fn requests(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    Ok(no_store(
+        StatusCode::OK,
+        json!({ "success": true, "data": {
+            "uptime_s": state.started.elapsed().as_secs(),
+            "process": process(),
+            "requests": state.requests.summary(),
+        }}),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/stats/performance", tag = "catalog", summary = "Store call timings per operation, pool and circuit breaker (admin)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+pub async fn queries(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    Ok(no_store(
+        StatusCode::OK,
+        json!({ "success": true, "data": {
+            "queries": state.queries.summary(),
+            "pool": state.store.pool_status(),
+            "circuit": state.breaker.status(),
+            "uptime_s": state.started.elapsed().as_secs(),
+            "process": process(),
+        }}),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/stats/performance/slow-queries", tag = "catalog", summary = "The most recent slow store calls, newest first (admin; limit=N)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+pub async fn slow_queries(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let params = Params::parse(raw.as_deref(), &["limit"])?;
+    let limit = match params.one("limit")? {
+        None => 50,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=200).contains(n))
+            .ok_or_else(|| ApiError::field("limit", "must be an integer from 1 to 200"))?,
+    };
+    Ok(no_store(
+        StatusCode::OK,
+        json!({ "success": true, "data": state.queries.slow(limit) }),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/stats/performance/patterns", tag = "catalog", summary = "Store operations ordered by the total time they took (admin)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+pub async fn patterns(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    Ok(no_store(
+        StatusCode::OK,
+        json!({ "success": true, "data": state.queries.patterns() }),
+    ))
+}

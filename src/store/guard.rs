@@ -1,0 +1,312 @@
+//! A circuit breaker around the store, and timing of every store call.
+//!
+//! After `THRESHOLD` consecutive "unreachable" failures, calls fail at once (503 with
+//! `Retry-After`) instead of each waiting for a connection that will not come; after `OPEN_FOR`
+//! one call probes, and its success closes the breaker. Idempotent reads are retried once, and
+//! only after a connection failure. Writes are never retried: a write that failed may have
+//! reached the database, and the client, told it failed, decides.
+
+use super::*;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const THRESHOLD: u32 = 5;
+const OPEN_FOR: Duration = Duration::from_secs(2);
+
+/// What the breaker is doing, for health, metrics and tests.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BreakerStatus {
+    pub state: &'static str,
+    pub consecutive_failures: u32,
+    /// Times it opened since start.
+    pub opened: u64,
+    /// Calls refused without touching the database.
+    pub short_circuited: u64,
+    pub last_error: Option<String>,
+}
+
+/// Observes each store call: operation name, duration, outcome.
+pub trait CallObserver: Send + Sync {
+    fn observe(&self, operation: &'static str, elapsed: Duration, ok: bool);
+}
+
+#[derive(Default)]
+pub struct Breaker {
+    failures: AtomicU32,
+    /// Milliseconds since `epoch` until which calls are refused; 0 when closed.
+    open_until_ms: AtomicU64,
+    opened: AtomicU64,
+    short_circuited: AtomicU64,
+    last_error: Mutex<Option<String>>,
+    epoch: Mutex<Option<Instant>>,
+}
+
+impl Breaker {
+    fn now_ms(&self) -> u64 {
+        let mut epoch = self.epoch.lock().unwrap_or_else(|e| e.into_inner());
+        epoch.get_or_insert_with(Instant::now).elapsed().as_millis() as u64
+    }
+
+    fn allow(&self) -> bool {
+        let until = self.open_until_ms.load(Ordering::Acquire);
+        if until == 0 {
+            return true;
+        }
+        let now = self.now_ms();
+        // Half-open: exactly one caller probes; the others keep failing fast until it reports.
+        if now >= until
+            && self
+                .open_until_ms
+                .compare_exchange(
+                    until,
+                    now + OPEN_FOR.as_millis() as u64,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+        {
+            return true;
+        }
+        self.short_circuited.fetch_add(1, Ordering::Relaxed);
+        false
+    }
+
+    fn success(&self) {
+        self.failures.store(0, Ordering::Release);
+        if self.open_until_ms.swap(0, Ordering::AcqRel) != 0 {
+            tracing::warn!("database reachable again: circuit closed");
+        }
+    }
+
+    fn failure(&self, error: &str) {
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = Some(error.to_owned());
+        }
+        let failures = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
+        if failures >= THRESHOLD {
+            let until = self.now_ms() + OPEN_FOR.as_millis() as u64;
+            if self.open_until_ms.swap(until, Ordering::AcqRel) == 0 {
+                self.opened.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "database unreachable: circuit open, failing fast");
+            }
+        }
+    }
+
+    pub fn status(&self) -> BreakerStatus {
+        let until = self.open_until_ms.load(Ordering::Acquire);
+        let state = match until {
+            0 => "closed",
+            u if self.now_ms() < u => "open",
+            _ => "half_open",
+        };
+        BreakerStatus {
+            state,
+            consecutive_failures: self.failures.load(Ordering::Acquire),
+            opened: self.opened.load(Ordering::Relaxed),
+            short_circuited: self.short_circuited.load(Ordering::Relaxed),
+            last_error: self.last_error.lock().ok().and_then(|l| l.clone()),
+        }
+    }
+
+    /// Seconds a client should wait before retrying.
+    pub fn retry_after_s(&self) -> u64 {
+        OPEN_FOR.as_secs().max(1)
+    }
+}
+
+pub struct GuardedStore {
+    inner: DynStore,
+    breaker: Arc<Breaker>,
+    observer: Option<Arc<dyn CallObserver>>,
+}
+
+impl GuardedStore {
+    pub fn new(inner: DynStore, breaker: Arc<Breaker>, observer: Option<Arc<dyn CallObserver>>) -> GuardedStore {
+        GuardedStore {
+            inner,
+            breaker,
+            observer,
+        }
+    }
+
+    async fn once<T>(&self, operation: &'static str, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        if !self.breaker.allow() {
+            return Err(StoreError::Unreachable("database unreachable (circuit open)".into()));
+        }
+        let started = Instant::now();
+        let result = call.await;
+        match &result {
+            Err(StoreError::Unreachable(e)) => self.breaker.failure(e),
+            // Any answer from the database, even a refusal, proves it is reachable.
+            _ => self.breaker.success(),
+        }
+        if let Some(o) = &self.observer {
+            o.observe(operation, started.elapsed(), result.is_ok());
+        }
+        result
+    }
+
+    /// An idempotent read: one retry after a lost connection (a pooled connection that died,
+    /// which a fresh one replaces), but not after waiting out the pool timeout.
+    async fn read<T, F: Future<Output = StoreResult<T>>>(
+        &self,
+        operation: &'static str,
+        call: impl Fn() -> F,
+    ) -> StoreResult<T> {
+        match self.once(operation, call()).await {
+            Err(StoreError::Unreachable(e)) if !e.contains("timed out") => self.once(operation, call()).await,
+            other => other,
+        }
+    }
+}
+
+#[async_trait]
+impl Store for GuardedStore {
+    fn backend(&self) -> Backend {
+        self.inner.backend()
+    }
+    async fn migrate(&self) -> StoreResult<()> {
+        self.once("migrate", self.inner.migrate()).await
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        // Health checks see the database itself, not the breaker's opinion of it.
+        self.inner.ping().await
+    }
+    fn pool_status(&self) -> Option<PoolStatus> {
+        self.inner.pool_status()
+    }
+    async fn close(&self) {
+        self.inner.close().await;
+    }
+    async fn get_metric(&self, id: &str) -> StoreResult<Option<Stored>> {
+        self.read("get_metric", || self.inner.get_metric(id)).await
+    }
+    async fn list_metrics(&self, query: &MetricQuery) -> StoreResult<Page<Stored>> {
+        self.read("list_metrics", || self.inner.list_metrics(query)).await
+    }
+    async fn save_metric(&self, metric: &Metric, actor: &str, expect: Expect) -> StoreResult<Saved> {
+        self.once("save_metric", self.inner.save_metric(metric, actor, expect))
+            .await
+    }
+    async fn delete_metric(&self, id: &str, actor: &str, version: Option<i64>) -> StoreResult<()> {
+        self.once("delete_metric", self.inner.delete_metric(id, actor, version))
+            .await
+    }
+    async fn metric_history(&self, id: &str, page: &PageRequest) -> StoreResult<Page<HistoryEntry>> {
+        self.read("metric_history", || self.inner.metric_history(id, page))
+            .await
+    }
+    async fn get_domain(&self, id: &str) -> StoreResult<Option<Stored>> {
+        self.read("get_domain", || self.inner.get_domain(id)).await
+    }
+    async fn list_domains(&self, page: &PageRequest) -> StoreResult<Page<Stored>> {
+        self.read("list_domains", || self.inner.list_domains(page)).await
+    }
+    async fn save_domain(&self, domain: &BusinessDomain, actor: &str, expect: Expect) -> StoreResult<Saved> {
+        self.once("save_domain", self.inner.save_domain(domain, actor, expect))
+            .await
+    }
+    async fn delete_domain(&self, id: &str, version: Option<i64>) -> StoreResult<()> {
+        self.once("delete_domain", self.inner.delete_domain(id, version)).await
+    }
+    async fn get_objective(&self, id: &str) -> StoreResult<Option<Stored>> {
+        self.read("get_objective", || self.inner.get_objective(id)).await
+    }
+    async fn list_objectives(&self, page: &PageRequest) -> StoreResult<Page<Stored>> {
+        self.read("list_objectives", || self.inner.list_objectives(page)).await
+    }
+    async fn save_objective(&self, objective: &Objective, actor: &str, expect: Expect) -> StoreResult<Saved> {
+        self.once("save_objective", self.inner.save_objective(objective, actor, expect))
+            .await
+    }
+    async fn delete_objective(&self, id: &str, version: Option<i64>) -> StoreResult<()> {
+        self.once("delete_objective", self.inner.delete_objective(id, version))
+            .await
+    }
+    async fn import(&self, batch: &ImportBatch, actor: &str) -> StoreResult<ImportOutcome> {
+        self.once("import", self.inner.import(batch, actor)).await
+    }
+    async fn catalog_info(&self) -> StoreResult<Map<String, Value>> {
+        self.read("catalog_info", || self.inner.catalog_info()).await
+    }
+    async fn snapshot(&self) -> StoreResult<CatalogSnapshot> {
+        self.read("snapshot", || self.inner.snapshot()).await
+    }
+    async fn setting_or_init(&self, key: &str, candidate: &str) -> StoreResult<String> {
+        self.once("setting_or_init", self.inner.setting_or_init(key, candidate))
+            .await
+    }
+    async fn count_users(&self) -> StoreResult<u64> {
+        self.read("count_users", || self.inner.count_users()).await
+    }
+    async fn create_user(&self, user: &NewUser, password_hash: &str) -> StoreResult<User> {
+        self.once("create_user", self.inner.create_user(user, password_hash))
+            .await
+    }
+    async fn get_user(&self, user_id: &str) -> StoreResult<Option<User>> {
+        self.read("get_user", || self.inner.get_user(user_id)).await
+    }
+    async fn find_user(&self, username: &str) -> StoreResult<Option<(User, String)>> {
+        self.read("find_user", || self.inner.find_user(username)).await
+    }
+    async fn list_users(&self, page: &PageRequest) -> StoreResult<Page<User>> {
+        self.read("list_users", || self.inner.list_users(page)).await
+    }
+    async fn update_user(&self, user_id: &str, change: &UserChange) -> StoreResult<User> {
+        self.once("update_user", self.inner.update_user(user_id, change)).await
+    }
+    async fn delete_user(&self, user_id: &str) -> StoreResult<()> {
+        self.once("delete_user", self.inner.delete_user(user_id)).await
+    }
+    async fn create_api_key(&self, key: &ApiKey, key_hash: &str) -> StoreResult<()> {
+        self.once("create_api_key", self.inner.create_api_key(key, key_hash))
+            .await
+    }
+    async fn list_api_keys(&self, user_id: &str) -> StoreResult<Vec<ApiKey>> {
+        self.read("list_api_keys", || self.inner.list_api_keys(user_id)).await
+    }
+    async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
+        self.read("find_api_key", || self.inner.find_api_key(key_hash)).await
+    }
+    async fn get_api_key(&self, key_id: &str) -> StoreResult<Option<ApiKey>> {
+        self.read("get_api_key", || self.inner.get_api_key(key_id)).await
+    }
+    async fn revoke_api_key(&self, key_id: &str, now: i64) -> StoreResult<()> {
+        self.once("revoke_api_key", self.inner.revoke_api_key(key_id, now))
+            .await
+    }
+    async fn insert_refresh_token(
+        &self,
+        token_hash: &str,
+        family_id: &str,
+        user_id: &str,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        let call = self
+            .inner
+            .insert_refresh_token(token_hash, family_id, user_id, expires_at);
+        self.once("insert_refresh_token", call).await
+    }
+    async fn use_refresh_token(&self, token_hash: &str, now: i64) -> StoreResult<RefreshUse> {
+        self.once("use_refresh_token", self.inner.use_refresh_token(token_hash, now))
+            .await
+    }
+    async fn revoke_refresh_family(&self, token_hash: &str, now: i64) -> StoreResult<()> {
+        self.once(
+            "revoke_refresh_family",
+            self.inner.revoke_refresh_family(token_hash, now),
+        )
+        .await
+    }
+    async fn revoke_user_refresh_tokens(&self, user_id: &str, now: i64) -> StoreResult<()> {
+        self.once(
+            "revoke_user_refresh_tokens",
+            self.inner.revoke_user_refresh_tokens(user_id, now),
+        )
+        .await
+    }
+    async fn stats(&self) -> StoreResult<CatalogStats> {
+        self.read("stats", || self.inner.stats()).await
+    }
+}

@@ -1,0 +1,405 @@
+//! Compression, request ids, monitoring, Prometheus, and surviving a database that goes away.
+
+use crate::http::{TestApp, load, spawn_on, spawn_with, test_config};
+use crate::support::{TcpProxy, postgres, postgres_url, sqlite};
+use mdl::config::DbConfig;
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+async fn get_with(app: &TestApp, path: &str, token: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut req = app.client.get(app.url(path)).bearer_auth(token);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.send().await.unwrap()
+}
+
+fn header(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers().get(name).map(|v| v.to_str().unwrap().to_string())
+}
+
+/// Every `Vary` value, lower-cased.
+fn vary(r: &reqwest::Response) -> String {
+    r.headers()
+        .get_all("vary")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[tokio::test]
+async fn compression_negotiation() {
+    let db = sqlite().await;
+    load(&db).await;
+    let mut config = test_config();
+    config.cache.enabled = false; // the compression layer itself, on fresh responses
+    let app = spawn_with(&db, config).await;
+    let token = app.token().await;
+    let page = "/api/v1/metrics?limit=20";
+    let identity = get_with(&app, page, &token, &[("accept-encoding", "identity")]).await;
+    assert_eq!(header(&identity, "content-encoding"), None);
+    assert!(vary(&identity).contains("accept-encoding"));
+    let strong = header(&identity, "etag").unwrap();
+    assert!(!strong.starts_with("W/"));
+    let plain = identity.bytes().await.unwrap();
+
+    for coding in ["br", "zstd", "gzip", "deflate"] {
+        let r = get_with(&app, page, &token, &[("accept-encoding", coding)]).await;
+        assert_eq!(header(&r, "content-encoding").as_deref(), Some(coding), "{coding}");
+        assert_eq!(
+            header(&r, "etag"),
+            Some(format!("W/{strong}")),
+            "re-encoded bodies get weak validators"
+        );
+        assert!(vary(&r).contains("accept-encoding"));
+        let body = r.bytes().await.unwrap();
+        assert!(
+            body.len() * 2 < plain.len(),
+            "{coding}: {} vs {}",
+            body.len(),
+            plain.len()
+        );
+        if coding == "gzip" {
+            let mut inflated = Vec::new();
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut inflated)
+                .unwrap();
+            assert_eq!(inflated, plain);
+        }
+    }
+    // q-values pick the client's preference; q=0 refuses.
+    let r = get_with(
+        &app,
+        page,
+        &token,
+        &[("accept-encoding", "gzip;q=0.4, br;q=0.9, zstd;q=0.1")],
+    )
+    .await;
+    assert_eq!(header(&r, "content-encoding").as_deref(), Some("br"));
+    let r = get_with(&app, page, &token, &[("accept-encoding", "br;q=0, gzip")]).await;
+    assert_eq!(header(&r, "content-encoding").as_deref(), Some("gzip"));
+    // Opt-out header and the size threshold.
+    let r = get_with(
+        &app,
+        page,
+        &token,
+        &[("accept-encoding", "gzip"), ("x-no-compression", "1")],
+    )
+    .await;
+    assert_eq!(header(&r, "content-encoding"), None);
+    let small = get_with(&app, "/api/v1/auth/me", &token, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(header(&small, "content-encoding"), None, "below the threshold");
+    assert!(vary(&small).contains("accept-encoding"), "Vary on every response");
+    // An already-compressed type is left alone.
+    let bundle = get_with(
+        &app,
+        "/api/v1/policies/bundle.tar.gz",
+        &token,
+        &[("accept-encoding", "gzip, br")],
+    )
+    .await;
+    assert_eq!(header(&bundle, "content-encoding"), None);
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn cached_responses_honour_the_opt_out_and_other_codings() {
+    let db = sqlite().await;
+    load(&db).await;
+    let app = spawn_with(&db, test_config()).await;
+    let token = app.token().await;
+    let page = "/api/v1/metrics?limit=30";
+    get_with(&app, page, &token, &[]).await;
+    let r = get_with(
+        &app,
+        page,
+        &token,
+        &[("accept-encoding", "gzip"), ("x-no-compression", "yes")],
+    )
+    .await;
+    assert_eq!(
+        (header(&r, "x-cache").as_deref(), header(&r, "content-encoding")),
+        (Some("HIT"), None)
+    );
+    let r = get_with(&app, page, &token, &[("accept-encoding", "br")]).await;
+    assert_eq!(header(&r, "x-cache").as_deref(), Some("HIT"));
+    assert_eq!(
+        header(&r, "content-encoding").as_deref(),
+        Some("br"),
+        "a br client still gets br"
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn request_ids_are_kept_or_replaced_and_reach_error_bodies() {
+    let db = sqlite().await;
+    let app = spawn_with(&db, test_config()).await;
+    let r = app
+        .client
+        .get(app.url("/api/v1/nope"))
+        .header("x-request-id", "trace-42.a_b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "x-request-id").as_deref(), Some("trace-42.a_b"));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["request_id"], "trace-42.a_b");
+    let r = app
+        .client
+        .get(app.url("/api/v1/nope"))
+        .header("x-request-id", "bad id!")
+        .send()
+        .await
+        .unwrap();
+    let id = header(&r, "x-request-id").unwrap();
+    assert_ne!(id, "bad id!");
+    assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
+    assert!(header(&r, "x-response-time").unwrap().ends_with("ms"));
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn prometheus_labels_monitors_and_shipped_dashboards() {
+    let db = sqlite().await;
+    load(&db).await;
+    let app = spawn_with(&db, test_config()).await;
+    let token = app.token().await;
+    let before: Value = get_with(&app, "/api/v1/stats/performance", &token, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let listed = |v: &Value| {
+        v["data"]["queries"]["by_key"]["list_metrics"]["count"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    for q in ["tier=Tier-1", "tier=Tier-2", "category=Engineering"] {
+        assert_eq!(
+            get_with(&app, &format!("/api/v1/metrics?{q}"), &token, &[])
+                .await
+                .status(),
+            200
+        );
+    }
+    let random = format!("/no/such/{}", uuid::Uuid::new_v4().simple());
+    assert_eq!(app.client.get(app.url(&random)).send().await.unwrap().status(), 404);
+    let after: Value = get_with(&app, "/api/v1/stats/performance", &token, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed(&after), listed(&before) + 3, "{after}");
+    assert!(after["data"]["pool"]["max"].as_u64().is_some());
+    assert_eq!(after["data"]["circuit"]["state"], "closed");
+    let patterns: Value = get_with(&app, "/api/v1/stats/performance/patterns", &token, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        patterns["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["pattern"] == "list_metrics")
+    );
+    let slow = get_with(&app, "/api/v1/stats/performance/slow-queries?limit=5", &token, &[]).await;
+    assert_eq!(slow.status(), 200);
+    let requests: Value = get_with(&app, "/api/performance/stats", &token, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let routes = &requests["data"]["requests"]["by_key"];
+    assert!(routes["GET /api/v1/metrics"]["p95_ms"].is_number(), "{requests}");
+    assert!(routes["GET (unmatched)"]["count"].as_u64().unwrap() >= 1);
+    assert!(requests["data"]["process"]["rss_bytes"].as_u64().unwrap() > 0);
+
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains(&random), "raw paths never become labels");
+    assert!(text.contains(r#"route="GET (unmatched)""#));
+    assert!(text.contains(r#"route="GET /api/v1/metrics""#));
+    assert!(
+        text.contains("mdl_catalog_metrics_total 12"),
+        "catalog gauges from grouped counts"
+    );
+
+    // Every series the shipped dashboard and alert rules use is exported.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/monitoring");
+    let mut used = std::collections::BTreeSet::new();
+    for file in ["grafana-dashboard.json", "alerts.yml"] {
+        let content = std::fs::read_to_string(dir.join(file)).unwrap();
+        let bytes = content.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let rest = &content[i..];
+            if (rest.starts_with("mdl_") || rest.starts_with("process_"))
+                && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'))
+            {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                i += name.len();
+                used.insert(name);
+            } else {
+                i += 1;
+            }
+        }
+    }
+    assert!(used.len() >= 12, "{used:?}");
+    let exported: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+    let missing: Vec<&String> = used.iter().filter(|n| !exported.contains(n.as_str())).collect();
+    assert!(
+        missing.is_empty(),
+        "used by deploy/monitoring but not exported: {missing:?}"
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn metrics_on_their_own_listener_only() {
+    let db = sqlite().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = test_config();
+    config.metrics_bind = Some(format!("127.0.0.1:{port}"));
+    let app = spawn_with(&db, config).await;
+    assert_eq!(app.client.get(app.url("/metrics")).send().await.unwrap().status(), 404);
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let mut text = String::new();
+    for _ in 0..100 {
+        if let Ok(r) = app.client.get(&url).send().await {
+            text = r.text().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(text.contains("mdl_uptime_seconds"), "{text}");
+    db.cleanup().await;
+}
+
+/// PostgreSQL behind a proxy the test cuts: cached reads go on, the rest fail fast with 503
+/// and `Retry-After`, the breaker opens, and everything recovers with no acknowledged write lost.
+#[tokio::test]
+async fn database_outage_and_recovery() {
+    let Some(base) = postgres_url() else { return };
+    let Some(db) = postgres().await else { return };
+    load(&db).await;
+    let upstream: std::net::SocketAddr = "127.0.0.1:5432".parse().unwrap();
+    let mut proxy = TcpProxy::start(upstream).await;
+    assert!(
+        base.contains("127.0.0.1:5432"),
+        "the test expects the database at 127.0.0.1:5432"
+    );
+    let url = db.url.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port));
+    let store = mdl::store::connect(&DbConfig::new(&url)).await.unwrap();
+    let app = spawn_on(store, test_config()).await;
+    let token = app.token().await;
+    let cached = "/api/v1/metrics?tier=Tier-1";
+    get_with(&app, cached, &token, &[]).await;
+    let mut acknowledged = Vec::new();
+    let create = |n: usize| {
+        let mut doc = crate::support::sample_metrics()[0].clone();
+        doc["metric_id"] = json!(format!("OUTAGE-{n}"));
+        doc
+    };
+    for n in 0..3 {
+        let r = app
+            .send(Method::POST, "/api/v1/metrics", &token, Some(&create(n)))
+            .await;
+        assert_eq!(r.status(), 201);
+        acknowledged.push(n);
+    }
+    get_with(&app, cached, &token, &[]).await; // re-cache after the writes
+
+    proxy.cut();
+    let r = get_with(&app, cached, &token, &[]).await;
+    assert_eq!(
+        (r.status().as_u16(), header(&r, "x-cache").as_deref()),
+        (200, Some("HIT")),
+        "cached reads go on"
+    );
+    let mut statuses = Vec::new();
+    for n in 3..12 {
+        let started = Instant::now();
+        let r = app
+            .send(Method::POST, "/api/v1/metrics", &token, Some(&create(n)))
+            .await;
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        if r.status().is_success() {
+            acknowledged.push(n);
+        } else {
+            assert_eq!(r.status(), 503);
+            assert!(header(&r, "retry-after").is_some());
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
+        }
+        let r = get_with(&app, &format!("/api/v1/metrics/OUTAGE-{n}"), &token, &[]).await;
+        statuses.push(r.status().as_u16());
+    }
+    assert!(statuses.iter().all(|s| *s == 503), "{statuses:?}");
+    let perf: Value = get_with(&app, "/api/v1/stats/performance", &token, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let circuit = &perf["data"]["circuit"];
+    assert_ne!(circuit["state"], "closed", "{circuit}");
+    assert!(circuit["opened"].as_u64().unwrap() >= 1);
+    assert!(
+        circuit["short_circuited"].as_u64().unwrap() >= 1,
+        "later calls never touched the database: {circuit}"
+    );
+    let health = app.client.get(app.url("/health/ready")).send().await.unwrap();
+    assert_eq!(health.status(), 503);
+
+    proxy.restore().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = app
+            .send(Method::POST, "/api/v1/metrics", &token, Some(&create(100)))
+            .await;
+        if r.status() == 201 {
+            acknowledged.push(100);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "service did not resume within 10 s: {}",
+            r.status()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for n in &acknowledged {
+        let r = get_with(&app, &format!("/api/v1/metrics/OUTAGE-{n}"), &token, &[]).await;
+        assert_eq!(r.status(), 200, "acknowledged write OUTAGE-{n} is there");
+    }
+    let perf: Value = get_with(&app, "/api/v1/stats/performance", &token, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(perf["data"]["circuit"]["state"], "closed");
+    db.cleanup().await;
+}
