@@ -25,6 +25,15 @@ fn respond(headers: &HeaderMap, etag: String, extra: HeaderMap, body: &Value) ->
     conditional(headers, etag, extra, || Json(body).into_response())
 }
 
+/// JSON already serialised (once: the same bytes were hashed for the ETag).
+fn json_bytes(bytes: Vec<u8>) -> Response {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        bytes,
+    )
+        .into_response()
+}
+
 /// A strong ETag over representation bytes.
 pub fn content_etag(prefix: &str, bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
@@ -54,8 +63,9 @@ pub fn entity_response(headers: &HeaderMap, version: i64, body: &Value) -> Respo
 }
 
 pub fn list_response(headers: &HeaderMap, extra: HeaderMap, body: &Value) -> Response {
-    let etag = content_etag("l", body.to_string().as_bytes());
-    respond(headers, etag, extra, body)
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let etag = content_etag("l", &bytes);
+    conditional(headers, etag, extra, || json_bytes(bytes))
 }
 
 /// The version an `If-Match` header asks for: `Ok(None)` without the header, `Ok(Some(v))` for

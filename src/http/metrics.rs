@@ -82,11 +82,10 @@ pub async fn list(
             .map(str::to_string)
             .collect()
     });
-    let page = state.store.list_metrics(&query).await?;
-    let data = page
-        .items
-        .iter()
-        .map(|m| project(m.to_json(), fields.as_deref()))
+    let mut page = state.store.list_metrics(&query).await?;
+    let data = std::mem::take(&mut page.items)
+        .into_iter()
+        .map(|m| project(m.into_json(), fields.as_deref()))
         .collect();
     let (extra, body) = pagination::envelope("/api/v1/metrics", &params, &query.page, &page, data);
     Ok(conditional::list_response(&headers, extra, &body))
@@ -104,8 +103,9 @@ pub async fn get_one(
         .get_metric(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("metric `{id}` not found")))?;
-    let body = json!({ "success": true, "data": metric.to_json() });
-    Ok(conditional::entity_response(&headers, metric.version, &body))
+    let version = metric.version;
+    let body = json!({ "success": true, "data": metric.into_json() });
+    Ok(conditional::entity_response(&headers, version, &body))
 }
 
 #[utoipa::path(get, path = "/api/v1/metrics/{id}/history", tag = "metrics", summary = "Change history, newest first", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]

@@ -43,6 +43,17 @@ pub struct Stored {
 }
 
 impl Stored {
+    /// `to_json` without copying the document.
+    pub fn into_json(self) -> Value {
+        let mut out = self.doc;
+        out.insert("version".into(), self.version.into());
+        out.insert("created_at".into(), timestamp_text(&self.created_at).into());
+        out.insert("created_by".into(), self.created_by.into());
+        out.insert("updated_at".into(), timestamp_text(&self.updated_at).into());
+        out.insert("updated_by".into(), self.updated_by.into());
+        Value::Object(out)
+    }
+
     /// The document as returned to clients: every field sent, then the server fields.
     pub fn to_json(&self) -> Value {
         let mut out = self.doc.clone();
