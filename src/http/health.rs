@@ -39,9 +39,17 @@ pub async fn summary(State(state): State<AppState>) -> Json<serde_json::Value> {
     let started = Instant::now();
     let db = state.store.ping().await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let pool = state.store.pool_status();
+    let circuit = state.breaker.status().state;
     let database = match &db {
-        Ok(()) => json!({ "status": "ok", "backend": state.store.backend(), "latency_ms": latency_ms }),
-        Err(e) => json!({ "status": "down", "backend": state.store.backend(), "reason": e.to_string() }),
+        Ok(()) => json!({
+            "status": "ok", "backend": state.store.backend(), "latency_ms": latency_ms,
+            "pool": pool, "circuit": circuit,
+        }),
+        Err(e) => json!({
+            "status": "down", "backend": state.store.backend(), "reason": e.to_string(),
+            "pool": pool, "circuit": circuit,
+        }),
     };
     let redis = state.cache.redis_status();
     let cache = match &redis {
