@@ -58,6 +58,13 @@ async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> b
     panic!("{what}: not within {limit:?}");
 }
 
+async fn redis_tier_live(app: &TestApp) {
+    wait_for("redis tier live", Duration::from_secs(5), async || {
+        app.health().await["components"]["cache"]["l2"] == "up"
+    })
+    .await;
+}
+
 async fn version_of(app: &TestApp, token: &str, id: &str) -> (i64, String) {
     let r = get(app, &format!("/api/v1/metrics/{id}"), token).await;
     let outcome = x_cache(&r);
@@ -358,19 +365,7 @@ async fn pair(db: &TestDb, redis: &str, prefix: &str) -> (TestApp, TestApp) {
     let store_b = mdl::store::connect(&DbConfig::new(&db.url)).await.unwrap();
     let b = spawn_on(store_b, with_redis(redis, prefix)).await;
     for app in [&a, &b] {
-        wait_for("redis tier live", Duration::from_secs(5), async || {
-            let h: Value = app
-                .client
-                .get(app.url("/health"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            h["components"]["cache"]["l2"] == "up"
-        })
-        .await;
+        redis_tier_live(app).await;
     }
     (a, b)
 }
@@ -468,15 +463,7 @@ async fn redis_down_then_back(db: &TestDb) {
     }
     assert_eq!(version_of(&b, &tb, LOGIN).await, (1, "HIT".into()), "L1 keeps serving");
     wait_for("health says degraded", Duration::from_secs(5), async || {
-        let h: Value = a
-            .client
-            .get(a.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let h: Value = a.health().await;
         h["status"] == "degraded" && h["components"]["cache"]["status"] == "degraded"
     })
     .await;
@@ -503,15 +490,7 @@ async fn redis_down_then_back(db: &TestDb) {
     )
     .await;
     wait_for("health recovers", Duration::from_secs(10), async || {
-        let h: Value = a
-            .client
-            .get(a.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let h: Value = a.health().await;
         h["status"] == "ok"
     })
     .await;
@@ -555,15 +534,7 @@ async fn unreachable_redis_degrades_without_waiting() {
     assert_eq!(r.status(), 200);
     assert_eq!(version_of(&app, &token, LOGIN).await.0, 2);
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
-    let h: Value = app
-        .client
-        .get(app.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h: Value = app.health().await;
     assert_eq!(h["status"], "degraded", "{h}");
     assert!(h["components"]["cache"]["reason"].is_string(), "{h}");
     db.cleanup().await;
@@ -603,19 +574,7 @@ async fn cli_writes_reach_running_servers(db: &TestDb) {
     let prefix = redis_prefix();
     let app = spawn_with(db, with_redis(&redis, &prefix)).await;
     let token = app.token().await;
-    wait_for("redis tier live", Duration::from_secs(5), async || {
-        let h: Value = app
-            .client
-            .get(app.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        h["components"]["cache"]["l2"] == "up"
-    })
-    .await;
+    redis_tier_live(&app).await;
     let total = async || -> u64 {
         let stats: Value = get(&app, "/api/v1/stats", &token).await.json().await.unwrap();
         stats["data"]["total_metrics"].as_u64().unwrap()

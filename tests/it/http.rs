@@ -127,6 +127,18 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
+    /// `GET /health` as JSON.
+    pub(crate) async fn health(&self) -> Value {
+        self.client
+            .get(self.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub(crate) async fn get(&self, path: &str, token: &str) -> reqwest::Response {
         self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap()
     }
@@ -177,15 +189,7 @@ async fn health_and_common_headers(db: &TestDb) {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_ne!(r.headers()["x-request-id"], "bad id with spaces");
-    let health: Value = app
-        .client
-        .get(app.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = app.health().await;
     assert_eq!(health["components"]["database"]["status"], "ok");
 }
 

@@ -219,15 +219,7 @@ async fn prometheus_labels_monitors_and_shipped_dashboards() {
     assert!(routes["GET /api/v1/metrics"]["p95_ms"].is_number(), "{requests}");
     assert!(routes["GET (unmatched)"]["count"].as_u64().unwrap() >= 1);
     assert!(requests["data"]["process"]["rss_bytes"].as_u64().unwrap() > 0);
-    let health: Value = app
-        .client
-        .get(app.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = app.health().await;
     let database = &health["components"]["database"];
     assert!(database["pool"]["max"].as_u64().unwrap() >= 1, "{health}");
     assert_eq!(database["circuit"], "closed");
