@@ -1,0 +1,361 @@
+//! `mdl-loadtest`: goose load profiles against a running MDL server on loopback, with writes at
+//! a fixed rate, thresholds checked at the end (exit code 1 when broken), goose's HTML report
+//! and a summary JSON.
+
+mod report;
+mod scenarios;
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use goose::config::GooseConfiguration;
+use goose::prelude::*;
+use report::{Figures, Thresholds};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Profile {
+    /// 30 s at a few users: does everything answer?
+    Smoke,
+    /// Ramp up, hold, ramp down.
+    Steady,
+    /// A sudden jump to many users and back.
+    Spike,
+    /// Steps of doubling users until a threshold breaks; reports the knee.
+    Stress,
+    /// A long hold; reports RSS and latency drift between the first and last tenth.
+    Soak,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "mdl-loadtest", about = "Load profiles against a running MDL server")]
+struct Args {
+    /// Base URL of the server (loopback only).
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    host: String,
+    #[arg(long, value_enum, default_value = "smoke")]
+    profile: Profile,
+    /// Users at the plateau (stress: the first step).
+    #[arg(long)]
+    users: Option<usize>,
+    /// Length of the whole run, seconds (stress: of each step).
+    #[arg(long)]
+    duration: Option<u64>,
+    /// Creates and updates per second by an editor, whatever the read load.
+    #[arg(long, default_value_t = 4.0)]
+    writes_per_sec: f64,
+    #[arg(long, env = "MDL_LOADTEST_USER", default_value = "admin")]
+    username: String,
+    #[arg(long, env = "MDL_LOADTEST_PASSWORD")]
+    password: String,
+    /// Where the HTML report and summary JSON go.
+    #[arg(long, default_value = "loadtest-results")]
+    out: PathBuf,
+    #[arg(long, default_value_t = 50.0)]
+    p95_ms: f64,
+    #[arg(long, default_value_t = 150.0)]
+    p99_ms: f64,
+    #[arg(long, default_value_t = 0.01)]
+    max_error_rate: f64,
+    /// Minimum cache hit rate over the run, from the server's `/api/v1/stats/cache`.
+    #[arg(long, default_value_t = 0.9)]
+    min_hit_rate: f64,
+}
+
+impl Args {
+    fn defaults(&self) -> (usize, u64) {
+        let (users, secs) = match self.profile {
+            Profile::Smoke => (5, 30),
+            Profile::Steady => (50, 120),
+            Profile::Spike => (20, 90),
+            Profile::Stress => (8, 20),
+            Profile::Soak => (30, 600),
+        };
+        (self.users.unwrap_or(users), self.duration.unwrap_or(secs))
+    }
+
+    /// Goose test plan: `users,time;users,time;...` (each step ramps to its user count).
+    fn plan(&self) -> String {
+        let (u, d) = self.defaults();
+        match self.profile {
+            Profile::Smoke => format!("{u},2s;{u},{}s;0,1s", d.saturating_sub(3).max(1)),
+            Profile::Steady => {
+                let ramp = (d / 6).max(1);
+                format!("{u},{ramp}s;{u},{}s;0,{ramp}s", d.saturating_sub(2 * ramp).max(1))
+            }
+            Profile::Spike => {
+                let part = (d / 4).max(1);
+                let high = u * 5;
+                format!("{u},5s;{u},{part}s;{high},2s;{high},{part}s;{u},2s;{u},{part}s;0,2s")
+            }
+            Profile::Soak => format!("{u},10s;{u},{}s;0,2s", d.saturating_sub(12).max(1)),
+            Profile::Stress => format!("{u},2s;{u},{d}s;0,1s"),
+        }
+    }
+}
+
+fn loopback(host: &str) -> bool {
+    ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|p| host.starts_with(p))
+}
+
+async fn login(client: &reqwest::Client, args: &Args) -> anyhow::Result<String> {
+    let body: Value = client
+        .post(format!("{}/api/v1/auth/login", args.host))
+        .json(&json!({ "username": args.username, "password": args.password }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    body["data"]["tokens"]["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("login failed: {body}"))
+}
+
+async fn get_json(client: &reqwest::Client, host: &str, token: &str, path: &str) -> anyhow::Result<Value> {
+    Ok(client
+        .get(format!("{host}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .json()
+        .await?)
+}
+
+/// Ids, filter values and search words that exist in the data.
+async fn prepare(client: &reqwest::Client, args: &Args, token: String) -> anyhow::Result<scenarios::Shared> {
+    let stats = get_json(client, &args.host, &token, "/api/v1/stats").await?;
+    let keys = |k: &str| -> Vec<String> {
+        stats["data"][k]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let total = stats["data"]["total_metrics"].as_u64().unwrap_or(0);
+    if total == 0 {
+        bail!("the catalog is empty: seed it first (mdl seed --synthetic N)");
+    }
+    let page = get_json(
+        client,
+        &args.host,
+        &token,
+        "/api/v1/metrics?limit=100&fields=metric_id,name",
+    )
+    .await?;
+    let items = page["data"].as_array().cloned().unwrap_or_default();
+    let ids = items
+        .iter()
+        .filter_map(|m| m["metric_id"].as_str().map(str::to_owned))
+        .collect();
+    let mut words: Vec<String> = items
+        .iter()
+        .filter_map(|m| m["name"].as_str())
+        .flat_map(|n| n.split_whitespace().map(str::to_lowercase).collect::<Vec<_>>())
+        .filter(|w| w.len() > 3 && w.chars().all(char::is_alphabetic))
+        .collect();
+    words.sort();
+    words.dedup();
+    Ok(scenarios::Shared {
+        token,
+        ids,
+        categories: keys("by_category"),
+        tiers: keys("by_tier"),
+        domains: keys("by_business_domain"),
+        words,
+        pages: total.div_ceil(50),
+        started: Instant::now(),
+        samples: Mutex::new(Vec::new()),
+    })
+}
+
+/// Hits and misses so far, from the server (admin).
+async fn cache_counts(client: &reqwest::Client, host: &str, token: &str) -> Option<(u64, u64)> {
+    let stats = get_json(client, host, token, "/api/v1/stats/cache").await.ok()?;
+    let d = &stats["data"];
+    if d["enabled"] != json!(true) {
+        return None;
+    }
+    Some((d["hits"].as_u64()?, d["misses"].as_u64()?))
+}
+
+async fn server_rss(client: &reqwest::Client, host: &str, token: &str) -> Option<u64> {
+    let stats = get_json(client, host, token, "/api/performance/stats").await.ok()?;
+    stats["data"]["process"]["rss_bytes"].as_u64()
+}
+
+/// One goose attack with `plan`, plus the writer and (optionally) RSS sampling alongside.
+async fn attack(
+    args: &Args,
+    shared: &Arc<scenarios::Shared>,
+    plan: &str,
+    seconds: u64,
+    report_file: &str,
+) -> anyhow::Result<(Figures, Vec<(u64, u64)>, (u64, u64))> {
+    if let Ok(mut s) = shared.samples.lock() {
+        s.clear();
+    }
+    let writer = tokio::spawn(scenarios::writer(
+        args.host.clone(),
+        shared.token.clone(),
+        args.writes_per_sec,
+        Duration::from_secs(seconds),
+    ));
+    let sampler = {
+        let (client, host, token) = (reqwest::Client::new(), args.host.clone(), shared.token.clone());
+        tokio::spawn(async move {
+            let mut rss = Vec::new();
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(seconds) {
+                if let Some(bytes) = server_rss(&client, &host, &token).await {
+                    rss.push((started.elapsed().as_millis() as u64, bytes));
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            rss
+        })
+    };
+    let started = Instant::now();
+    let offset = shared.started.elapsed().as_millis() as u32;
+    GooseAttack::initialize_with_config(GooseConfiguration::default())?
+        .register_scenario(scenarios::readers()?)
+        .set_default(GooseDefault::Host, args.host.as_str())?
+        .set_default(GooseDefault::TestPlan, plan)?
+        .set_default(GooseDefault::ReportFile, report_file)?
+        .set_default(GooseDefault::Quiet, 1)?
+        .set_default(GooseDefault::NoTelnet, true)?
+        .set_default(GooseDefault::NoWebSocket, true)?
+        .execute()
+        .await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let samples: Vec<(u32, u32, bool)> = shared
+        .samples
+        .lock()
+        .map(|s| s.iter().map(|(t, l, ok)| (t.saturating_sub(offset), *l, *ok)).collect())
+        .unwrap_or_default();
+    let writes = writer.await.unwrap_or((0, 0));
+    let rss = sampler.await.unwrap_or_default();
+    let figures = report::figures(&samples, elapsed);
+    if let Ok(mut s) = shared.samples.lock() {
+        *s = samples;
+    }
+    Ok((figures, rss, writes))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if !loopback(&args.host) {
+        bail!("load is only ever sent to loopback targets (got {})", args.host);
+    }
+    std::fs::create_dir_all(&args.out)?;
+    let client = reqwest::Client::new();
+    let token = login(&client, &args).await?;
+    let shared = Arc::new(prepare(&client, &args, token.clone()).await?);
+    scenarios::install(shared.clone());
+    let thresholds = Thresholds {
+        p95_ms: args.p95_ms,
+        p99_ms: args.p99_ms,
+        max_error_rate: args.max_error_rate,
+        min_hit_rate: Some(args.min_hit_rate),
+    };
+    let (users, seconds) = args.defaults();
+    let name = format!("{:?}", args.profile).to_lowercase();
+    let report_file = args.out.join(format!("{name}.html"));
+    let report_file = report_file.to_string_lossy().into_owned();
+    let before = cache_counts(&client, &args.host, &token).await;
+
+    let mut summary = json!({
+        "profile": name, "host": args.host, "users": users, "writes_per_sec": args.writes_per_sec,
+        "thresholds": { "p95_ms": args.p95_ms, "p99_ms": args.p99_ms, "max_error_rate": args.max_error_rate, "min_hit_rate": args.min_hit_rate },
+    });
+    let overall = if args.profile == Profile::Stress {
+        // Double the users each step until a threshold breaks (or 8 steps): the knee is the
+        // last step that held.
+        let mut steps = Vec::new();
+        let mut knee = None;
+        let mut last = None;
+        for step in 0..8 {
+            let step_users = users << step;
+            let plan = format!("{step_users},2s;{step_users},{seconds}s;0,1s");
+            let step_before = cache_counts(&client, &args.host, &token).await;
+            let (f, _, _) = attack(&args, &shared, &plan, seconds + 3, &report_file).await?;
+            let hit = hit_rate(step_before, cache_counts(&client, &args.host, &token).await);
+            let broken = report::verdict(&f, hit, &thresholds);
+            println!(
+                "stress step {step}: {step_users} users, {:.0} req/s, p95 {:.2} ms, p99 {:.2} ms, errors {:.4}{}",
+                f.rps(),
+                f.p95_ms,
+                f.p99_ms,
+                f.error_rate(),
+                if broken.is_empty() {
+                    String::new()
+                } else {
+                    format!(" -> broken: {}", broken.join("; "))
+                }
+            );
+            let mut row = f.to_json();
+            row["users"] = json!(step_users);
+            row["cache_hit_rate"] = json!(hit);
+            steps.push(row);
+            if !broken.is_empty() {
+                break;
+            }
+            knee = Some(step_users);
+            last = Some(f);
+        }
+        summary["steps"] = json!(steps);
+        summary["knee_users"] = json!(knee);
+        // The verdict of a stress run is that it found a knee; its thresholds end it.
+        summary["passed"] = json!(true);
+        last
+    } else {
+        let (f, rss, writes) = attack(&args, &shared, &args.plan(), seconds, &report_file).await?;
+        let hit = hit_rate(before, cache_counts(&client, &args.host, &token).await);
+        let broken = report::verdict(&f, hit, &thresholds);
+        summary["result"] = f.to_json();
+        summary["cache_hit_rate"] = json!(hit);
+        summary["writes"] = json!({ "acknowledged": writes.0, "failed": writes.1 });
+        summary["broken"] = json!(broken);
+        summary["passed"] = json!(broken.is_empty());
+        let samples = shared.samples.lock().map(|s| s.clone()).unwrap_or_default();
+        let tenths = report::tenths(&samples, f.seconds);
+        summary["tenths"] = json!(tenths.iter().map(Figures::to_json).collect::<Vec<_>>());
+        if let (Some(first), Some(last)) = (rss.first(), rss.last()) {
+            summary["rss_bytes"] =
+                json!({ "first": first.1, "last": last.1, "drift": report::drift(first.1 as f64, last.1 as f64) });
+        }
+        if let (Some(first), Some(last)) = (tenths.first(), tenths.last()) {
+            summary["p99_drift"] = json!(report::drift(first.p99_ms, last.p99_ms));
+        }
+        Some(f)
+    };
+    let summary_file = args.out.join(format!("{name}.json"));
+    std::fs::write(&summary_file, serde_json::to_string_pretty(&summary)?)?;
+    if let Some(f) = overall {
+        println!(
+            "{name}: {} requests, {:.0} req/s, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, errors {:.4}",
+            f.requests,
+            f.rps(),
+            f.p50_ms,
+            f.p95_ms,
+            f.p99_ms,
+            f.error_rate()
+        );
+    }
+    println!("summary: {}  report: {report_file}", summary_file.display());
+    if summary["passed"] != json!(true) {
+        eprintln!("thresholds broken: {}", summary["broken"]);
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn hit_rate(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
+    let ((h0, m0), (h1, m1)) = (before?, after?);
+    let (h, m) = (h1.saturating_sub(h0), m1.saturating_sub(m0));
+    (h + m > 0).then(|| report::round(h as f64 / (h + m) as f64))
+}

@@ -1,0 +1,170 @@
+//! The traffic: weighted read transactions for goose users, and writes at a fixed rate.
+
+use goose::prelude::*;
+use rand::seq::IndexedRandom;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// What every goose user shares: the token (logged in once, so the login limit is never hit),
+/// ids and filter values that exist in the data, and the latency samples.
+pub struct Shared {
+    pub token: String,
+    pub ids: Vec<String>,
+    pub categories: Vec<String>,
+    pub tiers: Vec<String>,
+    pub domains: Vec<String>,
+    pub words: Vec<String>,
+    pub pages: u64,
+    pub started: Instant,
+    /// (milliseconds since start, latency in microseconds, success).
+    pub samples: Mutex<Vec<(u32, u32, bool)>>,
+}
+
+static SHARED: OnceLock<Arc<Shared>> = OnceLock::new();
+
+pub fn install(shared: Arc<Shared>) {
+    let _ = SHARED.set(shared);
+}
+
+fn shared() -> &'static Arc<Shared> {
+    SHARED.get().expect("scenario data installed before the attack")
+}
+
+fn pick(values: &[String]) -> String {
+    values.choose(&mut rand::rng()).cloned().unwrap_or_default()
+}
+
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn get(user: &mut GooseUser, name: &str, path: &str) -> TransactionResult {
+    let s = shared();
+    let builder = user
+        .get_request_builder(&GooseMethod::Get, path)?
+        .bearer_auth(&s.token)
+        .header("accept-encoding", "gzip");
+    let request = GooseRequest::builder().set_request_builder(builder).name(name).build();
+    let started = Instant::now();
+    let response = user.request(request).await?;
+    let ok = response.response.as_ref().is_ok_and(|r| r.status().is_success());
+    let sample = (
+        s.started.elapsed().as_millis() as u32,
+        started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32,
+        ok,
+    );
+    if let Ok(mut samples) = s.samples.lock() {
+        samples.push(sample);
+    }
+    Ok(())
+}
+
+async fn list_first(user: &mut GooseUser) -> TransactionResult {
+    get(user, "list page 1", "/api/v1/metrics?page=1&limit=50").await
+}
+
+async fn list_other(user: &mut GooseUser) -> TransactionResult {
+    let page = rand::random_range(2..=shared().pages.clamp(2, 200));
+    get(
+        user,
+        "list other page",
+        &format!("/api/v1/metrics?page={page}&limit=50"),
+    )
+    .await
+}
+
+async fn list_filtered(user: &mut GooseUser) -> TransactionResult {
+    let s = shared();
+    let (key, values) = match rand::random_range(0..3) {
+        0 => ("category", &s.categories),
+        1 => ("tier", &s.tiers),
+        _ => ("business_domain", &s.domains),
+    };
+    let path = format!("/api/v1/metrics?{key}={}&limit=50", encode(&pick(values)));
+    get(user, "list filtered", &path).await
+}
+
+async fn search(user: &mut GooseUser) -> TransactionResult {
+    let path = format!("/api/v1/metrics?q={}&limit=20", encode(&pick(&shared().words)));
+    get(user, "search", &path).await
+}
+
+async fn one_metric(user: &mut GooseUser) -> TransactionResult {
+    let path = format!("/api/v1/metrics/{}", pick(&shared().ids));
+    get(user, "single metric", &path).await
+}
+
+async fn stats(user: &mut GooseUser) -> TransactionResult {
+    get(user, "stats", "/api/v1/stats").await
+}
+
+async fn policy(user: &mut GooseUser) -> TransactionResult {
+    let path = format!("/api/v1/metrics/{}/policy", pick(&shared().ids));
+    get(user, "policy", &path).await
+}
+
+/// Read traffic weighted like a dashboard fleet: mostly first pages, filters and single
+/// definitions.
+pub fn readers() -> Result<Scenario, GooseError> {
+    Ok(scenario!("readers")
+        .register_transaction(transaction!(list_first).set_name("list page 1").set_weight(30)?)
+        .register_transaction(transaction!(list_other).set_name("list other page").set_weight(10)?)
+        .register_transaction(transaction!(list_filtered).set_name("list filtered").set_weight(25)?)
+        .register_transaction(transaction!(search).set_name("search").set_weight(8)?)
+        .register_transaction(transaction!(one_metric).set_name("single metric").set_weight(20)?)
+        .register_transaction(transaction!(stats).set_name("stats").set_weight(4)?)
+        .register_transaction(transaction!(policy).set_name("policy").set_weight(3)?))
+}
+
+/// Creates and updates at a fixed rate for `duration`, so the cache is invalidated under load.
+/// Returns (acknowledged writes, failed writes).
+pub async fn writer(base: String, token: String, per_second: f64, duration: Duration) -> (u64, u64) {
+    if per_second <= 0.0 {
+        return (0, 0);
+    }
+    let client = reqwest::Client::new();
+    let run = format!("{:x}", std::process::id());
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per_second));
+    let deadline = Instant::now() + duration;
+    let (mut ok, mut failed) = (0u64, 0u64);
+    let mut n = 0u64;
+    while Instant::now() < deadline {
+        tick.tick().await;
+        let id = format!("LOADTEST-{run}-{}", n / 2);
+        // Even ticks create a metric, odd ones update the one just created.
+        let response = if n.is_multiple_of(2) {
+            let doc = json!({
+                "metric_id": id, "name": format!("Load test metric {n}"),
+                "description": "Written by mdl-loadtest to invalidate caches under load.",
+                "category": "Load Test", "tier": "Tier-3", "business_domain": "Load Test",
+                "metric_type": "operational", "tags": ["loadtest"],
+            });
+            client
+                .post(format!("{base}/api/v1/metrics"))
+                .bearer_auth(&token)
+                .json(&doc)
+                .send()
+                .await
+        } else {
+            let patch: Value = json!({ "description": format!("Updated by mdl-loadtest ({n})") });
+            client
+                .patch(format!("{base}/api/v1/metrics/{id}"))
+                .bearer_auth(&token)
+                .json(&patch)
+                .send()
+                .await
+        };
+        match response {
+            Ok(r) if r.status().is_success() => ok += 1,
+            _ => failed += 1,
+        }
+        n += 1;
+    }
+    (ok, failed)
+}
