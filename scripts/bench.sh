@@ -59,10 +59,12 @@ python3 - "$OUT/$PROFILE.json" "$MODE" "$N" "$PROFILE" "$status" "$*" >>docs/ben
 import json, sys, datetime
 path, mode, n, profile, status, extra = sys.argv[1:7]
 s = json.load(open(path))
-r = s.get("result") or (s.get("steps") or [{}])[-1]
+steps = s.get("steps") or [{}]
+# A stress row shows the knee: the last step that held (else the first step).
+r = s.get("result") or next((x for x in steps if x.get("users") == s.get("knee_users")), steps[0])
 hit = s.get("cache_hit_rate")
 knee = s.get("knee_users")
-print(f"| {datetime.date.today()} | {mode} | {int(n):,} | {profile}{' ' + extra if extra else ''} | {s['users']} "
+print(f"| {datetime.date.today()} | {mode} | {int(n):,} | {profile}{' ' + extra if extra else ''} | {r.get('users', s['users'])} "
       f"| {r.get('requests_per_s', 0):,.0f} | {r.get('p50_ms', 0):.1f} | {r.get('p95_ms', 0):.1f} | {r.get('p99_ms', 0):.1f} "
       f"| {r.get('error_rate', 0):.4f} | {'-' if hit is None else f'{hit:.3f}'} "
       f"| {'knee ' + str(knee) + ' users' if knee else ('pass' if s.get('passed') else 'broken: ' + '; '.join(s.get('broken', [])))} |")
