@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# How read latency grows with catalog size on PostgreSQL, cache off: one database grown in
+# steps (default 1k, 10k, 100k, 1M metrics), and at each size oha runs of a filtered list in
+# cursor mode, a filtered list in page mode, full-text search, the first page, a deep page by
+# cursor and the same depth by page number (page 2000, or the last page of smaller catalogs).
+#
+#   scripts/scaling.sh [SIZES] [SECONDS]        e.g. scripts/scaling.sh "1000 10000 100000" 5
+#
+# Prints a markdown table (p50/p95 in ms, requests/s) to paste into docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SIZES=${1:-"1000 10000 100000 1000000"}
+SECS=${2:-5}
+PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
+DB=mdl_scaling
+PORT=3300
+WORK=$(mktemp -d)
+SERVER=""
+cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+command -v oha >/dev/null || { echo "oha not found: cargo install oha" >&2; exit 1; }
+cargo build --release --quiet
+MDL=target/release/mdl
+psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -qc "CREATE DATABASE $DB" >/dev/null
+export DATABASE_URL="$PG/$DB"
+PASSWORD=scaling-$RANDOM-password
+
+echo "| metrics | request | p50 ms | p95 ms | requests/s (c=10) |"
+echo "|---:|---|---:|---:|---:|"
+have=0
+for n in $SIZES; do
+  $MDL seed --synthetic $((n - have)) --start "$have" >/dev/null
+  have=$n
+  psql "$DATABASE_URL" -qc 'VACUUM ANALYZE' >/dev/null
+  [ -n "$SERVER" ] && kill "$SERVER" && wait "$SERVER" 2>/dev/null || true
+  ENABLE_CACHE=false MDL_ADMIN_PASSWORD=$PASSWORD RUST_LOG=warn $MDL serve --bind 127.0.0.1:$PORT >"$WORK/server.log" 2>&1 &
+  SERVER=$!
+  for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && break; sleep 0.2; done
+  TOKEN=$(curl -s -X POST "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'Content-Type: application/json' \
+    -d "{\"username\":\"admin\",\"password\":\"$PASSWORD\"}" | python3 -c 'import json,sys;print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
+  B="http://127.0.0.1:$PORT/api/v1/metrics"
+  pages=$(( (n + 49) / 50 )); deep=$(( pages < 2000 ? pages : 2000 ))
+  # The cursor of page `deep` of QUERY: page 1 by number, then the next_cursor chain.
+  cursor_at() { # query, depth
+    python3 - "$B" "$TOKEN" "$1" "$2" <<'PY'
+import json, sys, urllib.parse, urllib.request
+base, token, query, deep = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+url = f"{base}?{query}&limit=50"
+cursor = ""
+for _ in range(max(deep - 1, 1)):
+    req = urllib.request.Request(url + (f"&cursor={urllib.parse.quote(cursor)}" if cursor else ""),
+                                 headers={"Authorization": f"Bearer {token}"})
+    nxt = json.load(urllib.request.urlopen(req))["pagination"].get("next_cursor")
+    if not nxt:
+        break
+    cursor = nxt
+print(urllib.parse.quote(cursor))
+PY
+  }
+  CURSOR=$(cursor_at "sort=name" "$deep")
+  FILTER_CURSOR=$(cursor_at "tier=Tier-2" 2)
+  measure() { # label, url
+    oha --no-tui --output-format json -z "${SECS}s" -c 10 -H "Authorization: Bearer $TOKEN" "$2" >"$WORK/r.json" 2>/dev/null
+    python3 - "$n" "$1" "$WORK/r.json" <<'PY'
+import json, sys
+n, label, path = sys.argv[1:4]
+d = json.load(open(path)); p = d["latencyPercentiles"]; s = d["summary"]
+codes = d.get("statusCodeDistribution", {})
+bad = sum(v for k, v in codes.items() if k != "200")
+print(f"| {int(n):,} | {label} | {p['p50']*1000:.2f} | {p['p95']*1000:.2f} | {s['requestsPerSec']:,.0f}{' (' + str(bad) + ' non-200)' if bad else ''} |")
+PY
+  }
+  measure "filtered list, cursor mode (tier=Tier-2, page 2)" "$B?tier=Tier-2&limit=50&cursor=$FILTER_CURSOR"
+  measure "filtered list, page mode (tier=Tier-2, counted)" "$B?tier=Tier-2&limit=50&page=1"
+  measure "full-text search (q=conversion)" "$B?q=conversion&limit=20"
+  measure "first page" "$B?limit=50&page=1"
+  measure "deep page by cursor (page $deep)" "$B?sort=name&limit=50&cursor=$CURSOR"
+  measure "deep page by number (page $deep)" "$B?limit=50&page=$deep"
+done
