@@ -73,6 +73,8 @@ pub struct Shared {
 /// A bound, not yet running server.
 pub struct Application {
     listener: TcpListener,
+    /// The `MDL_METRICS_BIND` listener, bound with the main one so a taken port fails the start.
+    metrics_listener: Option<TcpListener>,
     router: Router,
     addr: SocketAddr,
     state: AppState,
@@ -102,6 +104,14 @@ impl Application {
         ));
         let listener = TcpListener::bind(&config.bind).await?;
         let addr = listener.local_addr()?;
+        let metrics_listener = match &config.metrics_bind {
+            Some(bind) => Some(
+                TcpListener::bind(bind)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("MDL_METRICS_BIND {bind}: {e}"))?,
+            ),
+            None => None,
+        };
         let state = AppState(Arc::new(Shared {
             cache,
             login_limiter: Arc::new(rate_limit::LoginLimiter::per_minute(config.login_rate_per_min)),
@@ -118,6 +128,7 @@ impl Application {
         }));
         Ok(Application {
             listener,
+            metrics_listener,
             router: router(state.clone()),
             addr,
             state,
@@ -126,6 +137,11 @@ impl Application {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served when `MDL_METRICS_BIND` is set (port 0 resolved).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Serves until SIGINT/SIGTERM, then stops accepting and drains in-flight requests.
@@ -154,8 +170,7 @@ impl Application {
         if state.cache.enabled() && state.cache.config().warming {
             background.spawn(warm::run(self.router.clone(), state.clone()));
         }
-        if let Some(bind) = &state.config.metrics_bind {
-            let listener = TcpListener::bind(bind).await?;
+        if let Some(listener) = self.metrics_listener {
             let metrics = Router::new()
                 .route("/metrics", axum::routing::get(performance::prometheus))
                 .with_state(state.clone())

@@ -14,6 +14,8 @@ const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 pub(crate) struct TestApp {
     pub(crate) base: String,
     pub(crate) client: reqwest::Client,
+    /// The `MDL_METRICS_BIND` listener's address, when configured.
+    pub(crate) metrics_addr: Option<std::net::SocketAddr>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -70,6 +72,7 @@ pub(crate) async fn spawn_on(store: mdl::store::DynStore, config: ServeConfig) -
         .unwrap();
     let app = Application::build(config, store, HashCost::cheap()).await.unwrap();
     let base = format!("http://{}", app.addr());
+    let metrics_addr = app.metrics_addr();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
         let _ = rx.await;
@@ -77,6 +80,7 @@ pub(crate) async fn spawn_on(store: mdl::store::DynStore, config: ServeConfig) -
     TestApp {
         base,
         client: reqwest::Client::new(),
+        metrics_addr,
         stop: Some(tx),
     }
 }

@@ -281,24 +281,16 @@ async fn prometheus_labels_monitors_and_shipped_dashboards() {
 #[tokio::test]
 async fn metrics_on_their_own_listener_only() {
     let db = sqlite().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let mut config = test_config();
-    config.metrics_bind = Some(format!("127.0.0.1:{port}"));
+    // Port 0: a port picked in advance can be taken by a parallel test before the server binds.
+    config.metrics_bind = Some("127.0.0.1:0".into());
     let app = spawn_with(&db, config).await;
     assert_eq!(app.client.get(app.url("/metrics")).send().await.unwrap().status(), 404);
-    let url = format!("http://127.0.0.1:{port}/metrics");
-    let mut text = String::new();
-    for _ in 0..100 {
-        if let Ok(r) = app.client.get(&url).send().await {
-            text = r.text().await.unwrap();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let url = format!("http://{}/metrics", app.metrics_addr.expect("metrics listener"));
+    // Bound before the server starts, so the first request connects.
+    let response = app.client.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
     assert!(text.contains("mdl_uptime_seconds"), "{text}");
     db.cleanup().await;
 }

@@ -165,20 +165,24 @@ pub struct PrivateRedis {
 
 impl PrivateRedis {
     pub fn start() -> Option<PrivateRedis> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let mut redis = PrivateRedis { port, child: None };
-        if !redis.restart() {
-            if std::env::var("MDL_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
-                panic!("MDL_REQUIRE_SERVICES=1 but redis-server could not be started");
+        // A port picked in advance can be taken by a parallel test first: try a few.
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .ok()?
+                .local_addr()
+                .ok()?
+                .port();
+            let mut redis = PrivateRedis { port, child: None };
+            if redis.restart() {
+                return Some(redis);
             }
-            eprintln!("SKIPPED: needs redis-server on PATH");
-            return None;
+            redis.stop();
         }
-        Some(redis)
+        if std::env::var("MDL_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+            panic!("MDL_REQUIRE_SERVICES=1 but redis-server could not be started");
+        }
+        eprintln!("SKIPPED: needs redis-server on PATH");
+        None
     }
 
     pub fn url(&self) -> String {
@@ -204,12 +208,28 @@ impl PrivateRedis {
         let Ok(child) = child else { return false };
         self.child = Some(child);
         for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            // PING, not just connect: whatever else took the port would also accept.
+            if self.answers_ping() {
                 return true;
+            }
+            if let Some(child) = self.child.as_mut()
+                && !matches!(child.try_wait(), Ok(None))
+            {
+                return false;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         false
+    }
+
+    fn answers_ping(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(std::time::Duration::from_millis(200)));
+        let mut reply = [0u8; 7];
+        stream.write_all(b"PING\r\n").is_ok() && stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
     }
 
     pub fn stop(&mut self) {
