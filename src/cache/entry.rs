@@ -144,11 +144,7 @@ impl CachedResponse {
                 .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
                 .collect(),
             encoding: self.encoding,
-            generations: self
-                .generations
-                .iter()
-                .map(|(c, g)| (c.as_str().to_owned(), *g))
-                .collect(),
+            generations: self.generations.iter().map(|(c, g)| (c.to_string(), *g)).collect(),
         };
         let meta = serde_json::to_vec(&meta).unwrap_or_default();
         let mut out = Vec::with_capacity(4 + meta.len() + self.body.len());

@@ -3,49 +3,102 @@
 use std::fmt;
 
 /// A family of data whose generation number is part of every key that depends on it.
+///
+/// Single-metric answers (`/metrics/{id}`, its history and policy) do not hang on the whole
+/// collection: they depend on one of `METRIC_SHARDS` shard counters chosen by a hash of the id,
+/// plus `MetricItems`, which only bulk writes (import, seed) bump. So a write to one metric
+/// leaves the cached reads of almost every other metric valid, while every list still turns over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Collection {
+    /// Metric lists, search and export: anything that shows more than one metric.
     Metrics,
     Domains,
     Objectives,
     Stats,
     Policies,
     Users,
+    /// Every single-metric answer at once (bulk writes).
+    MetricItems,
+    /// The single-metric answers of the ids hashing to this shard.
+    MetricShard(u16),
 }
 
+/// Shard counters for single-metric answers. Part of the cache's shared state in Redis, so
+/// every instance must use the same number (and `metric_shard`'s hash).
+pub const METRIC_SHARDS: u16 = 256;
+
 impl Collection {
-    pub const ALL: [Collection; 6] = [
+    /// The named collections (everything but the shards).
+    pub const NAMED: [Collection; 7] = [
         Collection::Metrics,
         Collection::Domains,
         Collection::Objectives,
         Collection::Stats,
         Collection::Policies,
         Collection::Users,
+        Collection::MetricItems,
     ];
 
-    pub fn as_str(self) -> &'static str {
-        match self {
+    /// Generation slots: the named collections, then the shards.
+    pub const SLOTS: usize = Collection::NAMED.len() + METRIC_SHARDS as usize;
+
+    /// Every collection, shards included, in slot order.
+    pub fn every() -> impl Iterator<Item = Collection> {
+        Collection::NAMED
+            .into_iter()
+            .chain((0..METRIC_SHARDS).map(Collection::MetricShard))
+    }
+
+    fn named_str(self) -> Option<&'static str> {
+        Some(match self {
             Collection::Metrics => "metrics",
             Collection::Domains => "domains",
             Collection::Objectives => "objectives",
             Collection::Stats => "stats",
             Collection::Policies => "policies",
             Collection::Users => "users",
-        }
+            Collection::MetricItems => "metric_items",
+            Collection::MetricShard(_) => return None,
+        })
     }
 
     pub fn parse(s: &str) -> Option<Collection> {
-        Collection::ALL.into_iter().find(|c| c.as_str() == s)
+        if let Some(n) = s.strip_prefix('m').and_then(|n| n.parse::<u16>().ok()) {
+            return (n < METRIC_SHARDS).then_some(Collection::MetricShard(n));
+        }
+        Collection::NAMED.into_iter().find(|c| c.named_str() == Some(s))
     }
 
     pub fn index(self) -> usize {
-        self as usize
+        match self {
+            Collection::MetricShard(n) => Collection::NAMED.len() + usize::from(n % METRIC_SHARDS),
+            Collection::Metrics => 0,
+            Collection::Domains => 1,
+            Collection::Objectives => 2,
+            Collection::Stats => 3,
+            Collection::Policies => 4,
+            Collection::Users => 5,
+            Collection::MetricItems => 6,
+        }
+    }
+
+    /// The shard of one metric id's single-metric answers: FNV-1a, stable across instances
+    /// and releases.
+    pub fn metric_shard(id: &str) -> Collection {
+        let h = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        Collection::MetricShard((h % u64::from(METRIC_SHARDS)) as u16)
     }
 }
 
 impl fmt::Display for Collection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        match (self.named_str(), self) {
+            (Some(name), _) => f.write_str(name),
+            (None, Collection::MetricShard(n)) => write!(f, "m{n}"),
+            (None, _) => Ok(()),
+        }
     }
 }
 
@@ -56,53 +109,72 @@ pub struct ReadRoute {
     /// Position in `READ_ROUTES`, for per-route statistics without a map lookup.
     pub index: usize,
     pub depends_on: &'static [Collection],
+    /// Also depends on the shard of the metric id in the path.
+    pub per_metric: bool,
     /// `page`/`limit` defaults belong in the key.
     pub paginated: bool,
     /// The representation depends on `Accept` (text or JSON).
     pub varies_by_accept: bool,
 }
 
-use Collection::{Domains, Metrics, Objectives, Policies, Stats, Users};
+use Collection::{Domains, MetricItems, Metrics, Objectives, Policies, Stats, Users};
 
 /// The read routes whose answers are the same for every authorised reader: (template, depends
-/// on, paginated, varies by `Accept`). Identity routes (auth, users, API keys) and admin
-/// statistics are absent on purpose.
-pub const READ_ROUTES: &[(&str, &[Collection], bool, bool)] = &[
-    ("/api/v1/metrics", &[Metrics], true, false),
-    ("/api/v1/metrics/{id}", &[Metrics], false, false),
-    ("/api/v1/metrics/{id}/history", &[Metrics], true, false),
-    ("/api/v1/metrics/{id}/policy", &[Policies], false, true),
-    ("/api/v1/policies", &[Policies], true, false),
-    ("/api/v1/policies/bundle.tar.gz", &[Policies], false, false),
-    ("/api/v1/domains", &[Domains], true, false),
-    ("/api/v1/domains/{id}", &[Domains], false, false),
-    ("/api/v1/objectives", &[Objectives], true, false),
-    ("/api/v1/objectives/{id}", &[Objectives], false, false),
-    ("/api/v1/stats", &[Stats], false, false),
-    ("/api/v1/export", &[Metrics, Domains, Objectives], false, false),
+/// on, per metric, paginated, varies by `Accept`). Identity routes (auth, users, API keys) and
+/// admin statistics are absent on purpose.
+pub const READ_ROUTES: &[(&str, &[Collection], bool, bool, bool)] = &[
+    ("/api/v1/metrics", &[Metrics], false, true, false),
+    ("/api/v1/metrics/{id}", &[MetricItems], true, false, false),
+    ("/api/v1/metrics/{id}/history", &[MetricItems], true, true, false),
+    // A metric's policy is generated from that metric's stored definition alone.
+    ("/api/v1/metrics/{id}/policy", &[MetricItems], true, false, true),
+    ("/api/v1/policies", &[Policies], false, true, false),
+    ("/api/v1/policies/bundle.tar.gz", &[Policies], false, false, false),
+    ("/api/v1/domains", &[Domains], false, true, false),
+    ("/api/v1/domains/{id}", &[Domains], false, false, false),
+    ("/api/v1/objectives", &[Objectives], false, true, false),
+    ("/api/v1/objectives/{id}", &[Objectives], false, false, false),
+    ("/api/v1/stats", &[Stats], false, false, false),
+    ("/api/v1/export", &[Metrics, Domains, Objectives], false, false, false),
 ];
 
 pub fn read_route(template: &str) -> Option<ReadRoute> {
     READ_ROUTES.iter().enumerate().find(|(_, (t, ..))| *t == template).map(
-        |(index, &(template, depends_on, paginated, varies_by_accept))| ReadRoute {
+        |(index, &(template, depends_on, per_metric, paginated, varies_by_accept))| ReadRoute {
             template,
             index,
             depends_on,
+            per_metric,
             paginated,
             varies_by_accept,
         },
     )
 }
 
-/// What a successful write to a route makes stale.
-pub fn write_invalidates(template: &str) -> &'static [Collection] {
+/// The metric id in a `/api/v1/metrics/{id}...` path, as it appears in the path.
+pub fn metric_id_in_path(path: &str) -> Option<&str> {
+    path.strip_prefix("/api/v1/metrics/")?
+        .split('/')
+        .next()
+        .filter(|id| !id.is_empty())
+}
+
+/// Every collection a bulk write of metrics (import, seed) makes stale.
+pub const BULK_METRIC_WRITE: &[Collection] = &[Metrics, Stats, Policies, MetricItems];
+
+/// What a successful write to a route makes stale. `metric` is the metric written, when the
+/// route names one (from the path, or the `Location` of a create); unknown means all of them.
+pub fn write_invalidates(template: &str, metric: Option<&str>) -> Vec<Collection> {
     match template {
-        "/api/v1/metrics" | "/api/v1/metrics/{id}" => &[Metrics, Stats, Policies],
-        "/api/v1/domains" | "/api/v1/domains/{id}" => &[Domains, Stats],
-        "/api/v1/objectives" | "/api/v1/objectives/{id}" => &[Objectives, Stats],
-        "/api/v1/import" => &[Metrics, Domains, Objectives, Stats, Policies],
-        "/api/v1/users" | "/api/v1/users/{id}" => &[Users],
-        _ => &[],
+        "/api/v1/metrics" | "/api/v1/metrics/{id}" => {
+            let item = metric.map_or(MetricItems, Collection::metric_shard);
+            vec![Metrics, Stats, Policies, item]
+        }
+        "/api/v1/domains" | "/api/v1/domains/{id}" => vec![Domains, Stats],
+        "/api/v1/objectives" | "/api/v1/objectives/{id}" => vec![Objectives, Stats],
+        "/api/v1/import" => vec![Metrics, Domains, Objectives, Stats, Policies, MetricItems],
+        "/api/v1/users" | "/api/v1/users/{id}" => vec![Users],
+        _ => Vec::new(),
     }
 }
 

@@ -235,7 +235,7 @@ impl RedisTier {
         }
         script.arg(self.channel());
         for c in collections {
-            script.arg(c.as_str());
+            script.arg(c.to_string());
         }
         let mut conn = self.conn.clone();
         self.call("generation bump", async move {
@@ -263,7 +263,7 @@ impl RedisTier {
 
     /// The shared counters of every collection (0 for those never bumped).
     pub async fn generations(&self) -> Option<Vec<(Collection, u64)>> {
-        let keys: Vec<String> = Collection::ALL.iter().map(|c| self.generation_key(*c)).collect();
+        let keys: Vec<String> = Collection::every().map(|c| self.generation_key(c)).collect();
         let mut conn = self.conn.clone();
         let values = self
             .call("MGET generations", async move {
@@ -271,10 +271,9 @@ impl RedisTier {
             })
             .await?;
         Some(
-            Collection::ALL
-                .iter()
+            Collection::every()
                 .zip(values)
-                .map(|(c, v)| (*c, v.unwrap_or(0)))
+                .map(|(c, v)| (c, v.unwrap_or(0)))
                 .collect(),
         )
     }

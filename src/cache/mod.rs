@@ -23,6 +23,7 @@ use moka::notification::RemovalCause;
 use serde_json::{Value, json};
 use stats::{Stats, bump};
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -77,7 +78,7 @@ pub struct WarmReport {
 struct Inner {
     config: CacheConfig,
     l1: Cache<String, Arc<CachedResponse>>,
-    generations: [AtomicU64; Collection::ALL.len()],
+    generations: Box<[AtomicU64]>,
     redis: Option<RedisTier>,
     stats: Arc<Stats>,
     user_events: broadcast::Sender<String>,
@@ -127,7 +128,7 @@ impl ResponseCache {
             inner: Arc::new(Inner {
                 config: config.clone(),
                 l1,
-                generations: Default::default(),
+                generations: (0..Collection::SLOTS).map(|_| AtomicU64::new(0)).collect(),
                 redis,
                 stats,
                 user_events: broadcast::channel(1024).0,
@@ -174,13 +175,20 @@ impl ResponseCache {
 
     /// The key of one request and the generations it was built with.
     pub fn key(&self, route: &ReadRoute, path: &str, query: &str, variant: &str) -> (String, Vec<(Collection, u64)>) {
-        let generations: Vec<(Collection, u64)> = route.depends_on.iter().map(|c| (*c, self.generation(*c))).collect();
-        let mut key = String::with_capacity(path.len() + query.len() + 32);
+        let shard = route
+            .per_metric
+            .then(|| keys::metric_id_in_path(path).map(Collection::metric_shard))
+            .flatten();
+        let generations: Vec<(Collection, u64)> = route
+            .depends_on
+            .iter()
+            .copied()
+            .chain(shard)
+            .map(|c| (c, self.generation(c)))
+            .collect();
+        let mut key = String::with_capacity(path.len() + query.len() + 40);
         for (c, g) in &generations {
-            key.push_str(c.as_str());
-            key.push('.');
-            key.push_str(&g.to_string());
-            key.push(':');
+            let _ = write!(key, "{c}.{g}:");
         }
         key.push_str(path);
         if !query.is_empty() {
@@ -448,11 +456,16 @@ impl ResponseCache {
         });
         out["l2"]["ttl_s"] = json!(self.inner.config.l2_ttl_s());
         out["generations"] = Value::Object(
-            Collection::ALL
+            Collection::NAMED
                 .iter()
-                .map(|c| (c.as_str().to_owned(), json!(self.generation(*c))))
+                .map(|c| (c.to_string(), json!(self.generation(*c))))
                 .collect(),
         );
+        let shard_bumps: u64 = Collection::every()
+            .filter(|c| matches!(c, Collection::MetricShard(_)))
+            .map(|c| self.generation(c))
+            .sum();
+        out["metric_shards"] = json!({ "count": keys::METRIC_SHARDS, "bumps": shard_bumps });
         out["last_warm"] = match self.inner.last_warm.lock().ok().and_then(|l| l.clone()) {
             Some(w) => json!({ "at": w.at.to_rfc3339(), "urls": w.urls, "duration_ms": w.duration_ms }),
             None => Value::Null,
@@ -509,9 +522,9 @@ impl ResponseCache {
     /// shared ones past its own first.
     async fn catch_up(&self, redis: &RedisTier) -> Result<(), String> {
         if redis.resync_needed.load(Ordering::Acquire) {
-            let locals: Vec<(Collection, u64)> = Collection::ALL.iter().map(|c| (*c, self.generation(*c))).collect();
+            let locals: Vec<(Collection, u64)> = Collection::every().map(|c| (c, self.generation(c))).collect();
             let raised = redis.raise(&locals).await.ok_or("could not raise generations")?;
-            let values: Vec<(Collection, u64)> = Collection::ALL.iter().copied().zip(raised).collect();
+            let values: Vec<(Collection, u64)> = Collection::every().zip(raised).collect();
             self.apply_remote(&values);
             redis.resync_needed.store(false, Ordering::Release);
             return Ok(());

@@ -143,10 +143,10 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
 
 /// Collections a successful command changed, which running servers may have cached.
 fn catalog_writes(command: &Command) -> &'static [Collection] {
-    use Collection::{Domains, Metrics, Objectives, Policies, Stats};
+    use Collection::{Domains, MetricItems, Metrics, Objectives, Policies, Stats};
     match command {
-        Command::Import(args) if !args.dry_run => &[Metrics, Domains, Objectives, Stats, Policies],
-        Command::Seed(_) => &[Metrics, Stats, Policies],
+        Command::Import(args) if !args.dry_run => &[Metrics, Domains, Objectives, Stats, Policies, MetricItems],
+        Command::Seed(_) => crate::cache::keys::BULK_METRIC_WRITE,
         _ => &[],
     }
 }

@@ -33,9 +33,20 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let user = (template == "/api/v1/users/{id}")
         .then(|| req.uri().path().rsplit('/').next().map(str::to_owned))
         .flatten();
+    let mut metric = keys::metric_id_in_path(req.uri().path()).map(str::to_owned);
     let response = next.run(req).await;
     if response.status().is_success() {
-        state.cache.invalidate(keys::write_invalidates(template)).await;
+        if metric.is_none() && template == "/api/v1/metrics" {
+            // A create names its metric in `Location` only.
+            metric = response
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(keys::metric_id_in_path)
+                .map(str::to_owned);
+        }
+        let stale = keys::write_invalidates(template, metric.as_deref());
+        state.cache.invalidate(&stale).await;
         if let Some(user) = user {
             state.cache.announce_user(&user).await;
         }

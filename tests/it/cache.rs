@@ -332,6 +332,112 @@ async fn every_write_path_invalidates_what_it_must(db: &TestDb) {
     assert_eq!(x_cache(&get(&app, &one, &token).await), "HIT");
 }
 
+/// Single-metric answers hang on their metric's shard: a write to one metric turns over its
+/// own entity, history and policy reads and leaves other metrics' cached reads alone; deleting
+/// and re-creating an id, and importing, turn them over too.
+async fn single_metric_reads_turn_over_only_for_their_metric(db: &TestDb) {
+    use mdl::cache::keys::Collection;
+    load(db).await;
+    let app = spawn_with(db, test_config()).await;
+    let token = app.token().await;
+    let ids: Vec<String> = crate::support::sample_metrics()
+        .iter()
+        .map(|m| m["metric_id"].as_str().unwrap().to_string())
+        .collect();
+    let other = ids
+        .iter()
+        .find(|id| Collection::metric_shard(id) != Collection::metric_shard(LOGIN))
+        .expect("a sample metric on another shard")
+        .clone();
+    let mine = |suffix: &str| format!("/api/v1/metrics/{LOGIN}{suffix}");
+    let theirs = |suffix: &str| format!("/api/v1/metrics/{other}{suffix}");
+    let suffixes = ["", "/policy", "/history"];
+    let prime = async |urls: &[String]| {
+        for url in urls {
+            get(&app, url, &token).await;
+            assert_eq!(x_cache(&get(&app, url, &token).await), "HIT", "{url} primed");
+        }
+    };
+    let all: Vec<String> = suffixes.iter().flat_map(|s| [mine(s), theirs(s)]).collect();
+    prime(&all).await;
+
+    let r = app
+        .send(
+            Method::PATCH,
+            &mine(""),
+            &token,
+            Some(&json!({"description": "changed"})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    for s in suffixes {
+        let r = get(&app, &mine(s), &token).await;
+        assert_eq!(x_cache(&r), "MISS", "{} after its metric changed", mine(s));
+        assert_eq!(
+            x_cache(&get(&app, &theirs(s), &token).await),
+            "HIT",
+            "{} untouched",
+            theirs(s)
+        );
+    }
+    let (version, _) = version_of(&app, &token, LOGIN).await;
+    assert_eq!(version, 2);
+
+    // Deleted: the entity is gone at once; its history (still readable) is cached again...
+    let r = app.send(Method::DELETE, &mine(""), &token, None).await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(get(&app, &mine(""), &token).await.status(), 404);
+    assert_eq!(x_cache(&get(&app, &theirs(""), &token).await), "HIT");
+    get(&app, &mine("/history"), &token).await;
+    assert_eq!(x_cache(&get(&app, &mine("/history"), &token).await), "HIT");
+    // ...and a create, which names the id only in its body, turns it over.
+    let mut doc = crate::support::sample_metrics()[0].clone();
+    assert_eq!(doc["metric_id"], LOGIN);
+    doc["name"] = json!("Login success rate, again");
+    let r = app.send(Method::POST, "/api/v1/metrics", &token, Some(&doc)).await;
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    let recreated = created["data"]["version"].as_i64().unwrap();
+    assert!(recreated > 2, "re-creating continues the numbering");
+    let r = get(&app, &mine("/history"), &token).await;
+    assert_eq!(x_cache(&r), "MISS", "history after the id was re-created");
+    let history: Value = r.json().await.unwrap();
+    let versions: Vec<i64> = history["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["version"].as_i64())
+        .collect();
+    assert!(versions.contains(&recreated), "{versions:?}");
+    assert_eq!(
+        x_cache(&get(&app, &theirs(""), &token).await),
+        "HIT",
+        "a create turns over only its own id"
+    );
+    assert_eq!(version_of(&app, &token, LOGIN).await.0, recreated);
+
+    // An import may touch any metric: every single-metric answer turns over.
+    prime(&[theirs("")]).await;
+    let mut changed = crate::support::sample_metrics()
+        .into_iter()
+        .find(|m| m["metric_id"] == other.as_str())
+        .unwrap();
+    changed["description"] = json!("imported change");
+    let r = app
+        .send(
+            Method::POST,
+            "/api/v1/import",
+            &token,
+            Some(&json!({"catalog_name": "again", "metrics": [changed]})),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let r = get(&app, &theirs(""), &token).await;
+    assert_eq!(x_cache(&r), "MISS", "single metric after an import");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["data"]["description"], "imported change");
+}
+
 async fn concurrent_misses_run_the_loader_once(db: &TestDb) {
     load(db).await;
     let app = spawn_with(db, test_config()).await;
@@ -506,6 +612,7 @@ backend_tests!(
     l1_miss_then_identical_hit,
     l2_miss_then_identical_hit,
     every_write_path_invalidates_what_it_must,
+    single_metric_reads_turn_over_only_for_their_metric,
     concurrent_misses_run_the_loader_once,
     disabled_cache_bypasses_everything,
     two_instances_on_one_redis_stay_coherent,
