@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use stats::{Stats, bump};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -79,6 +79,9 @@ struct Inner {
     config: CacheConfig,
     l1: Cache<String, Arc<CachedResponse>>,
     generations: Box<[AtomicU64]>,
+    /// Generations bumped here that Redis may not have seen (it was unreachable, or answered
+    /// with a lower value): the only ones a resync must raise.
+    unshared: Box<[AtomicBool]>,
     redis: Option<RedisTier>,
     stats: Arc<Stats>,
     user_events: broadcast::Sender<String>,
@@ -129,6 +132,7 @@ impl ResponseCache {
                 config: config.clone(),
                 l1,
                 generations: (0..Collection::SLOTS).map(|_| AtomicU64::new(0)).collect(),
+                unshared: (0..Collection::SLOTS).map(|_| AtomicBool::new(false)).collect(),
                 redis,
                 stats,
                 user_events: broadcast::channel(1024).0,
@@ -322,16 +326,17 @@ impl ResponseCache {
             // never meets an entry from before the write.
             let next = slot.load(Ordering::Acquire) + 1;
             let value = match shared.as_ref().and_then(|v| v.get(i)) {
-                Some(&remote) => {
-                    diverged |= remote < next;
-                    remote.max(next)
+                Some(&remote) if remote >= next => remote,
+                _ => {
+                    diverged = true;
+                    self.inner.unshared[c.index()].store(true, Ordering::Release);
+                    next
                 }
-                None => next,
             };
             slot.fetch_max(value, Ordering::AcqRel);
         }
         if let Some(redis) = &self.inner.redis
-            && (shared.is_none() || diverged)
+            && diverged
         {
             redis.resync_needed.store(true, Ordering::Release);
         }
@@ -518,16 +523,25 @@ impl ResponseCache {
         }
     }
 
-    /// Reads the shared generations; if this instance bumped any without Redis, raises the
+    /// Reads the shared generations; if this instance bumped any without Redis, raises those
     /// shared ones past its own first.
     async fn catch_up(&self, redis: &RedisTier) -> Result<(), String> {
-        if redis.resync_needed.load(Ordering::Acquire) {
-            let locals: Vec<(Collection, u64)> = Collection::every().map(|c| (c, self.generation(c))).collect();
-            let raised = redis.raise(&locals).await.ok_or("could not raise generations")?;
-            let values: Vec<(Collection, u64)> = Collection::every().zip(raised).collect();
-            self.apply_remote(&values);
-            redis.resync_needed.store(false, Ordering::Release);
-            return Ok(());
+        if redis.resync_needed.swap(false, Ordering::AcqRel) {
+            let unshared: Vec<Collection> = Collection::every()
+                .filter(|c| self.inner.unshared[c.index()].swap(false, Ordering::AcqRel))
+                .collect();
+            let locals: Vec<(Collection, u64)> = unshared.iter().map(|c| (*c, self.generation(*c))).collect();
+            if !locals.is_empty() {
+                let Some(raised) = redis.raise(&locals).await else {
+                    for c in &unshared {
+                        self.inner.unshared[c.index()].store(true, Ordering::Release);
+                    }
+                    redis.resync_needed.store(true, Ordering::Release);
+                    return Err("could not raise generations".into());
+                };
+                let values: Vec<(Collection, u64)> = unshared.iter().copied().zip(raised).collect();
+                self.apply_remote(&values);
+            }
         }
         let values = redis.generations().await.ok_or("could not read generations")?;
         self.apply_remote(&values);

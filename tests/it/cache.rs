@@ -558,6 +558,8 @@ async fn redis_down_then_back(db: &TestDb) {
     let one = format!("/api/v1/metrics/{LOGIN}");
     get(&b, &one, &tb).await;
     assert_eq!(version_of(&b, &tb, LOGIN).await.1, "HIT");
+    get(&a, "/api/v1/domains", &ta).await;
+    assert_eq!(x_cache(&get(&a, "/api/v1/domains", &ta).await), "HIT");
 
     redis.stop();
     // Reads go on, from memory or the database, without hanging on Redis.
@@ -600,6 +602,12 @@ async fn redis_down_then_back(db: &TestDb) {
         h["status"] == "ok"
     })
     .await;
+    // The resync raised only what A wrote without Redis: other collections keep their entries.
+    assert_eq!(
+        x_cache(&get(&a, "/api/v1/domains", &ta).await),
+        "HIT",
+        "domains were not written during the outage"
+    );
     // And the shared tier works again: a page A fills is a hit on B.
     get(&a, "/api/v1/metrics?tier=Tier-1&limit=7", &ta).await;
     wait_for("shared tier serves again", Duration::from_secs(5), async || {
