@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
+use rand::seq::SliceRandom;
 use report::{Figures, Thresholds};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -46,6 +47,12 @@ struct Args {
     /// Creates and updates per second by an editor, whatever the read load.
     #[arg(long, default_value_t = 4.0)]
     writes_per_sec: f64,
+    /// Zipf exponent of which metric and which list page is read (0: uniform).
+    #[arg(long, default_value_t = 1.0)]
+    skew: f64,
+    /// Distinct metric ids single reads choose from, sampled across the whole catalog.
+    #[arg(long, default_value_t = 1000)]
+    id_pool: usize,
     #[arg(long, env = "MDL_LOADTEST_USER", default_value = "admin")]
     username: String,
     #[arg(long, env = "MDL_LOADTEST_PASSWORD")]
@@ -139,20 +146,33 @@ async fn prepare(client: &reqwest::Client, args: &Args, token: String) -> anyhow
     if total == 0 {
         bail!("the catalog is empty: seed it first (mdl seed --synthetic N)");
     }
-    let page = get_json(
-        client,
-        &args.host,
-        &token,
-        "/api/v1/metrics?limit=100&fields=metric_id,name",
-    )
-    .await?;
-    let items = page["data"].as_array().cloned().unwrap_or_default();
-    let ids = items
+    // Evenly spaced pages of 100, so the pool spans the catalog rather than its first names.
+    let catalog_pages = total.div_ceil(100);
+    let wanted = (args.id_pool as u64).div_ceil(100).clamp(1, catalog_pages);
+    let mut items = Vec::new();
+    for k in 0..wanted {
+        let page = 1 + k * catalog_pages / wanted;
+        let body = get_json(
+            client,
+            &args.host,
+            &token,
+            &format!("/api/v1/metrics?limit=100&page={page}&fields=metric_id,name"),
+        )
+        .await?;
+        items.extend(body["data"].as_array().cloned().unwrap_or_default());
+    }
+    let mut ids: Vec<String> = items
         .iter()
         .filter_map(|m| m["metric_id"].as_str().map(str::to_owned))
+        .take(args.id_pool.max(1))
         .collect();
+    // Popularity must not follow alphabetical order.
+    ids.shuffle(&mut rand::rng());
+    let pages = total.div_ceil(50);
+    // Search terms: the words of the first page's names (a bounded, repeating vocabulary).
     let mut words: Vec<String> = items
         .iter()
+        .take(100)
         .filter_map(|m| m["name"].as_str())
         .flat_map(|n| n.split_whitespace().map(str::to_lowercase).collect::<Vec<_>>())
         .filter(|w| w.len() > 3 && w.chars().all(char::is_alphabetic))
@@ -161,25 +181,48 @@ async fn prepare(client: &reqwest::Client, args: &Args, token: String) -> anyhow
     words.dedup();
     Ok(scenarios::Shared {
         token,
+        popularity: scenarios::Popularity::new(args.skew, ids.len(), pages),
         ids,
         categories: keys("by_category"),
         tiers: keys("by_tier"),
         domains: keys("by_business_domain"),
         words,
-        pages: total.div_ceil(50),
+        pages,
         started: Instant::now(),
         samples: Mutex::new(Vec::new()),
     })
 }
 
-/// Hits and misses so far, from the server (admin).
-async fn cache_counts(client: &reqwest::Client, host: &str, token: &str) -> Option<(u64, u64)> {
+/// Hits and misses so far, from the server (admin): overall and per route template.
+#[derive(Debug, Clone, Default)]
+struct CacheCounts {
+    hits: u64,
+    misses: u64,
+    routes: Vec<(String, u64, u64)>,
+}
+
+async fn cache_counts(client: &reqwest::Client, host: &str, token: &str) -> Option<CacheCounts> {
     let stats = get_json(client, host, token, "/api/v1/stats/cache").await.ok()?;
     let d = &stats["data"];
     if d["enabled"] != json!(true) {
         return None;
     }
-    Some((d["hits"].as_u64()?, d["misses"].as_u64()?))
+    let routes = d["routes"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(t, c)| {
+                    let n = |k: &str| c[k].as_u64().unwrap_or(0);
+                    (t.clone(), n("hits"), n("misses"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(CacheCounts {
+        hits: d["hits"].as_u64()?,
+        misses: d["misses"].as_u64()?,
+        routes,
+    })
 }
 
 async fn server_rss(client: &reqwest::Client, host: &str, token: &str) -> Option<u64> {
@@ -269,6 +312,7 @@ async fn main() -> anyhow::Result<()> {
 
     let mut summary = json!({
         "profile": name, "host": args.host, "users": users, "writes_per_sec": args.writes_per_sec,
+        "skew": args.skew, "id_pool": args.id_pool,
         "thresholds": { "p95_ms": args.p95_ms, "p99_ms": args.p99_ms, "max_error_rate": args.max_error_rate, "min_hit_rate": args.min_hit_rate },
     });
     let overall = if args.profile == Profile::Stress {
@@ -282,7 +326,10 @@ async fn main() -> anyhow::Result<()> {
             let plan = format!("{step_users},2s;{step_users},{seconds}s;0,1s");
             let step_before = cache_counts(&client, &args.host, &token).await;
             let (f, _, _) = attack(&args, &shared, &plan, seconds + 3, &report_file).await?;
-            let hit = hit_rate(step_before, cache_counts(&client, &args.host, &token).await);
+            let hit = hit_rate(
+                step_before.as_ref(),
+                cache_counts(&client, &args.host, &token).await.as_ref(),
+            );
             // The knee is where latency or errors give way; the hit rate is reported, not judged.
             let latency_only = Thresholds {
                 min_hit_rate: None,
@@ -318,7 +365,9 @@ async fn main() -> anyhow::Result<()> {
         last
     } else {
         let (f, rss, writes) = attack(&args, &shared, &args.plan(), seconds, &report_file).await?;
-        let hit = hit_rate(before, cache_counts(&client, &args.host, &token).await);
+        let after = cache_counts(&client, &args.host, &token).await;
+        let hit = hit_rate(before.as_ref(), after.as_ref());
+        summary["cache_routes"] = route_hit_rates(before.as_ref(), after.as_ref());
         let broken = report::verdict(&f, hit, &thresholds);
         summary["result"] = f.to_json();
         summary["cache_hit_rate"] = json!(hit);
@@ -358,8 +407,31 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn hit_rate(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
-    let ((h0, m0), (h1, m1)) = (before?, after?);
-    let (h, m) = (h1.saturating_sub(h0), m1.saturating_sub(m0));
+fn hit_rate(before: Option<&CacheCounts>, after: Option<&CacheCounts>) -> Option<f64> {
+    let (b, a) = (before?, after?);
+    let (h, m) = (a.hits.saturating_sub(b.hits), a.misses.saturating_sub(b.misses));
     (h + m > 0).then(|| report::round(h as f64 / (h + m) as f64))
+}
+
+/// Per route template: hits, misses and hit rate over the run.
+fn route_hit_rates(before: Option<&CacheCounts>, after: Option<&CacheCounts>) -> Value {
+    let (Some(b), Some(a)) = (before, after) else {
+        return Value::Null;
+    };
+    let mut out = serde_json::Map::new();
+    for (template, h1, m1) in &a.routes {
+        let (h0, m0) = b
+            .routes
+            .iter()
+            .find(|(t, ..)| t == template)
+            .map_or((0, 0), |(_, h, m)| (*h, *m));
+        let (h, m) = (h1.saturating_sub(h0), m1.saturating_sub(m0));
+        if h + m > 0 {
+            out.insert(
+                template.clone(),
+                json!({ "hits": h, "misses": m, "hit_rate": report::round(h as f64 / (h + m) as f64) }),
+            );
+        }
+    }
+    Value::Object(out)
 }

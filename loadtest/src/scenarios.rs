@@ -2,6 +2,7 @@
 
 use goose::prelude::*;
 use rand::seq::IndexedRandom;
+use rand_distr::{Distribution, Zipf};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -10,7 +11,11 @@ use std::time::{Duration, Instant};
 /// ids and filter values that exist in the data, and the latency samples.
 pub struct Shared {
     pub token: String,
+    /// Ids from across the catalog in random order; `popularity` picks among them.
     pub ids: Vec<String>,
+    /// Rank of the id (and of the page past the first) a read asks for: Zipf with the `--skew`
+    /// exponent, as dashboards read a few definitions far more than the rest; uniform at 0.
+    pub popularity: Popularity,
     pub categories: Vec<String>,
     pub tiers: Vec<String>,
     pub domains: Vec<String>,
@@ -29,6 +34,38 @@ pub fn install(shared: Arc<Shared>) {
 
 fn shared() -> &'static Arc<Shared> {
     SHARED.get().expect("scenario data installed before the attack")
+}
+
+/// Zipf-distributed ranks over the id pool and over the pages past the first.
+pub struct Popularity {
+    ids: Option<Zipf<f64>>,
+    pages: Option<Zipf<f64>>,
+}
+
+impl Popularity {
+    pub fn new(skew: f64, ids: usize, pages: u64) -> Popularity {
+        let zipf = |n: f64| (skew > 0.0 && n >= 1.0).then(|| Zipf::new(n, skew).ok()).flatten();
+        Popularity {
+            ids: zipf(ids as f64),
+            pages: zipf(pages.saturating_sub(1) as f64),
+        }
+    }
+
+    /// An index below `n`.
+    fn rank(zipf: Option<&Zipf<f64>>, n: usize) -> usize {
+        match zipf {
+            Some(z) => (z.sample(&mut rand::rng()) as usize)
+                .saturating_sub(1)
+                .min(n.saturating_sub(1)),
+            None => rand::random_range(0..n.max(1)),
+        }
+    }
+}
+
+fn pick_id() -> String {
+    let s = shared();
+    let i = Popularity::rank(s.popularity.ids.as_ref(), s.ids.len());
+    s.ids.get(i).cloned().unwrap_or_default()
 }
 
 fn pick(values: &[String]) -> String {
@@ -70,7 +107,9 @@ async fn list_first(user: &mut GooseUser) -> TransactionResult {
 }
 
 async fn list_other(user: &mut GooseUser) -> TransactionResult {
-    let page = rand::random_range(2..=shared().pages.clamp(2, 200));
+    let s = shared();
+    let others = s.pages.saturating_sub(1).max(1) as usize;
+    let page = 2 + Popularity::rank(s.popularity.pages.as_ref(), others);
     get(
         user,
         "list other page",
@@ -96,7 +135,7 @@ async fn search(user: &mut GooseUser) -> TransactionResult {
 }
 
 async fn one_metric(user: &mut GooseUser) -> TransactionResult {
-    let path = format!("/api/v1/metrics/{}", pick(&shared().ids));
+    let path = format!("/api/v1/metrics/{}", pick_id());
     get(user, "single metric", &path).await
 }
 
@@ -105,7 +144,7 @@ async fn stats(user: &mut GooseUser) -> TransactionResult {
 }
 
 async fn policy(user: &mut GooseUser) -> TransactionResult {
-    let path = format!("/api/v1/metrics/{}/policy", pick(&shared().ids));
+    let path = format!("/api/v1/metrics/{}/policy", pick_id());
     get(user, "policy", &path).await
 }
 
