@@ -315,6 +315,8 @@ impl ResponseCache {
             return;
         }
         bump(&self.inner.stats.invalidations);
+        // Read before the bump: this instance's own message may raise the slots while it waits.
+        let before: Vec<u64> = collections.iter().map(|c| self.generation(*c)).collect();
         let shared = match &self.inner.redis {
             Some(redis) => redis.bump(collections).await,
             None => None,
@@ -322,18 +324,19 @@ impl ResponseCache {
         let mut diverged = false;
         for (i, c) in collections.iter().enumerate() {
             let slot = &self.inner.generations[c.index()];
-            // Strictly past what this instance used, whatever Redis says, so its own next read
-            // never meets an entry from before the write.
-            let next = slot.load(Ordering::Acquire) + 1;
-            let value = match shared.as_ref().and_then(|v| v.get(i)) {
-                Some(&remote) if remote >= next => remote,
+            match shared.as_ref().and_then(|v| v.get(i)) {
+                // Redis numbered this write past everything this instance had used.
+                Some(&remote) if remote > before[i] => {
+                    slot.fetch_max(remote, Ordering::AcqRel);
+                }
+                // No answer, or Redis is behind (it lost data, or missed bumps made without
+                // it): strictly past whatever this instance used, raised in Redis later.
                 _ => {
                     diverged = true;
                     self.inner.unshared[c.index()].store(true, Ordering::Release);
-                    next
+                    slot.fetch_add(1, Ordering::AcqRel);
                 }
-            };
-            slot.fetch_max(value, Ordering::AcqRel);
+            }
         }
         if let Some(redis) = &self.inner.redis
             && diverged

@@ -549,6 +549,46 @@ async fn two_instances_on_one_redis_stay_coherent(db: &TestDb) {
     .await;
 }
 
+/// With Redis healthy, each write moves each generation it touches by exactly one, on both
+/// instances, and the shared tier stays in use: an instance's own invalidation message arriving
+/// before its bump's reply is not mistaken for Redis being behind (which forces a resync).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthy_redis_writes_bump_each_generation_once() {
+    let Some(redis) = redis_url() else { return };
+    let db = sqlite().await;
+    load(&db).await;
+    let (a, b) = pair(&db, &redis, &redis_prefix()).await;
+    let (ta, tb) = (a.token().await, b.token().await);
+    let one = format!("/api/v1/metrics/{LOGIN}");
+    let writes = 30;
+    for round in 0..writes {
+        let r = a
+            .send(
+                Method::PATCH,
+                &one,
+                &ta,
+                Some(&json!({"description": format!("r{round}")})),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+    let shard = mdl::cache::keys::Collection::metric_shard(LOGIN).to_string();
+    for (app, token) in [(&a, &ta), (&b, &tb)] {
+        wait_for("every message applied", Duration::from_secs(2), async || {
+            let stats: Value = get(app, "/api/v1/stats/cache", token).await.json().await.unwrap();
+            stats["data"]["generations"]["metrics"] == writes
+        })
+        .await;
+        let stats: Value = get(app, "/api/v1/stats/cache", token).await.json().await.unwrap();
+        let d = &stats["data"];
+        assert_eq!(d["l2"]["status"], "up", "{d}");
+        assert_eq!(d["generations"]["policies"], writes, "{d}");
+        assert_eq!(d["metric_shards"]["bumps"], writes, "only {shard} moved: {d}");
+        assert_eq!(d["generations"]["domains"], 0, "{d}");
+    }
+    db.cleanup().await;
+}
+
 async fn redis_down_then_back(db: &TestDb) {
     let Some(mut redis) = PrivateRedis::start() else { return };
     load(db).await;
