@@ -20,8 +20,9 @@ pub(crate) trait Dialect: Database + Sized {
     fn push_search_from(qb: &mut QueryBuilder<Self>, table: &str, terms: &[String], ranked: bool);
     /// `AND <row matches the search>`, if the search needs a WHERE part.
     fn push_search_where(qb: &mut QueryBuilder<Self>, terms: &[String], ranked: bool);
-    /// ORDER BY expression putting the best match first.
-    const SEARCH_ORDER: &'static str;
+    /// The relevance of a match, and the direction that puts the best match first.
+    const SEARCH_RANK: &'static str;
+    const SEARCH_RANK_DIR: &'static str;
     /// Expression reading `catalog_info.doc` as text.
     const CATALOG_DOC: &'static str;
     /// Column list that the backend's history decoder reads.
@@ -267,9 +268,10 @@ where
 
 /// The page query; fetches one row more than the limit to learn whether a next page exists.
 ///
-/// Deep numbered pages without search use a deferred join: the offset is walked over ids in the
-/// sort index only, and full rows are read for the one page returned. Without it PostgreSQL
-/// detoasts every skipped document (page 1000 of 100k metrics: ~1 s).
+/// Deep numbered pages and searches use a deferred join: the offset is walked, or the matches
+/// ranked, over ids (and the rank) only, and full rows are read for the one page returned.
+/// Without it PostgreSQL carries every skipped or ranked document through the sort (page 1000
+/// of 100k metrics: ~1 s; ranking 23k matches: 240 ms instead of 45 ms).
 pub(crate) fn page_query<DB: Dialect>(
     spec: &ListSpec<'_>,
     filter: Option<&MetricFilter>,
@@ -280,7 +282,7 @@ where
     <DB as Database>::Arguments: Default,
 {
     let searching = filter.is_some_and(|f| f.q.is_some());
-    let deferred = !searching && matches!(spec.page, PageRequest::Offset { page, .. } if *page > 1);
+    let deferred = searching || matches!(spec.page, PageRequest::Offset { page, .. } if *page > 1);
     let mut qb = QueryBuilder::new("SELECT ");
     qb.push(&spec.columns);
     if deferred {
@@ -288,6 +290,9 @@ where
             " FROM {} t JOIN (SELECT t.{} AS k_id",
             spec.table, spec.id_col
         ));
+        if searching {
+            qb.push(format_args!(", {} AS k_rank", DB::SEARCH_RANK));
+        }
     }
     push_from(&mut qb, spec.table, filter, true)?;
     let (cmp, dir) = if spec.descending { ("<", "DESC") } else { (">", "ASC") };
@@ -302,17 +307,17 @@ where
             qb.push(", ").push_bind(cursor.id).push(")");
         }
     }
-    let order = |qb: &mut QueryBuilder<DB>| {
+    let order = |qb: &mut QueryBuilder<DB>, rank: &str| {
         qb.push(" ORDER BY ");
         if searching {
-            qb.push(DB::SEARCH_ORDER).push(", ");
+            qb.push(format_args!("{rank} {}, ", DB::SEARCH_RANK_DIR));
         }
         if spec.sort_col != spec.id_col {
             qb.push(format_args!("t.{} {dir}, ", spec.sort_col));
         }
         qb.push(format_args!("t.{} {dir}", spec.id_col));
     };
-    order(&mut qb);
+    order(&mut qb, DB::SEARCH_RANK);
     let limit = i64::from(spec.page.limit());
     qb.push(" LIMIT ").push_bind(limit + 1);
     if let PageRequest::Offset { page, .. } = spec.page {
@@ -320,7 +325,7 @@ where
     }
     if deferred {
         qb.push(format_args!(") k ON t.{} = k.k_id", spec.id_col));
-        order(&mut qb);
+        order(&mut qb, "k.k_rank");
     }
     Ok(qb)
 }

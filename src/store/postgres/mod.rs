@@ -45,7 +45,8 @@ impl Dialect for Postgres {
         qb.push(" AND t.search @@ tsq");
     }
 
-    const SEARCH_ORDER: &'static str = "ts_rank(t.search, tsq) DESC";
+    const SEARCH_RANK: &'static str = "ts_rank(t.search, tsq)";
+    const SEARCH_RANK_DIR: &'static str = "DESC";
     const CATALOG_DOC: &'static str = "doc::text";
     const HISTORY_COLUMNS: &'static str = "metric_id, version, action, change_type, fields_changed::text AS fields_changed, \
          changed_by, changed_at, snapshot::text AS snapshot";

@@ -63,7 +63,8 @@ impl Dialect for Sqlite {
         }
     }
 
-    const SEARCH_ORDER: &'static str = "s.rank ASC";
+    const SEARCH_RANK: &'static str = "s.rank";
+    const SEARCH_RANK_DIR: &'static str = "ASC";
     const CATALOG_DOC: &'static str = "doc";
     const HISTORY_COLUMNS: &'static str =
         "metric_id, version, action, change_type, fields_changed, changed_by, changed_at, snapshot";
