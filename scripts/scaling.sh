@@ -6,7 +6,8 @@
 #
 #   scripts/scaling.sh [SIZES] [SECONDS]        e.g. scripts/scaling.sh "1000 10000 100000" 5
 #
-# Prints a markdown table (p50/p95 in ms, requests/s) to paste into docs/benchmarks.md.
+# Prints a markdown table (p50/p95 in ms, requests/s) to paste into docs/benchmarks.md, and
+# writes the same rows to bench-results/scaling.tsv for scripts/plots.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,9 @@ psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -qc "CREATE D
 export DATABASE_URL="$PG/$DB"
 PASSWORD=scaling-$RANDOM-password
 
+mkdir -p bench-results
+TSV=bench-results/scaling.tsv
+printf 'metrics\trequest\tp50_ms\tp95_ms\tp99_ms\trps\tnon_200\n' >"$TSV"
 echo "| metrics | request | p50 ms | p95 ms | requests/s (c=10) |"
 echo "|---:|---|---:|---:|---:|"
 have=0
@@ -62,12 +66,14 @@ PY
   FILTER_CURSOR=$(cursor_at "tier=Tier-2" 2)
   measure() { # label, url
     oha --no-tui --output-format json -z "${SECS}s" -c 10 -H "Authorization: Bearer $TOKEN" "$2" >"$WORK/r.json" 2>/dev/null
-    python3 - "$n" "$1" "$WORK/r.json" <<'PY'
+    python3 - "$n" "$1" "$WORK/r.json" "$TSV" <<'PY'
 import json, sys
-n, label, path = sys.argv[1:4]
+n, label, path, tsv = sys.argv[1:5]
 d = json.load(open(path)); p = d["latencyPercentiles"]; s = d["summary"]
 codes = d.get("statusCodeDistribution", {})
 bad = sum(v for k, v in codes.items() if k != "200")
+with open(tsv, "a") as f:
+    f.write(f"{n}\t{label}\t{p['p50']*1000:.3f}\t{p['p95']*1000:.3f}\t{p['p99']*1000:.3f}\t{s['requestsPerSec']:.1f}\t{bad}\n")
 print(f"| {int(n):,} | {label} | {p['p50']*1000:.2f} | {p['p95']*1000:.2f} | {s['requestsPerSec']:,.0f}{' (' + str(bad) + ' non-200)' if bad else ''} |")
 PY
   }

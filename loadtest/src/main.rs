@@ -50,6 +50,10 @@ struct Args {
     /// Zipf exponent of which metric and which list page is read (0: uniform).
     #[arg(long, default_value_t = 1.0)]
     skew: f64,
+    /// Seconds at the start whose samples are left out of the figures, tenths and RSS drift
+    /// (caches filling, allocator growing); default 60 for soak, 0 otherwise.
+    #[arg(long)]
+    warmup: Option<u64>,
     /// Distinct metric ids single reads choose from, sampled across the whole catalog.
     #[arg(long, default_value_t = 1000)]
     id_pool: usize,
@@ -81,6 +85,13 @@ impl Args {
             Profile::Soak => (30, 600),
         };
         (self.users.unwrap_or(users), self.duration.unwrap_or(secs))
+    }
+
+    fn warmup_ms(&self) -> u64 {
+        let default = if self.profile == Profile::Soak { 60 } else { 0 };
+        let (_, seconds) = self.defaults();
+        // At least half the run stays measured.
+        self.warmup.unwrap_or(default).min(seconds / 2) * 1000
     }
 
     /// Goose test plan: `users,time;users,time;...` (each step ramps to its user count).
@@ -236,6 +247,7 @@ async fn attack(
     shared: &Arc<scenarios::Shared>,
     plan: &str,
     seconds: u64,
+    warmup_ms: u64,
     report_file: &str,
 ) -> anyhow::Result<(Figures, Vec<(u64, u64)>, (u64, u64))> {
     if let Ok(mut s) = shared.samples.lock() {
@@ -272,14 +284,27 @@ async fn attack(
         .set_default(GooseDefault::NoTelnet, true)?
         .execute()
         .await?;
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = (started.elapsed().as_secs_f64() - warmup_ms as f64 / 1000.0).max(0.001);
+    // Times relative to the end of the warm-up; earlier samples are dropped.
+    let warmup = u32::try_from(warmup_ms).unwrap_or(u32::MAX);
     let samples: Vec<(u32, u32, bool)> = shared
         .samples
         .lock()
-        .map(|s| s.iter().map(|(t, l, ok)| (t.saturating_sub(offset), *l, *ok)).collect())
+        .map(|s| {
+            s.iter()
+                .map(|(t, l, ok)| (t.saturating_sub(offset), *l, *ok))
+                .filter(|(t, ..)| *t >= warmup)
+                .map(|(t, l, ok)| (t - warmup, l, ok))
+                .collect()
+        })
         .unwrap_or_default();
     let writes = writer.await.unwrap_or((0, 0));
-    let rss = sampler.await.unwrap_or_default();
+    let rss: Vec<(u64, u64)> = sampler
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(t, _)| *t >= warmup_ms)
+        .collect();
     let figures = report::figures(&samples, elapsed);
     if let Ok(mut s) = shared.samples.lock() {
         *s = samples;
@@ -312,7 +337,7 @@ async fn main() -> anyhow::Result<()> {
 
     let mut summary = json!({
         "profile": name, "host": args.host, "users": users, "writes_per_sec": args.writes_per_sec,
-        "skew": args.skew, "id_pool": args.id_pool,
+        "skew": args.skew, "id_pool": args.id_pool, "warmup_s": args.warmup_ms() / 1000,
         "thresholds": { "p95_ms": args.p95_ms, "p99_ms": args.p99_ms, "max_error_rate": args.max_error_rate, "min_hit_rate": args.min_hit_rate },
     });
     let overall = if args.profile == Profile::Stress {
@@ -325,7 +350,7 @@ async fn main() -> anyhow::Result<()> {
             let step_users = users << step;
             let plan = format!("{step_users},2s;{step_users},{seconds}s;0,1s");
             let step_before = cache_counts(&client, &args.host, &token).await;
-            let (f, _, _) = attack(&args, &shared, &plan, seconds + 3, &report_file).await?;
+            let (f, _, _) = attack(&args, &shared, &plan, seconds + 3, 0, &report_file).await?;
             let hit = hit_rate(
                 step_before.as_ref(),
                 cache_counts(&client, &args.host, &token).await.as_ref(),
@@ -364,7 +389,7 @@ async fn main() -> anyhow::Result<()> {
         summary["passed"] = json!(true);
         last
     } else {
-        let (f, rss, writes) = attack(&args, &shared, &args.plan(), seconds, &report_file).await?;
+        let (f, rss, writes) = attack(&args, &shared, &args.plan(), seconds, args.warmup_ms(), &report_file).await?;
         let after = cache_counts(&client, &args.host, &token).await;
         let hit = hit_rate(before.as_ref(), after.as_ref());
         summary["cache_routes"] = route_hit_rates(before.as_ref(), after.as_ref());
