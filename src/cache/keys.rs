@@ -189,7 +189,8 @@ pub fn canonical_query(raw: Option<&str>, route: &ReadRoute) -> String {
         .collect();
     if route.paginated {
         let has = |pairs: &[(String, String)], k: &str| pairs.iter().any(|(key, _)| key == k);
-        if !has(&pairs, "cursor") && !has(&pairs, "page") {
+        // `count` without `page` asks for cursor mode: no page number to fill in.
+        if !has(&pairs, "cursor") && !has(&pairs, "page") && !has(&pairs, "count") {
             pairs.push(("page".into(), "1".into()));
         }
         if !has(&pairs, "limit") {

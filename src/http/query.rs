@@ -68,20 +68,20 @@ impl Params {
             },
         };
         let count = match self.one("count")? {
-            None | Some("false") => false,
-            Some("true") => true,
+            None => None,
+            Some("false") => Some(false),
+            Some("true") => Some(true),
             Some(_) => return Err(ApiError::field("count", "must be true or false")),
         };
-        match (page, self.one("cursor")?) {
-            (Some(_), Some(_)) => Err(ApiError::field("cursor", "use either page or cursor, not both")),
-            (_, Some("")) => Err(ApiError::field("cursor", "must not be empty")),
-            (_, Some(c)) => Ok(PageRequest::cursor(Some(c.to_string()), limit, count)),
-            (page, None) => {
-                if count {
-                    return Err(ApiError::field("count", "only applies to cursor pagination"));
-                }
-                Ok(PageRequest::offset(page.unwrap_or(1), limit))
-            }
+        match (page, self.one("cursor")?, count) {
+            (Some(_), Some(_), _) => Err(ApiError::field("cursor", "use either page or cursor, not both")),
+            (_, Some(""), _) => Err(ApiError::field("cursor", "must not be empty")),
+            (_, Some(c), count) => Ok(PageRequest::cursor(Some(c.to_string()), limit, count == Some(true))),
+            (Some(_), None, Some(_)) => Err(ApiError::field("count", "only applies to cursor pagination")),
+            // `count` without `page` starts cursor pagination: a first page that need not be
+            // counted, which on a large catalog is most of the cost of a numbered page 1.
+            (None, None, Some(count)) => Ok(PageRequest::cursor(None, limit, count)),
+            (page, None, None) => Ok(PageRequest::offset(page.unwrap_or(1), limit)),
         }
     }
 }

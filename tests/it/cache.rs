@@ -97,6 +97,11 @@ fn equivalent_queries_share_a_key() {
         "limit=5",
         "no defaults where none apply"
     );
+    assert_ne!(
+        canonical_query(Some("count=false"), &list),
+        canonical_query(Some("count=false&page=1"), &list),
+        "cursor mode's first page is not page 1 (one is refused)"
+    );
     assert!(read_route("/api/v1/auth/me").is_none());
     assert!(read_route("/api/v1/users").is_none());
 }

@@ -381,6 +381,35 @@ async fn metric_lists_paginate_with_headers(db: &TestDb) {
     }
     url.clear();
     assert_eq!(seen.len(), 12);
+
+    // `count=false` without page or cursor: the first page of cursor mode, not counted, and
+    // the same rows as page 1; `count` beside a page number is refused.
+    let uncounted: Value = app
+        .get("/api/v1/metrics?limit=5&count=false", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(uncounted["pagination"]["total"].is_null(), "{uncounted}");
+    let ids = |v: &Value| -> Vec<Value> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["metric_id"].clone())
+            .collect()
+    };
+    assert_eq!(ids(&uncounted), seen[..5].to_vec());
+    assert!(uncounted["pagination"]["next_cursor"].is_string());
+    let counted: Value = app
+        .get("/api/v1/metrics?limit=5&count=true", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(counted["pagination"]["total"], 12);
+    let r = app.get("/api/v1/metrics?page=1&count=false", &token).await;
+    assert_eq!(r.status(), 400);
 }
 
 async fn single_metrics_carry_version_etags(db: &TestDb) {
