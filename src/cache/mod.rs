@@ -112,7 +112,6 @@ impl ResponseCache {
             .max_capacity(capacity)
             .weigher(|_k: &String, v: &Arc<CachedResponse>| v.weight())
             .time_to_live(Duration::from_secs(config.l1_ttl_s))
-            .support_invalidation_closures()
             .eviction_listener(move |_k, _v, cause| {
                 if cause == RemovalCause::Size {
                     bump(&evictions.evictions);
@@ -172,9 +171,9 @@ impl ResponseCache {
         self.inner.generations[c.index()].load(Ordering::Acquire)
     }
 
-    /// Raises a local counter to at least `value`; true when it moved.
-    fn raise_local(&self, c: Collection, value: u64) -> bool {
-        self.inner.generations[c.index()].fetch_max(value, Ordering::AcqRel) < value
+    /// Raises a local counter to at least `value`.
+    fn raise_local(&self, c: Collection, value: u64) {
+        self.inner.generations[c.index()].fetch_max(value, Ordering::AcqRel);
     }
 
     /// The key of one request and the generations it was built with.
@@ -343,29 +342,16 @@ impl ResponseCache {
         {
             redis.resync_needed.store(true, Ordering::Release);
         }
-        self.drop_stale(collections);
-    }
-
-    /// Frees memory held by entries no key can reach any more.
-    fn drop_stale(&self, collections: &[Collection]) {
-        let current: Vec<(Collection, u64)> = collections.iter().map(|c| (*c, self.generation(*c))).collect();
-        let _ = self.inner.l1.invalidate_entries_if(move |_, entry| {
-            entry
-                .generations
-                .iter()
-                .any(|(c, g)| current.iter().any(|(cc, cg)| cc == c && g < cg))
-        });
+        // Entries under older generations are unreachable now; they leave L1 by size and TTL.
+        // Removing them eagerly (`invalidate_entries_if`) made every later read test every
+        // pending predicate, and under steady writes predicates pile up: reads slowed as a
+        // soak went on.
     }
 
     /// Applies generations learned from Redis (a message or a catch-up read).
     fn apply_remote(&self, values: &[(Collection, u64)]) {
-        let moved: Vec<Collection> = values
-            .iter()
-            .filter(|(c, v)| self.raise_local(*c, *v))
-            .map(|(c, _)| *c)
-            .collect();
-        if !moved.is_empty() {
-            self.drop_stale(&moved);
+        for (c, v) in values {
+            self.raise_local(*c, *v);
         }
     }
 
