@@ -13,6 +13,7 @@ use serde_json::json;
 #[utoipa::path(get, path = "/api/v1/stats/cache", tag = "catalog", summary = "Cache hits, misses and hit rate per tier and route, entries, bytes, evictions, Redis status, last warm (admin)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn cache(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
+    state.cache.settle().await;
     Ok(no_store(
         StatusCode::OK,
         json!({ "success": true, "data": state.cache.stats() }),

@@ -443,6 +443,40 @@ async fn single_metric_reads_turn_over_only_for_their_metric(db: &TestDb) {
     assert_eq!(body["data"]["description"], "imported change");
 }
 
+/// A write frees the memory of the entries it made stale (they are unreachable anyway): the
+/// in-process tier's entry count falls back, and entries of other collections stay.
+async fn stale_entries_leave_memory(db: &TestDb) {
+    load(db).await;
+    let app = spawn_with(db, test_config()).await;
+    let token = app.token().await;
+    let entries = async || -> u64 {
+        let stats: Value = get(&app, "/api/v1/stats/cache", &token).await.json().await.unwrap();
+        stats["data"]["l1"]["entries"].as_u64().unwrap()
+    };
+    get(&app, "/api/v1/domains", &token).await;
+    for limit in 1..=20 {
+        get(&app, &format!("/api/v1/metrics?limit={limit}"), &token).await;
+    }
+    wait_for("21 entries counted", Duration::from_secs(2), async || {
+        entries().await >= 21
+    })
+    .await;
+    let r = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/metrics/{LOGIN}"),
+            &token,
+            Some(&json!({"description": "frees the lists"})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    wait_for("the 20 stale lists freed", Duration::from_secs(2), async || {
+        entries().await <= 2
+    })
+    .await;
+    assert_eq!(x_cache(&get(&app, "/api/v1/domains", &token).await), "HIT");
+}
+
 async fn concurrent_misses_run_the_loader_once(db: &TestDb) {
     load(db).await;
     let app = spawn_with(db, test_config()).await;
@@ -666,6 +700,7 @@ backend_tests!(
     l2_miss_then_identical_hit,
     every_write_path_invalidates_what_it_must,
     single_metric_reads_turn_over_only_for_their_metric,
+    stale_entries_leave_memory,
     concurrent_misses_run_the_loader_once,
     disabled_cache_bypasses_everything,
     two_instances_on_one_redis_stay_coherent,
