@@ -64,14 +64,17 @@ struct Args {
     /// Where the HTML report and summary JSON go.
     #[arg(long, default_value = "loadtest-results")]
     out: PathBuf,
-    #[arg(long, default_value_t = 50.0)]
+    // Defaults from measured runs on 2 shared cores (docs/benchmarks.md) with headroom: steady
+    // p95 32-42 ms, p99 63-71 ms, spike p99 97 ms, no errors, hit rates 0.88-0.92 at 4 writes/s.
+    // All stricter than the older plan's floor (p95 200, p99 500, errors 1 %, hit rate 0.8).
+    #[arg(long, default_value_t = 75.0)]
     p95_ms: f64,
     #[arg(long, default_value_t = 150.0)]
     p99_ms: f64,
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.001)]
     max_error_rate: f64,
     /// Minimum cache hit rate over the run, from the server's `/api/v1/stats/cache`.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.85)]
     min_hit_rate: f64,
 }
 
