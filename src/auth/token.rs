@@ -13,6 +13,9 @@ pub struct Claims {
     pub role: Role,
     pub iat: i64,
     pub exp: i64,
+    /// The user's token version when this was issued; a revocation moves it on.
+    #[serde(default)]
+    pub tv: i64,
 }
 
 /// Signs and checks access tokens.
@@ -56,6 +59,7 @@ impl TokenService {
             role: user.role,
             iat: now,
             exp: now + self.access_ttl_s as i64,
+            tv: user.token_version,
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| e.to_string())
     }

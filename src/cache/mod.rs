@@ -39,6 +39,20 @@ pub async fn announce_external_write(redis_url: &str, prefix: &str, collections:
         .ok_or_else(|| format!("could not reach Redis at {}", crate::config::redact_url(redis_url)))
 }
 
+/// Announces a user change made outside any server (the CLI), so every instance drops the
+/// user's cached record and a revocation or lock-out takes effect at once.
+pub async fn announce_external_user(redis_url: &str, prefix: &str, user_id: &str) -> Result<(), String> {
+    let tier = RedisTier::new(redis_url, prefix, Duration::from_secs(2))?;
+    if tier.publish_user(user_id).await {
+        Ok(())
+    } else {
+        Err(format!(
+            "could not reach Redis at {}",
+            crate::config::redact_url(redis_url)
+        ))
+    }
+}
+
 /// Where a lookup's answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

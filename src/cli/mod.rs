@@ -133,7 +133,13 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Policies(args) => policies::all(&*store, args, &mut out).await,
         Command::Stats(args) => admin::stats(&*store, args, &mut out).await,
         Command::Seed(args) => admin::seed(&*store, args, &mut out).await,
-        Command::User(cmd) => users::run(&*store, cmd, &mut out).await,
+        Command::User(cmd) => match users::run(&*store, cmd, &mut out).await {
+            Ok(Some(user_id)) => {
+                announce_user(&user_id).await;
+                Ok(())
+            }
+            other => other.map(|_| ()),
+        },
     };
     if result.is_ok() && !touched.is_empty() {
         announce(touched).await;
@@ -159,6 +165,17 @@ async fn announce(collections: &[Collection]) {
     let prefix = std::env::var("MDL_REDIS_PREFIX").unwrap_or_else(|_| "mdl".into());
     if let Err(e) = crate::cache::announce_external_write(&url, &prefix, collections).await {
         eprintln!("warning: {e}; running servers may serve the old data until their cache TTLs pass");
+    }
+}
+
+/// With `REDIS_URL` set, tells every running instance to drop its cached record of the user.
+async fn announce_user(user_id: &str) {
+    let Some(url) = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty()) else {
+        return;
+    };
+    let prefix = std::env::var("MDL_REDIS_PREFIX").unwrap_or_else(|_| "mdl".into());
+    if let Err(e) = crate::cache::announce_external_user(&url, &prefix, user_id).await {
+        eprintln!("warning: {e}; running servers notice the change within MDL_USER_CACHE_TTL");
     }
 }
 

@@ -71,8 +71,10 @@ async fn find(store: &dyn Store, username: &str) -> Result<User, CliError> {
         .ok_or_else(|| CliError::NotFound(format!("user `{username}` not found")))
 }
 
-pub async fn run(store: &dyn Store, cmd: UserCommand, out: &mut impl Write) -> Result<(), CliError> {
-    match cmd {
+/// Runs a user command; returns the id of a user whose sessions or rights changed, which
+/// running servers must hear about.
+pub async fn run(store: &dyn Store, cmd: UserCommand, out: &mut impl Write) -> Result<Option<String>, CliError> {
+    let changed = match cmd {
         UserCommand::Create(a) => {
             let (password, generated) = choose_password(a.password_stdin)?;
             let new = NewUser::parse(&a.username, &a.email, a.full_name.as_deref(), &a.role, &password)?;
@@ -81,6 +83,7 @@ pub async fn run(store: &dyn Store, cmd: UserCommand, out: &mut impl Write) -> R
             if generated {
                 writeln!(out, "password: {password}")?;
             }
+            None
         }
         UserCommand::List => {
             let mut after = None;
@@ -107,6 +110,7 @@ pub async fn run(store: &dyn Store, cmd: UserCommand, out: &mut impl Write) -> R
                     None => break,
                 }
             }
+            None
         }
         UserCommand::SetPassword(a) => {
             let user = find(store, &a.username).await?;
@@ -117,10 +121,14 @@ pub async fn run(store: &dyn Store, cmd: UserCommand, out: &mut impl Write) -> R
                 ..Default::default()
             };
             store.update_user(&user.user_id, &change).await?;
-            writeln!(out, "password of {} changed", user.username)?;
+            store
+                .revoke_user_refresh_tokens(&user.user_id, chrono::Utc::now().timestamp())
+                .await?;
+            writeln!(out, "password of {} changed; their sessions have ended", user.username)?;
             if generated {
                 writeln!(out, "password: {password}")?;
             }
+            Some(user.user_id)
         }
         UserCommand::SetRole { username, role } => {
             let user = find(store, &username).await?;
@@ -132,11 +140,12 @@ pub async fn run(store: &dyn Store, cmd: UserCommand, out: &mut impl Write) -> R
             };
             store.update_user(&user.user_id, &change).await?;
             writeln!(out, "{} is now {}", user.username, role)?;
+            Some(user.user_id)
         }
-        UserCommand::Deactivate { username } => set_status(store, &username, UserStatus::Inactive, out).await?,
-        UserCommand::Activate { username } => set_status(store, &username, UserStatus::Active, out).await?,
-    }
-    Ok(())
+        UserCommand::Deactivate { username } => Some(set_status(store, &username, UserStatus::Inactive, out).await?),
+        UserCommand::Activate { username } => Some(set_status(store, &username, UserStatus::Active, out).await?),
+    };
+    Ok(changed)
 }
 
 async fn set_status(
@@ -144,13 +153,18 @@ async fn set_status(
     username: &str,
     status: UserStatus,
     out: &mut impl Write,
-) -> Result<(), CliError> {
+) -> Result<String, CliError> {
     let user = find(store, username).await?;
     let change = UserChange {
         status: Some(status),
         ..Default::default()
     };
     store.update_user(&user.user_id, &change).await?;
+    if status != UserStatus::Active {
+        store
+            .revoke_user_refresh_tokens(&user.user_id, chrono::Utc::now().timestamp())
+            .await?;
+    }
     writeln!(out, "{} is now {}", user.username, status.as_str())?;
-    Ok(())
+    Ok(user.user_id)
 }

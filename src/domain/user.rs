@@ -83,6 +83,10 @@ pub struct User {
     pub status: UserStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Bumped whenever the user's sessions are revoked; access tokens carry the value they were
+    /// issued under and are refused once it moved. Internal: never shown to clients.
+    #[serde(skip)]
+    pub token_version: i64,
 }
 
 /// A validated request to create a user (password still in clear; hash before storing).

@@ -451,6 +451,7 @@ macro_rules! impl_store {
                     status: UserStatus::Active,
                     created_at: at,
                     updated_at: at,
+                    token_version: 0,
                 };
                 sql::user_insert::<$db>(&user, password_hash).build().execute(&self.pool).await?;
                 Ok(user)
@@ -591,19 +592,25 @@ macro_rules! impl_store {
                 if let Some((user_id, family_id)) = rotated {
                     return Ok(RefreshUse::Rotated { user_id, family_id });
                 }
-                let used: Option<(String, Option<i64>)> =
-                    sqlx::query_as("SELECT family_id, used_at FROM refresh_tokens WHERE token_hash = $1")
+                let used: Option<(String, String, Option<i64>)> =
+                    sqlx::query_as("SELECT family_id, user_id, used_at FROM refresh_tokens WHERE token_hash = $1")
                         .bind(token_hash)
                         .fetch_optional(&self.pool)
                         .await?;
                 match used {
-                    Some((family_id, Some(_))) => {
+                    Some((family_id, user_id, Some(_))) => {
+                        let mut tx = self.pool.begin().await?;
                         sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL")
                             .bind(now)
                             .bind(&family_id)
-                            .execute(&self.pool)
+                            .execute(&mut *tx)
                             .await?;
-                        Ok(RefreshUse::Reused)
+                        sqlx::query("UPDATE users SET token_version = token_version + 1 WHERE user_id = $1")
+                            .bind(&user_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        tx.commit().await?;
+                        Ok(RefreshUse::Reused { user_id })
                     }
                     _ => Ok(RefreshUse::Invalid),
                 }

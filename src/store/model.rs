@@ -222,11 +222,23 @@ pub struct UserChange {
     pub role: Option<crate::domain::user::Role>,
     pub status: Option<crate::domain::user::UserStatus>,
     pub password_hash: Option<String>,
+    /// End every session (logout everywhere) even if nothing else changes.
+    pub revoke_sessions: bool,
 }
 
 impl UserChange {
     pub fn is_empty(&self) -> bool {
         *self == UserChange::default()
+    }
+
+    /// A new password, a lock-out or an explicit revocation ends every access token issued
+    /// before it, in the same statement that makes the change.
+    pub fn ends_sessions(&self) -> bool {
+        self.revoke_sessions
+            || self.password_hash.is_some()
+            || self
+                .status
+                .is_some_and(|s| s != crate::domain::user::UserStatus::Active)
     }
 }
 
@@ -247,8 +259,9 @@ pub struct CatalogSnapshot {
 pub enum RefreshUse {
     /// Valid and now used up: issue the next token in `family_id`.
     Rotated { user_id: String, family_id: String },
-    /// Already rotated before: the whole family has just been revoked.
-    Reused,
+    /// Already rotated before: the whole family has just been revoked, and with it every
+    /// access token of `user_id` (one of them may be the thief's).
+    Reused { user_id: String },
     /// Unknown, expired or revoked.
     Invalid,
 }

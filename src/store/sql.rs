@@ -571,7 +571,8 @@ where
     })
 }
 
-const USER_COLUMNS: &str = "t.user_id, t.username, t.email, t.full_name, t.role, t.status, t.created_at, t.updated_at";
+const USER_COLUMNS: &str =
+    "t.user_id, t.username, t.email, t.full_name, t.role, t.status, t.created_at, t.updated_at, t.token_version";
 
 /// Users listed by username (unique, so it is its own tie-breaker).
 pub(crate) fn user_spec(page: &PageRequest) -> ListSpec<'_> {
@@ -648,6 +649,9 @@ where
     if let Some(full_name) = &change.full_name {
         qb.push("full_name = ").push_bind(full_name.clone()).push(", ");
     }
+    if change.ends_sessions() {
+        qb.push("token_version = token_version + 1, ");
+    }
     qb.push("updated_at = ");
     DB::push_time(&mut qb, at);
     qb.push(" WHERE user_id = ").push_bind(id.to_string());
@@ -657,6 +661,7 @@ where
 pub(crate) fn decode_user<DB: Dialect>(row: &DB::Row) -> Result<User, StoreError>
 where
     for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
     for<'r> Option<String>: Decode<'r, DB> + Type<DB>,
     for<'a> &'a str: ColumnIndex<DB::Row>,
 {
@@ -671,5 +676,6 @@ where
         status: UserStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
         created_at: DB::time(row, "created_at")?,
         updated_at: DB::time(row, "updated_at")?,
+        token_version: row.try_get("token_version")?,
     })
 }
