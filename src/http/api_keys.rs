@@ -1,7 +1,7 @@
 //! `/api/v1/api-keys`: keys for scripts and services, shown once, stored hashed.
 
 use super::AppState;
-use super::caller::Caller;
+use super::caller::IdentityCaller as Caller;
 use super::error::ApiError;
 use super::respond::no_store;
 use crate::auth::password::random_hex;

@@ -9,9 +9,30 @@ use axum::http::header;
 use axum::http::request::Parts;
 use std::sync::Arc;
 
-/// An authenticated, active user.
+/// An authenticated, active user, and how they proved it.
 #[derive(Debug, Clone)]
-pub struct Caller(pub User);
+pub struct Caller(pub User, pub Via);
+
+/// How a caller authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A login session (access token).
+    Session,
+    /// An API key, with the role its scopes grant before the owner's role caps it.
+    Key { scope: Role },
+}
+
+impl Via {
+    /// Identity data (users, API keys) may be changed by a login session or a key scoped for
+    /// writing; a read key is meant to be handed to dashboards and must not be able to
+    /// mint keys or change its owner's account.
+    fn may_change_identity(self) -> bool {
+        match self {
+            Via::Session => true,
+            Via::Key { scope } => scope >= Role::Editor,
+        }
+    }
+}
 
 fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -30,7 +51,7 @@ fn api_key(parts: &Parts) -> Option<&str> {
 }
 
 /// The key's owner, acting with the key's (possibly narrower) role.
-async fn authenticate_key(key: &str, state: &AppState) -> Result<Arc<User>, ApiError> {
+async fn authenticate_key(key: &str, state: &AppState) -> Result<(Arc<User>, Via), ApiError> {
     let refused = || ApiError::Authentication("invalid, expired or revoked API key".into());
     let record = state
         .store
@@ -54,10 +75,11 @@ async fn authenticate_key(key: &str, state: &AppState) -> Result<Arc<User>, ApiE
     }
     let mut user = (*user).clone();
     user.role = super::api_keys::effective_role(&record.scopes, user.role);
-    Ok(Arc::new(user))
+    let scope = super::api_keys::effective_role(&record.scopes, Role::Admin);
+    Ok((Arc::new(user), Via::Key { scope }))
 }
 
-async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Arc<User>>, ApiError> {
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<(Arc<User>, Via)>, ApiError> {
     if let Some(key) = api_key(parts) {
         return authenticate_key(key, state).await.map(Some);
     }
@@ -76,7 +98,14 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Arc<User
     if user.status != UserStatus::Active {
         return Err(ApiError::Authentication(format!("user is {}", user.status.as_str())));
     }
-    Ok(Some(user))
+    // The record comes from the user cache, which every instance drops on a revocation
+    // message, so a revoked token stops working everywhere at once.
+    if claims.tv != user.token_version {
+        return Err(ApiError::Authentication(
+            "the session was revoked (password change, deactivation or logout): log in again".into(),
+        ));
+    }
+    Ok(Some((user, Via::Session)))
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -85,10 +114,61 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         authenticate(parts, state)
             .await?
-            .map(|user| Caller((*user).clone()))
+            .map(|(user, via)| Caller((*user).clone(), via))
             .ok_or_else(|| {
                 ApiError::Authentication("authentication required: send Authorization: Bearer <token>".into())
             })
+    }
+}
+
+/// A caller allowed on identity routes (`/users`, `/api-keys`): a login session or a key
+/// scoped `write` or `admin`, never a `read` key.
+#[derive(Debug, Clone)]
+pub struct IdentityCaller(pub User);
+
+impl FromRequestParts<AppState> for IdentityCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Caller(user, via) = Caller::from_request_parts(parts, state).await?;
+        if !via.may_change_identity() {
+            return Err(ApiError::Authorization(
+                "a read-scoped API key cannot use identity routes: use a login session or a write/admin key".into(),
+            ));
+        }
+        Ok(IdentityCaller(user))
+    }
+}
+
+impl IdentityCaller {
+    pub fn require(&self, role: Role) -> Result<&User, ApiError> {
+        require(&self.0, role)
+    }
+}
+
+/// A caller with a login session: for acts that prove who you are (changing your password,
+/// ending all your sessions), which no API key may do.
+#[derive(Debug, Clone)]
+pub struct SessionCaller(pub User);
+
+impl FromRequestParts<AppState> for SessionCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller(user, Via::Session) => Ok(SessionCaller(user)),
+            Caller(_, Via::Key { .. }) => Err(ApiError::Authorization(
+                "this needs a login session; API keys cannot do it".into(),
+            )),
+        }
+    }
+}
+
+fn require(user: &User, role: Role) -> Result<&User, ApiError> {
+    if user.role >= role {
+        Ok(user)
+    } else {
+        Err(ApiError::Authorization(format!("this needs the {role} role")))
     }
 }
 
@@ -121,10 +201,6 @@ impl FromRequestParts<AppState> for Reader {
 impl Caller {
     /// 403 unless the caller has at least `role`.
     pub fn require(&self, role: Role) -> Result<&User, ApiError> {
-        if self.0.role >= role {
-            Ok(&self.0)
-        } else {
-            Err(ApiError::Authorization(format!("this needs the {role} role")))
-        }
+        require(&self.0, role)
     }
 }

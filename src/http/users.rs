@@ -1,12 +1,11 @@
 //! `/api/v1/users`: administration by admins; users may read and edit their own profile.
 
 use super::AppState;
-use super::caller::Caller;
+use super::caller::IdentityCaller as Caller;
 use super::error::ApiError;
 use super::pagination;
 use super::query::Params;
 use super::respond::no_store;
-use crate::auth::password::hash_password;
 use crate::domain::ValidationErrors;
 use crate::domain::user::{NewUser, Role, User, UserStatus, check_password, normalise_email};
 use crate::store::UserChange;
@@ -90,9 +89,7 @@ pub async fn create(
         &req.role,
         &req.password,
     )?;
-    let hash = hash_password(new.password.clone(), state.hash_cost)
-        .await
-        .map_err(ApiError::Internal)?;
+    let hash = state.passwords.hash(new.password.clone()).await?;
     let user = state.store.create_user(&new, &hash).await?;
     let mut response = no_store(StatusCode::CREATED, json!({ "success": true, "data": user }));
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/users/{}", user.user_id)) {
@@ -176,11 +173,7 @@ pub async fn update(
     }
     errors.into_result(())?;
     if let Some(password) = req.password {
-        change.password_hash = Some(
-            hash_password(password, state.hash_cost)
-                .await
-                .map_err(ApiError::Internal)?,
-        );
+        change.password_hash = Some(state.passwords.hash(password).await?);
     }
     let user = state.store.update_user(&id, &change).await?;
     state.users.forget(&id).await;
