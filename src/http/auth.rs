@@ -1,21 +1,21 @@
 //! `/api/v1/auth`: log in and ask who you are.
 
 use super::AppState;
-use super::caller::Caller;
+use super::caller::{Caller, SessionCaller};
+use super::client::ClientAddr;
 use super::error::ApiError;
 use super::respond::no_store;
-use crate::auth::password::{hash_password, random_hex, verify_password};
-use crate::domain::user::{User, UserStatus, check_password};
+use crate::auth::password::random_hex;
+use crate::domain::user::{MAX_PASSWORD_LEN, User, UserStatus, check_password, normalise_username};
 use crate::store::{RefreshUse, UserChange};
 use axum::Json;
+use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::net::SocketAddr;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -76,21 +76,34 @@ async fn session(state: &AppState, user: &User, family: Option<String>) -> Resul
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", summary = "Log in with username and password", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(req) = body?;
-    state.login_limiter.check(peer.ip(), &req.username)?;
     let refused = || ApiError::Authentication("invalid username or password".into());
-    let Some((user, hash)) = state.store.find_user(&req.username).await? else {
+    // Checked before the name touches any table: no account can have a name outside the
+    // username alphabet, and no password is longer than the maximum.
+    let Ok(username) = normalise_username(&req.username) else {
         return Err(refused());
     };
-    if !verify_password(req.password, hash).await {
+    if req.password.len() > 4 * MAX_PASSWORD_LEN {
         return Err(refused());
     }
+    state.login_limiter.check_login(client.ip, &username)?;
+    let found = state.store.find_user(&username).await?;
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    let matches = state.passwords.verify(req.password, hash).await?;
+    let Some(user) = user.filter(|_| matches) else {
+        state.login_limiter.record_failure(&username);
+        return Err(refused());
+    };
     if user.status != UserStatus::Active {
         return Err(ApiError::Authentication(format!("user is {}", user.status.as_str())));
     }
+    state.login_limiter.record_success(client.ip, &username);
     session(&state, &user, None).await
 }
 
@@ -116,9 +129,14 @@ pub async fn refresh(
                 .ok_or_else(|| ApiError::Authentication("user is not active".into()))?;
             session(&state, &user, Some(family_id)).await
         }
-        RefreshUse::Reused => Err(ApiError::Authentication(
-            "refresh token was already used: the session has been revoked, log in again".into(),
-        )),
+        RefreshUse::Reused { user_id } => {
+            // The store bumped the user's token version: every instance drops the cached
+            // record, so the access tokens of the stolen session end now, not at expiry.
+            forget_user(&state, &user_id).await;
+            Err(ApiError::Authentication(
+                "refresh token was already used: the session has been revoked, log in again".into(),
+            ))
+        }
         RefreshUse::Invalid => Err(ApiError::Authentication("invalid or expired refresh token".into())),
     }
 }
@@ -141,22 +159,24 @@ pub async fn logout(
 #[utoipa::path(post, path = "/api/v1/auth/change-password", tag = "auth", summary = "Change your password (ends all your sessions)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn change_password(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: SessionCaller,
     body: Result<Json<PasswordChange>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Json(req) = body?;
+    state.login_limiter.check_password_change(&caller.0.user_id)?;
+    if req.current_password.len() > 4 * MAX_PASSWORD_LEN {
+        return Err(ApiError::field("current_password", "is not correct"));
+    }
+    check_password(&req.new_password).map_err(|m| ApiError::field("new_password", m))?;
     let (_, hash) = state
         .store
         .find_user(&caller.0.username)
         .await?
         .ok_or_else(|| ApiError::Authentication("user no longer exists".into()))?;
-    if !verify_password(req.current_password, hash).await {
+    if !state.passwords.verify(req.current_password, Some(hash)).await? {
         return Err(ApiError::field("current_password", "is not correct"));
     }
-    check_password(&req.new_password).map_err(|m| ApiError::field("new_password", m))?;
-    let new_hash = hash_password(req.new_password, state.hash_cost)
-        .await
-        .map_err(ApiError::Internal)?;
+    let new_hash = state.passwords.hash(req.new_password).await?;
     let change = UserChange {
         password_hash: Some(new_hash),
         ..Default::default()
@@ -166,7 +186,31 @@ pub async fn change_password(
         .store
         .revoke_user_refresh_tokens(&caller.0.user_id, now_s())
         .await?;
+    forget_user(&state, &caller.0.user_id).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends every session of the caller, on every device: refresh tokens are revoked and access
+/// tokens stop working at once.
+#[utoipa::path(post, path = "/api/v1/auth/logout-all", tag = "auth", summary = "End all your sessions everywhere", responses((status = 204, description = "Done"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+pub async fn logout_all(State(state): State<AppState>, caller: SessionCaller) -> Result<StatusCode, ApiError> {
+    let change = UserChange {
+        revoke_sessions: true,
+        ..Default::default()
+    };
+    state.store.update_user(&caller.0.user_id, &change).await?;
+    state
+        .store
+        .revoke_user_refresh_tokens(&caller.0.user_id, now_s())
+        .await?;
+    forget_user(&state, &caller.0.user_id).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Drops the user's cached record here and, through Redis, on every other instance.
+async fn forget_user(state: &AppState, user_id: &str) {
+    state.users.forget(user_id).await;
+    state.cache.announce_user(user_id).await;
 }
 
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", summary = "Who the token belongs to", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
