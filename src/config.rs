@@ -203,6 +203,104 @@ pub struct ServeConfig {
     pub metrics_bind: Option<String>,
     #[command(flatten)]
     pub cache: CacheConfig,
+    #[command(flatten)]
+    pub limits: LimitsConfig,
+}
+
+/// Bounds on what clients can make the server hold: connections, time, login attempts and
+/// password hashing. Each is named in the README's threat model.
+#[derive(Clone, Debug, Args)]
+pub struct LimitsConfig {
+    /// Load balancers whose `X-Forwarded-For`/`X-Forwarded-Proto` are believed (CIDRs,
+    /// comma-separated); from anyone else those headers are ignored.
+    #[arg(long = "trusted-proxies", env = "MDL_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
+    /// Connections served at once; past it new ones wait in the listen backlog.
+    #[arg(long = "max-connections", env = "MDL_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers, counted from the connection being
+    /// ready for one (so also the keep-alive idle limit).
+    #[arg(
+        long = "header-read-timeout",
+        env = "MDL_HEADER_READ_TIMEOUT_S",
+        default_value_t = 10
+    )]
+    pub header_read_timeout_s: u64,
+    /// Seconds a connection may make no progress at all (nothing read, nothing written).
+    #[arg(long = "idle-timeout", env = "MDL_IDLE_TIMEOUT_S", default_value_t = 60)]
+    pub idle_timeout_s: u64,
+    /// Body limit of the authentication routes (login, refresh, logout, password change).
+    #[arg(long = "auth-max-body-bytes", env = "MDL_AUTH_MAX_BODY_BYTES", default_value_t = 8 * 1024)]
+    pub auth_max_body_bytes: usize,
+    /// Password hashes computed at once (Argon2id takes 19 MiB and tens of ms each); 0 = one
+    /// per core.
+    #[arg(
+        long = "password-hash-concurrency",
+        env = "MDL_PASSWORD_HASH_CONCURRENCY",
+        default_value_t = 0
+    )]
+    pub password_hash_concurrency: usize,
+    /// Failed logins of one username (from every address together) within 15 minutes before
+    /// each further attempt from an unfamiliar address waits an exponential backoff.
+    #[arg(long = "login-backoff-after", env = "MDL_LOGIN_BACKOFF_AFTER", default_value_t = 20)]
+    pub login_backoff_after: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            trusted_proxies: None,
+            max_connections: 10_000,
+            header_read_timeout_s: 10,
+            idle_timeout_s: 60,
+            auth_max_body_bytes: 8 * 1024,
+            password_hash_concurrency: 0,
+            login_backoff_after: 20,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The trusted proxy networks; `Err` names the first entry that is not a CIDR or address.
+    pub fn trusted_proxy_list(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_proxies
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("MDL_TRUSTED_PROXIES: `{s}` is not an address or CIDR"))
+            })
+            .collect()
+    }
+
+    pub fn hash_concurrency(&self) -> usize {
+        match self.password_hash_concurrency {
+            0 => std::thread::available_parallelism().map_or(2, usize::from),
+            n => n,
+        }
+    }
+
+    fn validate(&self, problems: &mut Vec<String>) {
+        if let Err(e) = self.trusted_proxy_list() {
+            problems.push(e);
+        }
+        if self.max_connections == 0 {
+            problems.push("MDL_MAX_CONNECTIONS must be at least 1".into());
+        }
+        if self.header_read_timeout_s == 0 || self.idle_timeout_s == 0 {
+            problems.push("MDL_HEADER_READ_TIMEOUT_S and MDL_IDLE_TIMEOUT_S must be positive".into());
+        }
+        if self.auth_max_body_bytes < 256 {
+            problems.push("MDL_AUTH_MAX_BODY_BYTES must be at least 256".into());
+        }
+        if self.login_backoff_after == 0 {
+            problems.push("MDL_LOGIN_BACKOFF_AFTER must be at least 1".into());
+        }
+    }
 }
 
 /// The response cache: in-process tier always, Redis tier when `REDIS_URL` is set.
@@ -369,6 +467,7 @@ impl ServeConfig {
             problems.push("MDL_LOGIN_RATE_PER_MIN must be at least 1".into());
         }
         self.cache.validate(&mut problems);
+        self.limits.validate(&mut problems);
         if !matches!(self.compression_level.as_str(), "fastest" | "default" | "best")
             && self.compression_level.parse::<i32>().is_err()
         {
@@ -405,6 +504,7 @@ impl fmt::Debug for ServeConfig {
             .field("slow_query_ms", &self.slow_query_ms)
             .field("metrics_bind", &self.metrics_bind)
             .field("cache", &self.cache)
+            .field("limits", &self.limits)
             .finish()
     }
 }

@@ -6,6 +6,7 @@ mod cache_layer;
 mod cache_stats;
 mod caller;
 mod catalog;
+pub mod client;
 mod conditional;
 mod entities;
 pub mod error;
@@ -14,11 +15,13 @@ mod metric_writes;
 mod metrics;
 mod middleware;
 mod pagination;
+mod passwords;
 pub mod performance;
 mod policies;
 mod query;
 mod rate_limit;
 mod respond;
+pub mod serve;
 mod user_cache;
 mod users;
 mod warm;
@@ -59,6 +62,8 @@ pub struct Shared {
     pub tokens: TokenService,
     pub hash_cost: HashCost,
     pub login_limiter: Arc<rate_limit::LoginLimiter>,
+    pub passwords: passwords::PasswordGate,
+    pub proxies: client::TrustedProxies,
     pub users: user_cache::UserCache,
     pub cache: crate::cache::ResponseCache,
     /// The store's circuit breaker (the store above is wrapped by it).
@@ -112,9 +117,18 @@ impl Application {
             ),
             None => None,
         };
+        let proxies = client::TrustedProxies::new(config.limits.trusted_proxy_list().map_err(anyhow::Error::msg)?);
+        let passwords = passwords::PasswordGate::new(hash_cost, config.limits.hash_concurrency())
+            .await
+            .map_err(anyhow::Error::msg)?;
         let state = AppState(Arc::new(Shared {
             cache,
-            login_limiter: Arc::new(rate_limit::LoginLimiter::per_minute(config.login_rate_per_min)),
+            login_limiter: Arc::new(rate_limit::LoginLimiter::new(
+                config.login_rate_per_min,
+                config.limits.login_backoff_after,
+            )),
+            passwords,
+            proxies,
             users: user_cache::UserCache::new(Duration::from_secs(config.user_cache_ttl_s)),
             store,
             config: Arc::new(config),
@@ -181,8 +195,14 @@ impl Application {
                 }
             });
         }
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, service).with_graceful_shutdown(stop).await;
+        let limits = &state.config.limits;
+        let limits = serve::ConnectionLimits {
+            max_connections: serve::fit_connection_cap(limits.max_connections),
+            header_read_timeout: Duration::from_secs(limits.header_read_timeout_s),
+            idle_timeout: Duration::from_secs(limits.idle_timeout_s),
+            drain_timeout: Duration::from_secs(state.config.request_timeout_s.max(1) + 5),
+        };
+        let result = serve::serve(self.listener, self.router, limits, stop).await;
         background.shutdown().await;
         result
     }
@@ -219,19 +239,23 @@ struct ApiDoc;
 
 /// Every documented route. Routes are registered through `routes!`, so a route cannot exist
 /// without its OpenAPI entry.
-fn api(import_max: usize) -> OpenApiRouter<AppState> {
+fn api(import_max: usize, auth_max: usize) -> OpenApiRouter<AppState> {
     let import = OpenApiRouter::new()
         .routes(routes!(catalog::import))
         .layer(DefaultBodyLimit::max(import_max));
+    // Credentials are small: a large body on these public routes is only ever an attack.
+    let auth = OpenApiRouter::new()
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::logout_all))
+        .routes(routes!(auth::change_password))
+        .layer(DefaultBodyLimit::max(auth_max));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(health::summary))
-        .routes(routes!(auth::login))
         .routes(routes!(auth::me))
-        .routes(routes!(auth::refresh))
-        .routes(routes!(auth::logout))
-        .routes(routes!(auth::change_password))
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::revoke))
         .routes(routes!(users::list, users::create))
@@ -268,17 +292,18 @@ fn api(import_max: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(performance::patterns))
         .routes(routes!(catalog::export))
         .merge(import)
+        .merge(auth)
 }
 
 /// The OpenAPI document of every route (also served at `/api-docs/openapi.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api(1).split_for_parts().1
+    api(1, 1).split_for_parts().1
 }
 
 fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_s.max(1));
     let max_body = state.config.max_body_bytes;
-    let (routes, spec) = api(state.config.max_import_bytes).split_for_parts();
+    let (routes, spec) = api(state.config.max_import_bytes, state.config.limits.auth_max_body_bytes).split_for_parts();
     // Without configured origins there is no CORS layer at all (it would still add `Vary`
     // headers to every response).
     let cors = tower::util::option_layer(cors(&state.config.cors_origin_list()));

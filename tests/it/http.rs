@@ -9,7 +9,7 @@ use mdl::store::Expect;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+pub(crate) const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
 pub(crate) struct TestApp {
     pub(crate) base: String,
@@ -50,6 +50,7 @@ fn config(public_read: bool) -> ServeConfig {
             warming: false,
             ..Default::default()
         },
+        limits: Default::default(),
     }
 }
 
@@ -90,7 +91,7 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
-    async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+    pub(crate) async fn login(&self, username: &str, password: &str) -> reqwest::Response {
         self.client
             .post(self.url("/api/v1/auth/login"))
             .json(&json!({ "username": username, "password": password }))
