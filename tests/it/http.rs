@@ -1087,6 +1087,8 @@ const PROTECTED: &[(&str, &str, &str)] = &[
     ("get", "/api/performance/stats", "admin"),
     ("post", "/api/v1/import", "editor"),
     ("get", "/api/v1/export", "viewer"),
+    // Last: it ends the sessions of every token that passes.
+    ("post", "/api/v1/auth/logout-all", "viewer"),
 ];
 
 async fn every_route_checks_credentials_and_roles(db: &TestDb) {
@@ -1163,6 +1165,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/auth/logout"),
     ("get", "/api/v1/auth/me"),
     ("post", "/api/v1/auth/change-password"),
+    ("post", "/api/v1/auth/logout-all"),
     ("get", "/api/v1/users"),
     ("post", "/api/v1/users"),
     ("get", "/api/v1/users/{id}"),
