@@ -29,7 +29,7 @@ for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/n
 
 mkdir -p bench-results/hostile
 status=0
-python3 scripts/hostile_mix.py --base "http://127.0.0.1:$PORT" --pid "$SERVER" --password "$PASSWORD" \
+python3 scripts/hostile_mix.py --base "http://127.0.0.1:$PORT" --pid "$SERVER" --password "$PASSWORD" --baseline "${BASELINE:-20}" \
   --duration "$DURATION" | tee bench-results/hostile/summary.json || status=$?
 echo "L1 cache bound: ${MDL_L1_CAPACITY_MB:-64} MiB"
 exit $status
