@@ -3,6 +3,7 @@
 use super::AppState;
 use super::caller::Caller;
 use super::error::ApiError;
+use super::path_id::PathId;
 use super::respond::no_store;
 use crate::auth::password::random_hex;
 use crate::domain::ValidationErrors;
@@ -10,7 +11,7 @@ use crate::domain::user::Role;
 use crate::store::ApiKey;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -107,7 +108,7 @@ pub async fn create(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
     let key = state
         .store

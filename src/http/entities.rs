@@ -4,6 +4,7 @@ use super::AppState;
 use super::caller::{Caller, Reader};
 use super::conditional::{self, if_match};
 use super::error::ApiError;
+use super::path_id::PathId;
 use super::pagination;
 use super::query::Params;
 use super::respond;
@@ -12,7 +13,7 @@ use crate::domain::{BusinessDomain, Objective, ValidationErrors};
 use crate::store::{Expect, Page, PageRequest, Saved, StoreError, Stored};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -186,7 +187,7 @@ macro_rules! handlers {
             pub async fn get_one(
                 State(s): State<AppState>,
                 _r: Reader,
-                Path(id): Path<String>,
+                PathId(id): PathId,
                 h: HeaderMap,
             ) -> Result<Response, ApiError> {
                 super::get_one($kind, s, id, h).await
@@ -205,7 +206,7 @@ macro_rules! handlers {
             pub async fn replace(
                 State(s): State<AppState>,
                 c: Caller,
-                Path(id): Path<String>,
+                PathId(id): PathId,
                 h: HeaderMap,
                 b: Result<Json<Value>, JsonRejection>,
             ) -> Result<Response, ApiError> {
@@ -216,7 +217,7 @@ macro_rules! handlers {
             pub async fn delete(
                 State(s): State<AppState>,
                 c: Caller,
-                Path(id): Path<String>,
+                PathId(id): PathId,
                 h: HeaderMap,
             ) -> Result<StatusCode, ApiError> {
                 super::delete($kind, s, c, id, h).await

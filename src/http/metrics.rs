@@ -4,10 +4,11 @@ use super::AppState;
 use super::caller::Reader;
 use super::conditional;
 use super::error::ApiError;
+use super::path_id::PathId;
 use super::pagination;
 use super::query::Params;
 use crate::store::{MetricFilter, MetricQuery, MetricSort, Stored};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -95,7 +96,7 @@ pub async fn list(
 pub async fn get_one(
     State(state): State<AppState>,
     _reader: Reader,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let metric: Stored = state
@@ -112,7 +113,7 @@ pub async fn get_one(
 pub async fn history(
     State(state): State<AppState>,
     _reader: Reader,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

@@ -14,6 +14,7 @@ mod metric_writes;
 mod metrics;
 mod middleware;
 mod pagination;
+mod path_id;
 pub mod performance;
 mod policies;
 mod query;

@@ -3,6 +3,7 @@
 use super::AppState;
 use super::caller::Caller;
 use super::error::ApiError;
+use super::path_id::PathId;
 use super::pagination;
 use super::query::Params;
 use super::respond::no_store;
@@ -12,7 +13,7 @@ use crate::domain::user::{NewUser, Role, User, UserStatus, check_password, norma
 use crate::store::UserChange;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
@@ -113,7 +114,7 @@ async fn load(state: &AppState, id: &str) -> Result<User, ApiError> {
 pub async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     self_or_admin(&caller, &id)?;
     let user = load(&state, &id).await?;
@@ -126,7 +127,7 @@ pub async fn get_one(
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     body: Result<Json<UpdateUser>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     self_or_admin(&caller, &id)?;
@@ -197,7 +198,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
     if caller.0.user_id == id {
@@ -212,7 +213,7 @@ pub async fn delete(
 pub async fn replace(
     state: State<AppState>,
     caller: Caller,
-    id: Path<String>,
+    id: PathId,
     body: Result<Json<UpdateUser>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     update(state, caller, id, body).await
