@@ -6,7 +6,7 @@ use super::conditional::{self, if_match};
 use super::error::ApiError;
 use super::path_id::PathId;
 use super::pagination;
-use super::query::Params;
+use super::query::{self, Params};
 use super::respond;
 use crate::domain::user::Role;
 use crate::domain::{BusinessDomain, Objective, ValidationErrors};
@@ -102,7 +102,7 @@ impl Kind {
 }
 
 async fn list(kind: Kind, state: AppState, raw: Option<String>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let params = Params::parse(raw.as_deref(), &["page", "limit", "cursor", "count"])?;
+    let params = Params::parse(raw.as_deref(), query::PAGE_PARAMS)?;
     let page_req = params.page()?;
     let page = kind.list(&state, &page_req).await?;
     let data = page.items.iter().map(Stored::to_json).collect();

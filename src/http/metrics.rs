@@ -6,29 +6,12 @@ use super::conditional;
 use super::error::ApiError;
 use super::path_id::PathId;
 use super::pagination;
-use super::query::Params;
+use super::query::{self, Params};
 use crate::store::{MetricFilter, MetricQuery, MetricSort, Stored};
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Value, json};
-
-pub(super) const LIST_PARAMS: &[&str] = &[
-    "page",
-    "limit",
-    "cursor",
-    "count",
-    "category",
-    "tier",
-    "business_domain",
-    "metric_type",
-    "status",
-    "owner",
-    "tag",
-    "q",
-    "sort",
-    "fields",
-];
 
 /// `fields=a,b,c`: top-level fields to keep in list items (the id always stays).
 fn project(item: Value, fields: Option<&[String]>) -> Value {
@@ -74,7 +57,7 @@ pub async fn list(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let params = Params::parse(raw.as_deref(), LIST_PARAMS)?;
+    let params = Params::parse(raw.as_deref(), query::METRIC_LIST_PARAMS)?;
     let query = metric_query(&params)?;
     let fields: Option<Vec<String>> = params.one("fields")?.map(|f| {
         f.split(',')
@@ -117,7 +100,7 @@ pub async fn history(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let params = Params::parse(raw.as_deref(), &["page", "limit", "cursor", "count"])?;
+    let params = Params::parse(raw.as_deref(), query::PAGE_PARAMS)?;
     let page_req = params.page()?;
     let page = state.store.metric_history(&id, &page_req).await?;
     if page.items.is_empty() && page.total == Some(0) {

@@ -288,6 +288,8 @@ fn router(state: AppState) -> Router {
     let requests = state.requests.clone();
     let app = routes
         .route_layer(cache)
+        // Runs before the cache: a parameter no route reads never becomes a key.
+        .route_layer(axum::middleware::from_fn(query::only_known_params))
         .route_layer(axum::middleware::from_fn(middleware::tag_route))
         .merge(SwaggerUi::new("/api-docs").url("/api-docs/openapi.json", spec))
         .fallback(not_found)

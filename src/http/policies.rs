@@ -6,9 +6,9 @@ use super::caller::Reader;
 use super::conditional;
 use super::error::ApiError;
 use super::path_id::PathId;
-use super::metrics::{LIST_PARAMS, metric_query};
+use super::metrics::metric_query;
 use super::pagination;
-use super::query::Params;
+use super::query::{self, Params};
 use crate::catalog::policies;
 use axum::Json;
 use axum::extract::{RawQuery, State};
@@ -84,8 +84,7 @@ pub async fn list(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let allowed: Vec<&str> = LIST_PARAMS.iter().copied().filter(|p| *p != "fields").collect();
-    let params = Params::parse(raw.as_deref(), &allowed)?;
+    let params = Params::parse(raw.as_deref(), query::POLICY_LIST_PARAMS)?;
     let query = metric_query(&params)?;
     let page = state.store.list_metrics(&query).await?;
     let data = page

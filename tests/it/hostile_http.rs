@@ -2,14 +2,19 @@
 //! response cache, spellings of one id that must share one cache entry, and content negotiation
 //! on cache hits.
 
-use crate::http::{error_code, load, spawn};
+use crate::http::{TestApp, error_code, load, spawn};
 use crate::support::{TestDb, backend_tests};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 async fn status_and_code(r: reqwest::Response) -> (u16, String) {
     let (status, code, _) = error_code(r).await;
     (status.as_u16(), code)
+}
+
+async fn cache_stats(app: &TestApp, token: &str) -> Value {
+    let body: Value = app.get("/api/v1/stats/cache", token).await.json().await.unwrap();
+    body["data"].clone()
 }
 
 async fn path_ids_that_cannot_exist_are_404_and_undecodable_ones_400(db: &TestDb) {
@@ -55,4 +60,62 @@ async fn path_ids_that_cannot_exist_are_404_and_undecodable_ones_400(db: &TestDb
     assert_eq!(r.status(), 200);
 }
 
-backend_tests!(path_ids_that_cannot_exist_are_404_and_undecodable_ones_400);
+async fn unknown_query_parameters_are_refused_on_every_route_before_the_cache(db: &TestDb) {
+    load(db).await;
+    let app = spawn(db, false).await;
+    let token = app.token().await;
+    let domain: Value = app.get("/api/v1/domains?limit=1", &token).await.json().await.unwrap();
+    let domain = domain["data"][0]["domain_id"].as_str().unwrap_or("none").to_string();
+    let before = cache_stats(&app, &token).await["l1"]["entries"].clone();
+
+    let refused = [
+        (Method::GET, "/api/v1/metrics/METRIC-CSAT?bogus=1".to_string(), "bogus"),
+        (Method::GET, "/api/v1/metrics/METRIC-CSAT/policy?v=2".to_string(), "v"),
+        (Method::GET, "/api/v1/metrics/METRIC-CSAT/history?limit=1&x=".to_string(), "x"),
+        (Method::GET, "/api/v1/stats?fresh=1".to_string(), "fresh"),
+        (Method::GET, format!("/api/v1/domains/{domain}?a=b"), "a"),
+        (Method::GET, "/api/v1/objectives/none?a=b".to_string(), "a"),
+        (Method::GET, "/api/v1/policies/bundle.tar.gz?rev=1".to_string(), "rev"),
+        (Method::GET, "/api/v1/policies?fields=name".to_string(), "fields"),
+        (Method::GET, "/api/v1/export?format=json&pretty=1".to_string(), "pretty"),
+        (Method::GET, "/api/v1/auth/me?x=1".to_string(), "x"),
+        (Method::GET, "/health?verbose=1".to_string(), "verbose"),
+        (Method::POST, "/api/v1/metrics?dry_run=true".to_string(), "dry_run"),
+        (Method::DELETE, "/api/v1/metrics/METRIC-CSAT?force=1".to_string(), "force"),
+    ];
+    for (method, path, name) in refused {
+        let body = (method == Method::POST).then(|| json!({}));
+        let r = app.send(method.clone(), &path, &token, body.as_ref()).await;
+        let (status, code, body) = error_code(r).await;
+        assert_eq!((status.as_u16(), code.as_str()), (400, "VALIDATION_ERROR"), "{method} {path}");
+        assert_eq!(body["error"]["details"][0]["field"], name, "{method} {path}: {body}");
+    }
+    // The parameters a route does take still work.
+    for path in [
+        "/api/v1/metrics?limit=5&tier=Tier-1",
+        "/api/v1/metrics/METRIC-CSAT/history?limit=1",
+        "/api/v1/export?format=yaml",
+        "/api/v1/metrics/METRIC-CSAT?",
+    ] {
+        assert_eq!(app.get(path, &token).await.status(), 200, "{path}");
+    }
+
+    // Junk on a cached entity read no longer becomes cache entries, and a huge name is not
+    // echoed back whole.
+    for i in 0..50 {
+        let r = app.get(&format!("/api/v1/metrics/METRIC-CSAT?junk{i}=1"), &token).await;
+        assert_eq!(r.status(), 400);
+    }
+    let huge = "j".repeat(20_000);
+    let r = app.get(&format!("/api/v1/metrics/METRIC-CSAT?{huge}=1"), &token).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().len() < 2_000);
+    let after = cache_stats(&app, &token).await;
+    let filled = after["l1"]["entries"].as_u64().unwrap() - before.as_u64().unwrap();
+    assert!(filled <= 4, "only the allowed reads above were cached: {after}");
+}
+
+backend_tests!(
+    path_ids_that_cannot_exist_are_404_and_undecodable_ones_400,
+    unknown_query_parameters_are_refused_on_every_route_before_the_cache,
+);
