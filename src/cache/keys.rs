@@ -180,8 +180,8 @@ pub fn write_invalidates(template: &str, metric: Option<&str>) -> Vec<Collection
 
 const DEFAULT_PAGE_LIMIT: &str = "50";
 
-/// The query as a key: pairs sorted, `page=1`/`limit=50` filled in for page-mode lists and a
-/// limit above the maximum capped, so requests the handler answers identically share one key.
+/// The query as a key: pairs sorted, `page=1`/`limit=50` filled in for page-mode lists and the
+/// limit written as the handler reads it (capped, without leading zeros), so requests the handler answers identically share one key.
 /// Values stay percent-encoded as canonical `form_urlencoded` output.
 pub fn canonical_query(raw: Option<&str>, route: &ReadRoute) -> String {
     let mut pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
@@ -196,13 +196,13 @@ pub fn canonical_query(raw: Option<&str>, route: &ReadRoute) -> String {
         if !has(&pairs, "limit") {
             pairs.push(("limit".into(), DEFAULT_PAGE_LIMIT.into()));
         }
+        // As the handler reads it; a value it refuses is never stored, so it may stay as sent.
         let max = crate::store::query::MAX_LIMIT;
         for (k, v) in &mut pairs {
             if k == "limit"
-                && let Ok(n) = v.parse::<u32>()
-                && n > max
+                && let Some(n) = crate::domain::paging::parse_limit(v, max)
             {
-                *v = max.to_string();
+                *v = n.to_string();
             }
         }
     }

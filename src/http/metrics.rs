@@ -7,6 +7,8 @@ use super::error::ApiError;
 use super::path_id::PathId;
 use super::pagination;
 use super::query::{self, Params};
+use crate::domain::ValidationErrors;
+use crate::domain::metric::{METRIC_TYPES, STATUSES, TIERS, check_enum_opt};
 use crate::store::{MetricFilter, MetricQuery, MetricSort, Stored};
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
@@ -32,6 +34,11 @@ pub(super) fn metric_query(params: &Params) -> Result<MetricQuery, ApiError> {
         Some(s) => MetricSort::parse(s)
             .ok_or_else(|| ApiError::field("sort", format!("must be one of {}", MetricSort::ALLOWED.join(", "))))?,
     };
+    let mut invalid = ValidationErrors::new();
+    for (field, allowed) in [("tier", TIERS), ("metric_type", METRIC_TYPES), ("status", STATUSES)] {
+        check_enum_opt(&mut invalid, field, params.one(field)?, allowed);
+    }
+    invalid.into_result(())?;
     let text = |k: &str| params.one(k).map(|v| v.map(str::to_string));
     let filter = MetricFilter {
         category: text("category")?,

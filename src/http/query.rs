@@ -3,6 +3,7 @@
 //! design's rules.
 
 use super::error::ApiError;
+use crate::domain::paging::parse_limit;
 use crate::store::PageRequest;
 use crate::store::query::{DEFAULT_LIMIT, MAX_LIMIT};
 use axum::extract::{MatchedPath, Request};
@@ -140,15 +141,12 @@ impl Params {
     pub fn page(&self) -> Result<PageRequest, ApiError> {
         let limit = match self.one("limit")? {
             None => DEFAULT_LIMIT,
-            Some(v) => match v.parse::<i64>() {
-                Ok(n) if n >= 1 => n.min(i64::from(MAX_LIMIT)) as u32,
-                _ => {
-                    return Err(ApiError::field(
-                        "limit",
-                        format!("must be an integer from 1 to {MAX_LIMIT}"),
-                    ));
-                }
-            },
+            Some(v) => parse_limit(v, MAX_LIMIT).ok_or_else(|| {
+                ApiError::field(
+                    "limit",
+                    format!("must be a whole number of at least 1 (above {MAX_LIMIT} means {MAX_LIMIT})"),
+                )
+            })?,
         };
         let page = match self.one("page")? {
             None => None,

@@ -4,8 +4,16 @@
 
 use crate::http::{TestApp, error_code, load, spawn};
 use crate::support::{TestDb, backend_tests};
+use mdl::cache::keys::{canonical_query, read_route};
 use reqwest::Method;
 use serde_json::{Value, json};
+
+fn x_cache(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("x-cache")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
 
 async fn status_and_code(r: reqwest::Response) -> (u16, String) {
     let (status, code, _) = error_code(r).await;
@@ -115,7 +123,96 @@ async fn unknown_query_parameters_are_refused_on_every_route_before_the_cache(db
     assert!(filled <= 4, "only the allowed reads above were cached: {after}");
 }
 
+async fn bad_filter_values_are_refused_and_any_large_limit_is_capped(db: &TestDb) {
+    load(db).await;
+    let app = spawn(db, false).await;
+    let token = app.token().await;
+    let refused = [
+        ("tier=Tier-9", "tier", "Tier-1, Tier-2, Tier-3"),
+        ("tier=tier-1", "tier", "Tier-1, Tier-2, Tier-3"),
+        ("metric_type=kpi", "metric_type", "leading, lagging, operational"),
+        ("status=live", "status", "draft, active, deprecated, retired"),
+        ("sort=sideways", "sort", "-updated_at"),
+        ("limit=%2B5", "limit", ""),
+        ("limit=-1", "limit", ""),
+    ];
+    for collection in ["metrics", "policies"] {
+        for (query, field, allowed) in refused {
+            let r = app.get(&format!("/api/v1/{collection}?{query}"), &token).await;
+            let (status, code, body) = error_code(r).await;
+            assert_eq!((status.as_u16(), code.as_str()), (400, "VALIDATION_ERROR"), "{query}");
+            assert_eq!(body["error"]["details"][0]["field"], field, "{query}: {body}");
+            let message = body["error"]["details"][0]["message"].as_str().unwrap();
+            assert!(message.contains(allowed), "{query}: {message}");
+        }
+    }
+    // Every bad value at once.
+    let (_, _, body) = error_code(app.get("/api/v1/metrics?tier=T&metric_type=k&status=s", &token).await).await;
+    assert_eq!(body["error"]["details"].as_array().unwrap().len(), 3, "{body}");
+    // Valid values still filter.
+    let body: Value = app.get("/api/v1/metrics?tier=Tier-1", &token).await.json().await.unwrap();
+    assert!(!body["data"].as_array().unwrap().is_empty());
+
+    for path in [
+        "/api/v1/metrics?limit=100000000000000000000000",
+        "/api/v1/policies?limit=99999999999999999999999999999999999999999",
+        "/api/v1/domains?limit=18446744073709551616",
+        "/api/v1/metrics/METRIC-CSAT/history?limit=4294967296",
+    ] {
+        let r = app.get(path, &token).await;
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["x-per-page"], "100", "{path}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["pagination"]["limit"], 100, "{path}");
+    }
+    // Spellings the handler reads alike share one cache entry.
+    let first = app.get("/api/v1/metrics?tier=Tier-2&limit=100", &token).await;
+    assert_eq!(x_cache(&first), "MISS");
+    for same in ["limit=0100&tier=Tier-2", "tier=Tier-2&limit=100000000000000000000000"] {
+        let r = app.get(&format!("/api/v1/metrics?{same}"), &token).await;
+        assert_eq!(x_cache(&r), "HIT", "{same}");
+    }
+}
+
+#[test]
+fn canonical_limit_matches_what_the_handler_reads() {
+    let list = read_route("/api/v1/metrics").unwrap();
+    let capped = canonical_query(Some("limit=100"), &list);
+    assert_eq!(canonical_query(Some("limit=100000000000000000000000"), &list), capped);
+    assert_eq!(canonical_query(Some("limit=0100"), &list), capped);
+    assert_eq!(
+        canonical_query(Some("limit=007"), &list),
+        canonical_query(Some("limit=7"), &list)
+    );
+}
+
+async fn cli_list_refuses_bad_filter_values(db: &TestDb) {
+    let mdl = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mdl"))
+            .args(args)
+            .env("DATABASE_URL", &db.url)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run mdl")
+    };
+    assert!(mdl(&["migrate"]).status.success());
+    for (args, allowed) in [
+        (&["list", "--type", "kpi"][..], "leading, lagging, operational"),
+        (&["list", "--tier", "tier-1"][..], "Tier-1, Tier-2, Tier-3"),
+        (&["list", "--status", "live"][..], "draft, active, deprecated, retired"),
+    ] {
+        let out = mdl(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(allowed), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    assert_eq!(mdl(&["list", "--type", "lagging"]).status.code(), Some(0));
+}
+
 backend_tests!(
     path_ids_that_cannot_exist_are_404_and_undecodable_ones_400,
     unknown_query_parameters_are_refused_on_every_route_before_the_cache,
+    bad_filter_values_are_refused_and_any_large_limit_is_capped,
+    cli_list_refuses_bad_filter_values,
 );
