@@ -217,12 +217,14 @@ impl ResponseCache {
         self.inner.generations[c.index()].fetch_max(value, Ordering::AcqRel) < value
     }
 
-    /// The key of one request and the generations it was built with.
+    /// The key of one request and the generations it was built with. `path` may be spelled
+    /// any way the router accepts; the key holds its canonical form.
     pub fn key(&self, route: &ReadRoute, path: &str, query: &str, variant: &str) -> (String, Vec<(Collection, u64)>) {
         let shard = route
             .per_metric
-            .then(|| keys::metric_id_in_path(path).map(Collection::metric_shard))
+            .then(|| keys::metric_id_in_path(path).map(|id| Collection::metric_shard(&id)))
             .flatten();
+        let path = keys::canonical_path(path);
         let generations: Vec<(Collection, u64)> = route
             .depends_on
             .iter()
@@ -234,7 +236,7 @@ impl ResponseCache {
         for (c, g) in &generations {
             let _ = write!(key, "{c}.{g}:");
         }
-        key.push_str(path);
+        key.push_str(&path);
         if !query.is_empty() {
             key.push('?');
             key.push_str(query);

@@ -30,10 +30,11 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     if req.method() == Method::GET || req.method() == Method::HEAD {
         return read(state, template, req, next).await;
     }
+    // Decoded, as the handler received them: other spellings must reach the same entries.
     let user = (template == "/api/v1/users/{id}")
-        .then(|| req.uri().path().rsplit('/').next().map(str::to_owned))
+        .then(|| keys::last_segment(req.uri().path()))
         .flatten();
-    let mut metric = keys::metric_id_in_path(req.uri().path()).map(str::to_owned);
+    let mut metric = keys::metric_id_in_path(req.uri().path());
     let response = next.run(req).await;
     if response.status().is_success() {
         if metric.is_none() && template == "/api/v1/metrics" {
@@ -42,8 +43,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
                 .headers()
                 .get(header::LOCATION)
                 .and_then(|v| v.to_str().ok())
-                .and_then(keys::metric_id_in_path)
-                .map(str::to_owned);
+                .and_then(keys::metric_id_in_path);
         }
         let stale = keys::write_invalidates(template, metric.as_deref());
         state.cache.invalidate(&stale).await;

@@ -210,7 +210,63 @@ async fn cli_list_refuses_bad_filter_values(db: &TestDb) {
     assert_eq!(mdl(&["list", "--type", "lagging"]).status.code(), Some(0));
 }
 
+async fn version_and_cache(app: &TestApp, path: &str, token: &str) -> (i64, String) {
+    let r = app.get(path, token).await;
+    let outcome = x_cache(&r);
+    let body: Value = r.json().await.unwrap();
+    (body["data"]["version"].as_i64().unwrap_or(-1), outcome)
+}
+
+async fn every_spelling_of_an_id_shares_one_cache_entry_and_its_invalidation(db: &TestDb) {
+    load(db).await;
+    let app = spawn(db, false).await;
+    let token = app.token().await;
+    let plain = "/api/v1/metrics/METRIC-CSAT";
+    let spellings = ["/api/v1/metrics/METRIC%2DCSAT", "/api/v1/metrics/%4DETRIC-CSAT", "/api/v1/metrics/METRIC%2dCSAT"];
+
+    assert_eq!(version_and_cache(&app, plain, &token).await, (1, "MISS".into()));
+    for path in spellings {
+        assert_eq!(version_and_cache(&app, path, &token).await, (1, "HIT".into()), "{path}");
+    }
+    let policy = app.get("/api/v1/metrics/METRIC-CSAT/policy", &token).await;
+    assert_eq!(x_cache(&policy), "MISS");
+    let policy = app.get("/api/v1/metrics/METRIC%2DCSAT/policy", &token).await;
+    assert_eq!(x_cache(&policy), "HIT");
+
+    // A write through an encoded spelling turns over what plain readers were served.
+    let r = app
+        .send(
+            Method::PATCH,
+            spellings[0],
+            &token,
+            Some(&json!({ "description": "Changed through an encoded path" })),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(version_and_cache(&app, plain, &token).await, (2, "MISS".into()));
+    for path in spellings {
+        assert_eq!(version_and_cache(&app, path, &token).await.0, 2, "{path}");
+    }
+    let rego = app.get("/api/v1/metrics/METRIC-CSAT/policy", &token).await;
+    assert_eq!(x_cache(&rego), "MISS", "the policy hangs on the same shard");
+
+    // A delete through a plain path removes the encoded spellings too, and the other way round.
+    let r = app.send(Method::DELETE, plain, &token, None).await;
+    assert_eq!(r.status(), 204);
+    for path in spellings {
+        assert_eq!(app.get(path, &token).await.status(), 404, "{path}");
+    }
+    let other = "/api/v1/metrics/METRIC-LOGIN-SUCCESS-RATE";
+    assert_eq!(app.get(other, &token).await.status(), 200);
+    let r = app
+        .send(Method::DELETE, "/api/v1/metrics/METRIC%2DLOGIN%2DSUCCESS%2DRATE", &token, None)
+        .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(app.get(other, &token).await.status(), 404);
+}
+
 backend_tests!(
+    every_spelling_of_an_id_shares_one_cache_entry_and_its_invalidation,
     path_ids_that_cannot_exist_are_404_and_undecodable_ones_400,
     unknown_query_parameters_are_refused_on_every_route_before_the_cache,
     bad_filter_values_are_refused_and_any_large_limit_is_capped,
