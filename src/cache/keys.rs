@@ -205,6 +205,11 @@ pub fn write_invalidates(template: &str, metric: Option<&str>) -> Vec<Collection
     }
 }
 
+/// The longest key (canonical path, query and variant) worth caching. Real requests stay far
+/// below (ids have at most 100 characters, filters a few hundred); an answer to anything longer
+/// is served but not stored, so long query values cannot buy memory by the request.
+pub const MAX_KEY_BYTES: usize = 2048;
+
 const DEFAULT_PAGE_LIMIT: &str = "50";
 
 /// The query as a key: pairs sorted, `page=1`/`limit=50` filled in for page-mode lists and the

@@ -131,6 +131,21 @@ impl Members {
     }
 }
 
+/// moka's bookkeeping per entry beyond the key and value (entry info, deque nodes, hash-table
+/// slot, the key's `Arc`), rounded up: the bound is on memory, so erring high is the safe side.
+const L1_ENTRY_OVERHEAD: usize = 512;
+/// One key's place in one `Members` set (its `String` and the set's slot, with spare capacity).
+const MEMBERSHIP_OVERHEAD: usize = 64;
+
+/// What one L1 entry costs, as the byte bound counts it. The key is held once by moka and once
+/// more per collection in `Members`; counting only bodies once let 4,000 entries with 60 KB
+/// query strings take 800 MB while the tier reported 7 MB.
+fn l1_weight(key: &str, entry: &CachedResponse) -> u32 {
+    let memberships = entry.generations.len();
+    let key_bytes = key.len() * (1 + memberships) + MEMBERSHIP_OVERHEAD * memberships;
+    u32::try_from(entry.weight() + key_bytes + L1_ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+}
+
 /// Distinct single-metric paths remembered for warming; past it, counts are halved.
 const HOT_CAPACITY: usize = 4096;
 
@@ -149,7 +164,7 @@ impl ResponseCache {
         let leaving = members.clone();
         let l1 = Cache::builder()
             .max_capacity(capacity)
-            .weigher(|_k: &String, v: &Arc<CachedResponse>| v.weight())
+            .weigher(|k: &String, v: &Arc<CachedResponse>| l1_weight(k, v))
             .time_to_live(Duration::from_secs(config.l1_ttl_s))
             .eviction_listener(move |k: Arc<String>, v: Arc<CachedResponse>, cause| {
                 if cause == RemovalCause::Size {
@@ -217,14 +232,24 @@ impl ResponseCache {
         self.inner.generations[c.index()].fetch_max(value, Ordering::AcqRel) < value
     }
 
-    /// The key of one request and the generations it was built with. `path` may be spelled
-    /// any way the router accepts; the key holds its canonical form.
-    pub fn key(&self, route: &ReadRoute, path: &str, query: &str, variant: &str) -> (String, Vec<(Collection, u64)>) {
+    /// The key of one request and the generations it was built with; `None` when it would be
+    /// longer than `MAX_KEY_BYTES` (such a request is not cached). `path` may be spelled any way
+    /// the router accepts; the key holds its canonical form.
+    pub fn key(
+        &self,
+        route: &ReadRoute,
+        path: &str,
+        query: &str,
+        variant: &str,
+    ) -> Option<(String, Vec<(Collection, u64)>)> {
+        let path = keys::canonical_path(path);
+        if path.len() + query.len() + variant.len() > keys::MAX_KEY_BYTES {
+            return None;
+        }
         let shard = route
             .per_metric
-            .then(|| keys::metric_id_in_path(path).map(|id| Collection::metric_shard(&id)))
+            .then(|| keys::metric_id_in_path(&path).map(|id| Collection::metric_shard(&id)))
             .flatten();
-        let path = keys::canonical_path(path);
         let generations: Vec<(Collection, u64)> = route
             .depends_on
             .iter()
@@ -245,7 +270,7 @@ impl ResponseCache {
             key.push('#');
             key.push_str(variant);
         }
-        (key, generations)
+        Some((key, generations))
     }
 
     /// The cached answer for `key`, or `load`'s. Concurrent misses on one key run `load` once;

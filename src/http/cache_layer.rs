@@ -80,7 +80,10 @@ async fn read(state: AppState, template: &str, req: Request, next: Next) -> Resp
         true if wants_json(&parts.headers) => "json",
         true => "text",
     };
-    let (key, generations) = state.cache.key(&route, parts.uri.path(), &query, variant);
+    let Some((key, generations)) = state.cache.key(&route, parts.uri.path(), &query, variant) else {
+        state.cache.count_bypass(Some(&route));
+        return mark(next.run(Request::from_parts(parts, body)).await, Outcome::Bypass);
+    };
     // The loader must produce the full representation; this request's conditions are applied
     // to whatever the cache returns.
     let mut conditions = HeaderMap::new();

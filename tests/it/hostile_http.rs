@@ -265,7 +265,42 @@ async fn every_spelling_of_an_id_shares_one_cache_entry_and_its_invalidation(db:
     assert_eq!(app.get(other, &token).await.status(), 404);
 }
 
+async fn cache_memory_counts_keys_and_long_keys_are_not_cached(db: &TestDb) {
+    load(db).await;
+    let app = spawn(db, false).await;
+    let token = app.token().await;
+    let l1 = |stats: &Value| (stats["l1"]["entries"].as_u64().unwrap(), stats["l1"]["bytes"].as_u64().unwrap());
+
+    // Each answer is a small empty page; what costs memory is the 1,500-byte key, held by the
+    // tier and by the set of its collection.
+    let (entries, bytes) = l1(&cache_stats(&app, &token).await);
+    let n = 40_u64;
+    for i in 0..n {
+        let category = format!("{i:04}{}", "c".repeat(1_500));
+        let r = app.get(&format!("/api/v1/metrics?category={category}"), &token).await;
+        assert_eq!((r.status().as_u16(), x_cache(&r)), (200, "MISS".into()));
+    }
+    let (entries_after, bytes_after) = l1(&cache_stats(&app, &token).await);
+    assert_eq!(entries_after - entries, n);
+    assert!(
+        bytes_after - bytes >= n * 2 * 1_500,
+        "{} bytes counted for {n} entries with 1,500-byte keys",
+        bytes_after - bytes
+    );
+
+    // Longer keys are answered but never stored.
+    let category = "c".repeat(3_000);
+    for _ in 0..2 {
+        let r = app.get(&format!("/api/v1/metrics?category={category}"), &token).await;
+        assert_eq!((r.status().as_u16(), x_cache(&r)), (200, "BYPASS".into()));
+    }
+    let r = app.get(&format!("/api/v1/metrics?q={}", "word+".repeat(600)), &token).await;
+    assert_eq!((r.status().as_u16(), x_cache(&r)), (200, "BYPASS".into()));
+    assert_eq!(l1(&cache_stats(&app, &token).await).0, entries_after);
+}
+
 backend_tests!(
+    cache_memory_counts_keys_and_long_keys_are_not_cached,
     every_spelling_of_an_id_shares_one_cache_entry_and_its_invalidation,
     path_ids_that_cannot_exist_are_404_and_undecodable_ones_400,
     unknown_query_parameters_are_refused_on_every_route_before_the_cache,
