@@ -146,8 +146,12 @@ fn l1_weight(key: &str, entry: &CachedResponse) -> u32 {
     u32::try_from(entry.weight() + key_bytes + L1_ENTRY_OVERHEAD).unwrap_or(u32::MAX)
 }
 
-/// Distinct single-metric paths remembered for warming; past it, counts are halved.
-const HOT_CAPACITY: usize = 4096;
+/// Distinct single-metric paths remembered for warming; past it, counts are halved. Warming
+/// takes the 50 most read: ten times that is room enough for ageing to tell steady favourites
+/// from one-off reads.
+const HOT_CAPACITY: usize = 512;
+/// Longer paths are never noted (a metric id has at most 100 characters).
+const HOT_PATH_MAX: usize = 160;
 
 /// Cheap to clone; every clone is the same cache.
 #[derive(Clone)]
@@ -460,10 +464,16 @@ impl ResponseCache {
         }
     }
 
-    /// Remembers a read of one entity path, for warming the most read ones.
+    /// Remembers a successful read of one entity path, for warming the most read ones. Only
+    /// reads that found their entity should be noted (the caller knows the status); spellings
+    /// of one path count as one.
     pub fn note_read(&self, path: &str) {
+        let path = keys::canonical_path(path);
+        if path.len() > HOT_PATH_MAX {
+            return;
+        }
         let Ok(mut hot) = self.inner.hot.lock() else { return };
-        if let Some(n) = hot.get_mut(path) {
+        if let Some(n) = hot.get_mut(&path) {
             *n += 1;
             return;
         }
@@ -475,7 +485,7 @@ impl ResponseCache {
             });
         }
         if hot.len() < HOT_CAPACITY {
-            hot.insert(path.to_owned(), 1);
+            hot.insert(path, 1);
         }
     }
 
@@ -549,6 +559,8 @@ impl ResponseCache {
             .map(|c| self.generation(c))
             .sum();
         out["metric_shards"] = json!({ "count": keys::METRIC_SHARDS, "bumps": shard_bumps });
+        let hot = self.inner.hot.lock().map_or(0, |h| h.len());
+        out["hot_paths"] = json!({ "count": hot, "capacity": HOT_CAPACITY });
         out["last_warm"] = match self.inner.last_warm.lock().ok().and_then(|l| l.clone()) {
             Some(w) => json!({ "at": w.at.to_rfc3339(), "urls": w.urls, "duration_ms": w.duration_ms }),
             None => Value::Null,

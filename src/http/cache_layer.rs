@@ -71,9 +71,6 @@ async fn read(state: AppState, template: &str, req: Request, next: Next) -> Resp
     if let Err(refused) = Reader::from_request_parts(&mut parts, &state).await {
         return mark(refused.into_response(), Outcome::Bypass);
     }
-    if route.template == "/api/v1/metrics/{id}" {
-        state.cache.note_read(parts.uri.path());
-    }
     let query = keys::canonical_query(parts.uri.query(), &route);
     let variant = match route.varies_by_accept {
         false => "",
@@ -92,12 +89,19 @@ async fn read(state: AppState, template: &str, req: Request, next: Next) -> Resp
     }
     parts.headers.remove(header::IF_NONE_MATCH);
     let gzip_ok = accepts_gzip(&parts.headers);
+    let path = (route.template == "/api/v1/metrics/{id}").then(|| parts.uri.path().to_owned());
     let req = Request::from_parts(parts, body);
     let threshold = state.cache.config().compression_threshold;
     let max = state.cache.max_entry_bytes();
     let cache = state.cache.clone();
     let load = async move { capture(&cache, next.run(req).await, threshold, max, generations).await };
     let (entry, outcome) = state.cache.lookup(&route, key, load).await;
+    // Warming candidates: metrics that exist, not every path a client can make up.
+    if let Some(path) = path
+        && entry.status == StatusCode::OK
+    {
+        state.cache.note_read(&path);
+    }
     mark(answer(&entry, &conditions, gzip_ok), outcome)
 }
 

@@ -299,7 +299,25 @@ async fn cache_memory_counts_keys_and_long_keys_are_not_cached(db: &TestDb) {
     assert_eq!(l1(&cache_stats(&app, &token).await).0, entries_after);
 }
 
+async fn only_metrics_that_exist_become_warming_candidates(db: &TestDb) {
+    load(db).await;
+    let app = spawn(db, false).await;
+    let token = app.token().await;
+    let hot = async || cache_stats(&app, &token).await["hot_paths"]["count"].as_u64().unwrap();
+    for i in 0..300 {
+        let r = app.get(&format!("/api/v1/metrics/NOPE-{i}-{}", "x".repeat(80)), &token).await;
+        assert_eq!(r.status(), 404);
+    }
+    assert_eq!(hot().await, 0, "404s are not warming candidates");
+    for path in ["/api/v1/metrics/METRIC-CSAT", "/api/v1/metrics/METRIC%2DCSAT"] {
+        assert_eq!(app.get(path, &token).await.status(), 200);
+    }
+    assert_eq!(hot().await, 1, "two spellings of one metric are one candidate");
+    assert!(cache_stats(&app, &token).await["hot_paths"]["capacity"].as_u64().unwrap() <= 1024);
+}
+
 backend_tests!(
+    only_metrics_that_exist_become_warming_candidates,
     cache_memory_counts_keys_and_long_keys_are_not_cached,
     every_spelling_of_an_id_shares_one_cache_entry_and_its_invalidation,
     path_ids_that_cannot_exist_are_404_and_undecodable_ones_400,
