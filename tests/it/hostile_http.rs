@@ -3,7 +3,8 @@
 //! on cache hits.
 
 use crate::http::{TestApp, error_code, load, spawn};
-use crate::support::{TestDb, backend_tests};
+use crate::support::{TestDb, backend_tests, sqlite};
+use std::io::Read;
 use mdl::cache::keys::{canonical_query, read_route};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -325,3 +326,65 @@ backend_tests!(
     bad_filter_values_are_refused_and_any_large_limit_is_capped,
     cli_list_refuses_bad_filter_values,
 );
+
+/// The body as the client receives it, decoded by its `Content-Encoding`.
+async fn decoded(r: reqwest::Response) -> (String, Value) {
+    let coding = r
+        .headers()
+        .get("content-encoding")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let raw = r.bytes().await.unwrap();
+    let mut out = Vec::new();
+    match coding.as_str() {
+        "" => out.extend_from_slice(&raw),
+        "gzip" => {
+            flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).unwrap();
+        }
+        "deflate" => {
+            flate2::read::ZlibDecoder::new(&raw[..]).read_to_end(&mut out).unwrap();
+        }
+        "br" => {
+            brotli::Decompressor::new(&raw[..], 4096).read_to_end(&mut out).unwrap();
+        }
+        "zstd" => out = zstd::decode_all(&raw[..]).unwrap(),
+        other => panic!("unexpected coding {other}"),
+    }
+    (coding, serde_json::from_slice(&out).expect("a JSON body"))
+}
+
+#[tokio::test]
+async fn cache_hits_are_encoded_as_the_client_prefers() {
+    let db = sqlite().await;
+    load(&db).await;
+    let app = spawn(&db, false).await;
+    let token = app.token().await;
+    let cases = [
+        ("gzip;q=0.1, deflate;q=0.9", "deflate"),
+        ("br, gzip;q=0.5", "br"),
+        ("gzip;q=0.2, *;q=0.5", "zstd"),
+        ("deflate, gzip", "gzip"),
+        ("x-gzip", "gzip"),
+        ("gzip;q=0", ""),
+        ("identity", ""),
+    ];
+    for (i, (accept, expected)) in cases.into_iter().enumerate() {
+        // Its own page per case: the first answer fills the cache, the second is a hit.
+        let path = format!("/api/v1/metrics?limit={}", 12 + i);
+        for round in ["MISS", "HIT"] {
+            let r = app
+                .client
+                .get(app.url(&path))
+                .bearer_auth(&token)
+                .header("accept-encoding", accept)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!((r.status().as_u16(), x_cache(&r)), (200, round.to_string()), "{accept}");
+            let (coding, body) = decoded(r).await;
+            assert_eq!(coding, expected, "{accept} ({round})");
+            assert_eq!(body["data"].as_array().unwrap().len(), 12, "{accept} ({round})");
+        }
+    }
+    db.cleanup().await;
+}
