@@ -2,8 +2,8 @@
 //! response cache, spellings of one id that must share one cache entry, and content negotiation
 //! on cache hits.
 
-use crate::http::{TestApp, error_code, load, spawn};
-use crate::support::{TestDb, backend_tests, sqlite};
+use crate::http::{TestApp, error_code, load, spawn, spawn_with, test_config};
+use crate::support::{PrivateRedis, TestDb, backend_tests, redis_prefix, sqlite};
 use std::io::Read;
 use mdl::cache::keys::{canonical_query, read_route};
 use reqwest::Method;
@@ -387,4 +387,41 @@ async fn cache_hits_are_encoded_as_the_client_prefers() {
         }
     }
     db.cleanup().await;
+}
+
+#[tokio::test]
+async fn health_names_redis_when_it_is_down() {
+    let db = sqlite().await;
+    let without = spawn(&db, false).await;
+    let health = without.health().await;
+    assert_eq!(health["components"]["redis"]["status"], "disabled", "{health}");
+    assert_eq!(health["status"], "ok");
+    drop(without);
+
+    let Some(mut redis) = PrivateRedis::start() else { return };
+    let mut config = test_config();
+    config.cache.redis_url = Some(redis.url());
+    config.cache.redis_prefix = redis_prefix();
+    let app = spawn_with(&db, config).await;
+    wait_for_health(&app, |h| h["components"]["redis"]["status"] == "ok").await;
+
+    redis.stop();
+    let health = wait_for_health(&app, |h| h["components"]["redis"]["status"] == "down").await;
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert!(health["components"]["redis"]["reason"].is_string(), "{health}");
+    let cache_reason = health["components"]["cache"]["reason"].as_str().unwrap();
+    assert!(cache_reason.to_lowercase().contains("redis"), "{health}");
+    db.cleanup().await;
+}
+
+async fn wait_for_health(app: &TestApp, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let health = app.health().await;
+        if check(&health) {
+            return health;
+        }
+        assert!(std::time::Instant::now() < deadline, "health never got there: {health}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
