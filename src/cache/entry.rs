@@ -132,7 +132,11 @@ impl CachedResponse {
     /// The cache adds what it spends on the key and its own bookkeeping.
     pub fn weight(&self) -> usize {
         let header = std::mem::size_of::<(HeaderName, HeaderValue)>();
-        let headers: usize = self.headers.iter().map(|(k, v)| header + k.as_str().len() + v.len()).sum();
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(k, v)| header + k.as_str().len() + v.len())
+            .sum();
         let generations = self.generations.len() * std::mem::size_of::<(Collection, u64)>();
         let weak = self.weak_etag.as_ref().map_or(0, HeaderValue::len);
         std::mem::size_of::<Self>() + headers + generations + weak + self.body.len()

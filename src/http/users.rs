@@ -3,8 +3,8 @@
 use super::AppState;
 use super::caller::Caller;
 use super::error::ApiError;
-use super::path_id::PathId;
 use super::pagination;
+use super::path_id::PathId;
 use super::query::Params;
 use super::respond::no_store;
 use crate::auth::password::hash_password;
@@ -111,11 +111,7 @@ async fn load(state: &AppState, id: &str) -> Result<User, ApiError> {
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", summary = "One user (admin or self)", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
-pub async fn get_one(
-    State(state): State<AppState>,
-    caller: Caller,
-    PathId(id): PathId,
-) -> Result<Response, ApiError> {
+pub async fn get_one(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> Result<Response, ApiError> {
     self_or_admin(&caller, &id)?;
     let user = load(&state, &id).await?;
     Ok(no_store(StatusCode::OK, json!({ "success": true, "data": user })))
@@ -195,11 +191,7 @@ pub async fn update(
 }
 
 #[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", summary = "Delete a user (admin)", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
-pub async fn delete(
-    State(state): State<AppState>,
-    caller: Caller,
-    PathId(id): PathId,
-) -> Result<StatusCode, ApiError> {
+pub async fn delete(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
     if caller.0.user_id == id {
         return Err(ApiError::Conflict("admins cannot delete themselves".into()));

@@ -4,10 +4,10 @@
 
 use crate::http::{TestApp, error_code, load, spawn, spawn_with, test_config};
 use crate::support::{PrivateRedis, TestDb, backend_tests, redis_prefix, sqlite};
-use std::io::Read;
 use mdl::cache::keys::{canonical_query, read_route};
 use reqwest::Method;
 use serde_json::{Value, json};
+use std::io::Read;
 
 fn x_cache(r: &reqwest::Response) -> String {
     r.headers()
@@ -57,7 +57,10 @@ async fn path_ids_that_cannot_exist_are_404_and_undecodable_ones_400(db: &TestDb
     ] {
         let r = app.get(path, &token).await;
         assert!(
-            r.headers()["content-type"].to_str().unwrap().starts_with("application/json"),
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
             "{path}"
         );
         let (status, code, body) = error_code(r).await;
@@ -80,7 +83,11 @@ async fn unknown_query_parameters_are_refused_on_every_route_before_the_cache(db
     let refused = [
         (Method::GET, "/api/v1/metrics/METRIC-CSAT?bogus=1".to_string(), "bogus"),
         (Method::GET, "/api/v1/metrics/METRIC-CSAT/policy?v=2".to_string(), "v"),
-        (Method::GET, "/api/v1/metrics/METRIC-CSAT/history?limit=1&x=".to_string(), "x"),
+        (
+            Method::GET,
+            "/api/v1/metrics/METRIC-CSAT/history?limit=1&x=".to_string(),
+            "x",
+        ),
         (Method::GET, "/api/v1/stats?fresh=1".to_string(), "fresh"),
         (Method::GET, format!("/api/v1/domains/{domain}?a=b"), "a"),
         (Method::GET, "/api/v1/objectives/none?a=b".to_string(), "a"),
@@ -90,13 +97,21 @@ async fn unknown_query_parameters_are_refused_on_every_route_before_the_cache(db
         (Method::GET, "/api/v1/auth/me?x=1".to_string(), "x"),
         (Method::GET, "/health?verbose=1".to_string(), "verbose"),
         (Method::POST, "/api/v1/metrics?dry_run=true".to_string(), "dry_run"),
-        (Method::DELETE, "/api/v1/metrics/METRIC-CSAT?force=1".to_string(), "force"),
+        (
+            Method::DELETE,
+            "/api/v1/metrics/METRIC-CSAT?force=1".to_string(),
+            "force",
+        ),
     ];
     for (method, path, name) in refused {
         let body = (method == Method::POST).then(|| json!({}));
         let r = app.send(method.clone(), &path, &token, body.as_ref()).await;
         let (status, code, body) = error_code(r).await;
-        assert_eq!((status.as_u16(), code.as_str()), (400, "VALIDATION_ERROR"), "{method} {path}");
+        assert_eq!(
+            (status.as_u16(), code.as_str()),
+            (400, "VALIDATION_ERROR"),
+            "{method} {path}"
+        );
         assert_eq!(body["error"]["details"][0]["field"], name, "{method} {path}: {body}");
     }
     // The parameters a route does take still work.
@@ -151,7 +166,12 @@ async fn bad_filter_values_are_refused_and_any_large_limit_is_capped(db: &TestDb
     let (_, _, body) = error_code(app.get("/api/v1/metrics?tier=T&metric_type=k&status=s", &token).await).await;
     assert_eq!(body["error"]["details"].as_array().unwrap().len(), 3, "{body}");
     // Valid values still filter.
-    let body: Value = app.get("/api/v1/metrics?tier=Tier-1", &token).await.json().await.unwrap();
+    let body: Value = app
+        .get("/api/v1/metrics?tier=Tier-1", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(!body["data"].as_array().unwrap().is_empty());
 
     for path in [
@@ -223,7 +243,11 @@ async fn every_spelling_of_an_id_shares_one_cache_entry_and_its_invalidation(db:
     let app = spawn(db, false).await;
     let token = app.token().await;
     let plain = "/api/v1/metrics/METRIC-CSAT";
-    let spellings = ["/api/v1/metrics/METRIC%2DCSAT", "/api/v1/metrics/%4DETRIC-CSAT", "/api/v1/metrics/METRIC%2dCSAT"];
+    let spellings = [
+        "/api/v1/metrics/METRIC%2DCSAT",
+        "/api/v1/metrics/%4DETRIC-CSAT",
+        "/api/v1/metrics/METRIC%2dCSAT",
+    ];
 
     assert_eq!(version_and_cache(&app, plain, &token).await, (1, "MISS".into()));
     for path in spellings {
@@ -260,7 +284,12 @@ async fn every_spelling_of_an_id_shares_one_cache_entry_and_its_invalidation(db:
     let other = "/api/v1/metrics/METRIC-LOGIN-SUCCESS-RATE";
     assert_eq!(app.get(other, &token).await.status(), 200);
     let r = app
-        .send(Method::DELETE, "/api/v1/metrics/METRIC%2DLOGIN%2DSUCCESS%2DRATE", &token, None)
+        .send(
+            Method::DELETE,
+            "/api/v1/metrics/METRIC%2DLOGIN%2DSUCCESS%2DRATE",
+            &token,
+            None,
+        )
         .await;
     assert_eq!(r.status(), 204);
     assert_eq!(app.get(other, &token).await.status(), 404);
@@ -270,7 +299,12 @@ async fn cache_memory_counts_keys_and_long_keys_are_not_cached(db: &TestDb) {
     load(db).await;
     let app = spawn(db, false).await;
     let token = app.token().await;
-    let l1 = |stats: &Value| (stats["l1"]["entries"].as_u64().unwrap(), stats["l1"]["bytes"].as_u64().unwrap());
+    let l1 = |stats: &Value| {
+        (
+            stats["l1"]["entries"].as_u64().unwrap(),
+            stats["l1"]["bytes"].as_u64().unwrap(),
+        )
+    };
 
     // Each answer is a small empty page whose links repeat the filter; on top of what the
     // answer holds, the 1,500-byte key is kept by the tier and by its collection's set.
@@ -298,7 +332,9 @@ async fn cache_memory_counts_keys_and_long_keys_are_not_cached(db: &TestDb) {
         let r = app.get(&format!("/api/v1/metrics?category={category}"), &token).await;
         assert_eq!((r.status().as_u16(), x_cache(&r)), (200, "BYPASS".into()));
     }
-    let r = app.get(&format!("/api/v1/metrics?q={}", "word+".repeat(600)), &token).await;
+    let r = app
+        .get(&format!("/api/v1/metrics?q={}", "word+".repeat(600)), &token)
+        .await;
     assert_eq!((r.status().as_u16(), x_cache(&r)), (200, "BYPASS".into()));
     assert_eq!(l1(&cache_stats(&app, &token).await).0, entries_after);
 }
@@ -309,7 +345,9 @@ async fn only_metrics_that_exist_become_warming_candidates(db: &TestDb) {
     let token = app.token().await;
     let hot = async || cache_stats(&app, &token).await["hot_paths"]["count"].as_u64().unwrap();
     for i in 0..300 {
-        let r = app.get(&format!("/api/v1/metrics/NOPE-{i}-{}", "x".repeat(80)), &token).await;
+        let r = app
+            .get(&format!("/api/v1/metrics/NOPE-{i}-{}", "x".repeat(80)), &token)
+            .await;
         assert_eq!(r.status(), 404);
     }
     assert_eq!(hot().await, 0, "404s are not warming candidates");
@@ -317,7 +355,12 @@ async fn only_metrics_that_exist_become_warming_candidates(db: &TestDb) {
         assert_eq!(app.get(path, &token).await.status(), 200);
     }
     assert_eq!(hot().await, 1, "two spellings of one metric are one candidate");
-    assert!(cache_stats(&app, &token).await["hot_paths"]["capacity"].as_u64().unwrap() <= 1024);
+    assert!(
+        cache_stats(&app, &token).await["hot_paths"]["capacity"]
+            .as_u64()
+            .unwrap()
+            <= 1024
+    );
 }
 
 backend_tests!(
