@@ -54,7 +54,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     response
 }
 
-fn mark(mut response: Response, outcome: Outcome) -> Response {
+pub(super) fn mark(mut response: Response, outcome: Outcome) -> Response {
     response
         .headers_mut()
         .insert(X_CACHE, HeaderValue::from_static(outcome.header()));

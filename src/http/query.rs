@@ -3,6 +3,7 @@
 //! design's rules.
 
 use super::error::ApiError;
+use crate::cache::{Outcome, keys};
 use crate::domain::paging::parse_limit;
 use crate::store::PageRequest;
 use crate::store::query::{DEFAULT_LIMIT, MAX_LIMIT};
@@ -74,7 +75,13 @@ pub async fn only_known_params(req: Request, next: Next) -> Response {
     if let (Some(raw), Some(matched)) = (req.uri().query(), req.extensions().get::<MatchedPath>()) {
         let allowed = allowed(req.method(), matched.as_str());
         if let Some(unknown) = unknown_param(raw, allowed) {
-            return refuse(&unknown, allowed).into_response();
+            let refused = refuse(&unknown, allowed).into_response();
+            let read = *req.method() == Method::GET || *req.method() == Method::HEAD;
+            // A cacheable route says what the cache did with every read, refusals included.
+            return match read && keys::read_route(matched.as_str()).is_some() {
+                true => super::cache_layer::mark(refused, Outcome::Bypass),
+                false => refused,
+            };
         }
     }
     next.run(req).await
