@@ -27,16 +27,39 @@ fn project(item: Value, fields: Option<&[String]>) -> Value {
     }
 }
 
-/// Filters, order and page of a metric listing (shared by `/metrics` and `/policies`).
+/// The longest value of each free-text filter: what a stored metric can hold (the domain's
+/// limits), so a longer one matches nothing; `q` and `fields` by what they are for. Links repeat
+/// every filter, so an unbounded value would also come back several times in the headers.
+const TEXT_FILTER_MAX_CHARS: &[(&str, usize)] = &[
+    ("category", 100),
+    ("business_domain", 200),
+    ("owner", 200),
+    ("tag", 64),
+    ("q", 500),
+    ("fields", 1000),
+];
+/// More tags than a metric can carry (50) are still a sensible "any of" filter; this many is not.
+const MAX_TAG_FILTERS: usize = 100;
+
+/// Filters, order and page of a metric listing (shared by `/metrics` and `/policies`). Every
+/// bad value is reported at once.
 pub(super) fn metric_query(params: &Params) -> Result<MetricQuery, ApiError> {
-    let sort = match params.one("sort")? {
-        None => MetricSort::default(),
-        Some(s) => MetricSort::parse(s)
-            .ok_or_else(|| ApiError::field("sort", format!("must be one of {}", MetricSort::ALLOWED.join(", "))))?,
-    };
     let mut invalid = ValidationErrors::new();
+    let sort = params.one("sort")?.map(|s| (s, MetricSort::parse(s)));
+    if let Some((_, None)) = sort {
+        invalid.add("sort", format!("must be one of {}", MetricSort::ALLOWED.join(", ")));
+    }
+    let sort = sort.and_then(|(_, parsed)| parsed).unwrap_or_default();
     for (field, allowed) in [("tier", TIERS), ("metric_type", METRIC_TYPES), ("status", STATUSES)] {
         check_enum_opt(&mut invalid, field, params.one(field)?, allowed);
+    }
+    for (field, max) in TEXT_FILTER_MAX_CHARS {
+        if params.all(field).iter().any(|v| v.chars().count() > *max) {
+            invalid.add(*field, format!("must be at most {max} characters"));
+        }
+    }
+    if params.all("tag").len() > MAX_TAG_FILTERS {
+        invalid.add("tag", format!("may be given at most {MAX_TAG_FILTERS} times"));
     }
     invalid.into_result(())?;
     let text = |k: &str| params.one(k).map(|v| v.map(str::to_string));
