@@ -128,10 +128,18 @@ impl CachedResponse {
         }
     }
 
-    /// Bytes this entry costs in memory (what the in-process tier's bound counts).
-    pub fn weight(&self) -> u32 {
-        let headers: usize = self.headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 16).sum();
-        u32::try_from(self.body.len() + headers + 128).unwrap_or(u32::MAX)
+    /// Bytes this response holds in memory: the struct, its headers and generations, the body.
+    /// The cache adds what it spends on the key and its own bookkeeping.
+    pub fn weight(&self) -> usize {
+        let header = std::mem::size_of::<(HeaderName, HeaderValue)>();
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(k, v)| header + k.as_str().len() + v.len())
+            .sum();
+        let generations = self.generations.len() * std::mem::size_of::<(Collection, u64)>();
+        let weak = self.weak_etag.as_ref().map_or(0, HeaderValue::len);
+        std::mem::size_of::<Self>() + headers + generations + weak + self.body.len()
     }
 
     /// `[meta length: u32 BE][meta JSON][body]`, the Redis representation.

@@ -1,5 +1,7 @@
 //! What is cacheable, what each route depends on, and how a request becomes a cache key.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, percent_encode};
+use std::borrow::Cow;
 use std::fmt;
 
 /// A family of data whose generation number is part of every key that depends on it.
@@ -151,12 +153,37 @@ pub fn read_route(template: &str) -> Option<ReadRoute> {
     )
 }
 
-/// The metric id in a `/api/v1/metrics/{id}...` path, as it appears in the path.
-pub fn metric_id_in_path(path: &str) -> Option<&str> {
-    path.strip_prefix("/api/v1/metrics/")?
-        .split('/')
-        .next()
-        .filter(|id| !id.is_empty())
+/// Bytes a canonical path segment writes as themselves: RFC 3986's unreserved characters.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// The path with every segment percent-decoded and encoded again one way. The router decodes
+/// ids before handlers see them, so `METRIC%2DCSAT` and `METRIC-CSAT` are one resource and
+/// must be one key; an encoded `/` stays encoded, so segments never merge.
+pub fn canonical_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        let bytes: Cow<'_, [u8]> = percent_decode_str(segment).into();
+        out.extend(percent_encode(&bytes, UNRESERVED));
+    }
+    out
+}
+
+/// The metric id in a `/api/v1/metrics/{id}...` path, decoded as the handler receives it (so
+/// its shard, and what a write to it invalidates, do not depend on how the client spelled it).
+pub fn metric_id_in_path(path: &str) -> Option<String> {
+    let raw = path.strip_prefix("/api/v1/metrics/")?.split('/').next()?;
+    let id = percent_decode_str(raw).decode_utf8().ok()?;
+    (!id.is_empty()).then(|| id.into_owned())
+}
+
+/// The last segment of a path, decoded (the `{id}` of `/users/{id}`).
+pub fn last_segment(path: &str) -> Option<String> {
+    let raw = path.rsplit('/').next()?;
+    let id = percent_decode_str(raw).decode_utf8().ok()?;
+    (!id.is_empty()).then(|| id.into_owned())
 }
 
 /// Every collection a bulk write of metrics (import, seed) makes stale.
@@ -178,10 +205,15 @@ pub fn write_invalidates(template: &str, metric: Option<&str>) -> Vec<Collection
     }
 }
 
+/// The longest key (canonical path, query and variant) worth caching. Real requests stay far
+/// below (ids have at most 100 characters, filters a few hundred); an answer to anything longer
+/// is served but not stored, so long query values cannot buy memory by the request.
+pub const MAX_KEY_BYTES: usize = 2048;
+
 const DEFAULT_PAGE_LIMIT: &str = "50";
 
-/// The query as a key: pairs sorted, `page=1`/`limit=50` filled in for page-mode lists and a
-/// limit above the maximum capped, so requests the handler answers identically share one key.
+/// The query as a key: pairs sorted, `page=1`/`limit=50` filled in for page-mode lists and the
+/// limit written as the handler reads it (capped, without leading zeros), so requests the handler answers identically share one key.
 /// Values stay percent-encoded as canonical `form_urlencoded` output.
 pub fn canonical_query(raw: Option<&str>, route: &ReadRoute) -> String {
     let mut pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
@@ -196,13 +228,13 @@ pub fn canonical_query(raw: Option<&str>, route: &ReadRoute) -> String {
         if !has(&pairs, "limit") {
             pairs.push(("limit".into(), DEFAULT_PAGE_LIMIT.into()));
         }
+        // As the handler reads it; a value it refuses is never stored, so it may stay as sent.
         let max = crate::store::query::MAX_LIMIT;
         for (k, v) in &mut pairs {
             if k == "limit"
-                && let Ok(n) = v.parse::<u32>()
-                && n > max
+                && let Some(n) = crate::domain::paging::parse_limit(v, max)
             {
-                *v = max.to_string();
+                *v = n.to_string();
             }
         }
     }

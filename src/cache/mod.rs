@@ -145,8 +145,27 @@ impl Members {
     }
 }
 
-/// Distinct single-metric paths remembered for warming; past it, counts are halved.
-const HOT_CAPACITY: usize = 4096;
+/// moka's bookkeeping per entry beyond the key and value (entry info, deque nodes, hash-table
+/// slot, the key's `Arc`), rounded up: the bound is on memory, so erring high is the safe side.
+const L1_ENTRY_OVERHEAD: usize = 512;
+/// One key's place in one `Members` set (its `String` and the set's slot, with spare capacity).
+const MEMBERSHIP_OVERHEAD: usize = 64;
+
+/// What one L1 entry costs, as the byte bound counts it. The key is held once by moka and once
+/// more per collection in `Members`; counting only bodies once let 4,000 entries with 60 KB
+/// query strings take 800 MB while the tier reported 7 MB.
+fn l1_weight(key: &str, entry: &CachedResponse) -> u32 {
+    let memberships = entry.generations.len();
+    let key_bytes = key.len() * (1 + memberships) + MEMBERSHIP_OVERHEAD * memberships;
+    u32::try_from(entry.weight() + key_bytes + L1_ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+}
+
+/// Distinct single-metric paths remembered for warming; past it, counts are halved. Warming
+/// takes the 50 most read: ten times that is room enough for ageing to tell steady favourites
+/// from one-off reads.
+const HOT_CAPACITY: usize = 512;
+/// Longer paths are never noted (a metric id has at most 100 characters).
+const HOT_PATH_MAX: usize = 160;
 
 /// Cheap to clone; every clone is the same cache.
 #[derive(Clone)]
@@ -163,7 +182,7 @@ impl ResponseCache {
         let leaving = members.clone();
         let l1 = Cache::builder()
             .max_capacity(capacity)
-            .weigher(|_k: &String, v: &Arc<CachedResponse>| v.weight())
+            .weigher(|k: &String, v: &Arc<CachedResponse>| l1_weight(k, v))
             .time_to_live(Duration::from_secs(config.l1_ttl_s))
             .eviction_listener(move |k: Arc<String>, v: Arc<CachedResponse>, cause| {
                 if cause == RemovalCause::Size {
@@ -231,11 +250,23 @@ impl ResponseCache {
         self.inner.generations[c.index()].fetch_max(value, Ordering::AcqRel) < value
     }
 
-    /// The key of one request and the generations it was built with.
-    pub fn key(&self, route: &ReadRoute, path: &str, query: &str, variant: &str) -> (String, Vec<(Collection, u64)>) {
+    /// The key of one request and the generations it was built with; `None` when it would be
+    /// longer than `MAX_KEY_BYTES` (such a request is not cached). `path` may be spelled any way
+    /// the router accepts; the key holds its canonical form.
+    pub fn key(
+        &self,
+        route: &ReadRoute,
+        path: &str,
+        query: &str,
+        variant: &str,
+    ) -> Option<(String, Vec<(Collection, u64)>)> {
+        let path = keys::canonical_path(path);
+        if path.len() + query.len() + variant.len() > keys::MAX_KEY_BYTES {
+            return None;
+        }
         let shard = route
             .per_metric
-            .then(|| keys::metric_id_in_path(path).map(Collection::metric_shard))
+            .then(|| keys::metric_id_in_path(&path).map(|id| Collection::metric_shard(&id)))
             .flatten();
         let generations: Vec<(Collection, u64)> = route
             .depends_on
@@ -248,7 +279,7 @@ impl ResponseCache {
         for (c, g) in &generations {
             let _ = write!(key, "{c}.{g}:");
         }
-        key.push_str(path);
+        key.push_str(&path);
         if !query.is_empty() {
             key.push('?');
             key.push_str(query);
@@ -257,7 +288,7 @@ impl ResponseCache {
             key.push('#');
             key.push_str(variant);
         }
-        (key, generations)
+        Some((key, generations))
     }
 
     /// The cached answer for `key`, or `load`'s. Concurrent misses on one key run `load` once;
@@ -447,10 +478,16 @@ impl ResponseCache {
         }
     }
 
-    /// Remembers a read of one entity path, for warming the most read ones.
+    /// Remembers a successful read of one entity path, for warming the most read ones. Only
+    /// reads that found their entity should be noted (the caller knows the status); spellings
+    /// of one path count as one.
     pub fn note_read(&self, path: &str) {
+        let path = keys::canonical_path(path);
+        if path.len() > HOT_PATH_MAX {
+            return;
+        }
         let Ok(mut hot) = self.inner.hot.lock() else { return };
-        if let Some(n) = hot.get_mut(path) {
+        if let Some(n) = hot.get_mut(&path) {
             *n += 1;
             return;
         }
@@ -462,7 +499,7 @@ impl ResponseCache {
             });
         }
         if hot.len() < HOT_CAPACITY {
-            hot.insert(path.to_owned(), 1);
+            hot.insert(path, 1);
         }
     }
 
@@ -536,6 +573,8 @@ impl ResponseCache {
             .map(|c| self.generation(c))
             .sum();
         out["metric_shards"] = json!({ "count": keys::METRIC_SHARDS, "bumps": shard_bumps });
+        let hot = self.inner.hot.lock().map_or(0, |h| h.len());
+        out["hot_paths"] = json!({ "count": hot, "capacity": HOT_CAPACITY });
         out["last_warm"] = match self.inner.last_warm.lock().ok().and_then(|l| l.clone()) {
             Some(w) => json!({ "at": w.at.to_rfc3339(), "urls": w.urls, "duration_ms": w.duration_ms }),
             None => Value::Null,

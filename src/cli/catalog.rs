@@ -1,6 +1,8 @@
 //! Read commands over the catalog: list, show, history.
 
 use super::CliError;
+use crate::domain::ValidationErrors;
+use crate::domain::metric::{METRIC_TYPES, STATUSES, TIERS, check_enum_opt};
 use crate::store::{MetricFilter, MetricQuery, MetricSort, PageRequest, Store, Stored};
 use clap::Args;
 use serde_json::Value;
@@ -10,6 +12,7 @@ use std::io::Write;
 pub struct ListArgs {
     #[arg(long)]
     pub category: Option<String>,
+    /// Tier-1, Tier-2 or Tier-3.
     #[arg(long)]
     pub tier: Option<String>,
     /// Business domain.
@@ -18,6 +21,7 @@ pub struct ListArgs {
     /// Metric type: leading, lagging or operational.
     #[arg(long = "type")]
     pub metric_type: Option<String>,
+    /// Governance status: draft, active, deprecated or retired.
     #[arg(long)]
     pub status: Option<String>,
     /// Any of the governance owners.
@@ -64,6 +68,16 @@ pub struct HistoryArgs {
 }
 
 pub async fn list(store: &dyn Store, args: ListArgs, out: &mut impl Write) -> Result<(), CliError> {
+    let mut invalid = ValidationErrors::new();
+    let closed = [
+        ("--tier", &args.tier, TIERS),
+        ("--type", &args.metric_type, METRIC_TYPES),
+        ("--status", &args.status, STATUSES),
+    ];
+    for (flag, value, allowed) in closed {
+        check_enum_opt(&mut invalid, flag, value.as_deref(), allowed);
+    }
+    invalid.into_result(())?;
     let query = MetricQuery {
         filter: MetricFilter {
             category: args.category,

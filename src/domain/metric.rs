@@ -403,7 +403,9 @@ impl Metric {
     }
 }
 
-fn check_enum_opt(errors: &mut ValidationErrors, field: &str, value: Option<&str>, allowed: &[&str]) {
+/// A value outside `allowed` is an error naming them (list filters use it too: a value no metric
+/// can have would match nothing, and an empty list would hide the typo).
+pub fn check_enum_opt(errors: &mut ValidationErrors, field: &str, value: Option<&str>, allowed: &[&str]) {
     if let Some(v) = value
         && !allowed.contains(&v)
     {

@@ -4,6 +4,7 @@ pub mod business_domain;
 pub mod errors;
 pub mod metric;
 pub mod objective;
+pub mod paging;
 pub mod parse;
 pub mod policy;
 pub mod synthetic;

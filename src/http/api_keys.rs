@@ -3,14 +3,15 @@
 use super::AppState;
 use super::caller::IdentityCaller as Caller;
 use super::error::ApiError;
+use super::path_id::PathId;
 use super::respond::no_store;
 use crate::auth::password::random_hex;
 use crate::domain::ValidationErrors;
 use crate::domain::user::Role;
 use crate::store::ApiKey;
 use axum::Json;
+use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -104,11 +105,7 @@ pub async fn create(
 }
 
 #[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", summary = "Revoke an API key", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
-pub async fn revoke(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+pub async fn revoke(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> Result<StatusCode, ApiError> {
     let key = state
         .store
         .get_api_key(&id)

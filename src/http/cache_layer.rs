@@ -30,10 +30,11 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     if req.method() == Method::GET || req.method() == Method::HEAD {
         return read(state, template, req, next).await;
     }
+    // Decoded, as the handler received them: other spellings must reach the same entries.
     let user = (template == "/api/v1/users/{id}")
-        .then(|| req.uri().path().rsplit('/').next().map(str::to_owned))
+        .then(|| keys::last_segment(req.uri().path()))
         .flatten();
-    let mut metric = keys::metric_id_in_path(req.uri().path()).map(str::to_owned);
+    let mut metric = keys::metric_id_in_path(req.uri().path());
     let response = next.run(req).await;
     if response.status().is_success() {
         if metric.is_none() && template == "/api/v1/metrics" {
@@ -42,8 +43,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
                 .headers()
                 .get(header::LOCATION)
                 .and_then(|v| v.to_str().ok())
-                .and_then(keys::metric_id_in_path)
-                .map(str::to_owned);
+                .and_then(keys::metric_id_in_path);
         }
         let stale = keys::write_invalidates(template, metric.as_deref());
         state.cache.invalidate(&stale).await;
@@ -54,7 +54,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     response
 }
 
-fn mark(mut response: Response, outcome: Outcome) -> Response {
+pub(super) fn mark(mut response: Response, outcome: Outcome) -> Response {
     response
         .headers_mut()
         .insert(X_CACHE, HeaderValue::from_static(outcome.header()));
@@ -71,16 +71,16 @@ async fn read(state: AppState, template: &str, req: Request, next: Next) -> Resp
     if let Err(refused) = Reader::from_request_parts(&mut parts, &state).await {
         return mark(refused.into_response(), Outcome::Bypass);
     }
-    if route.template == "/api/v1/metrics/{id}" {
-        state.cache.note_read(parts.uri.path());
-    }
     let query = keys::canonical_query(parts.uri.query(), &route);
     let variant = match route.varies_by_accept {
         false => "",
         true if wants_json(&parts.headers) => "json",
         true => "text",
     };
-    let (key, generations) = state.cache.key(&route, parts.uri.path(), &query, variant);
+    let Some((key, generations)) = state.cache.key(&route, parts.uri.path(), &query, variant) else {
+        state.cache.count_bypass(Some(&route));
+        return mark(next.run(Request::from_parts(parts, body)).await, Outcome::Bypass);
+    };
     // The loader must produce the full representation; this request's conditions are applied
     // to whatever the cache returns.
     let mut conditions = HeaderMap::new();
@@ -88,13 +88,20 @@ async fn read(state: AppState, template: &str, req: Request, next: Next) -> Resp
         conditions.append(header::IF_NONE_MATCH, value.clone());
     }
     parts.headers.remove(header::IF_NONE_MATCH);
-    let gzip_ok = accepts_gzip(&parts.headers);
+    let gzip_ok = prefers_gzip(&parts.headers);
+    let path = (route.template == "/api/v1/metrics/{id}").then(|| parts.uri.path().to_owned());
     let req = Request::from_parts(parts, body);
     let threshold = state.cache.config().compression_threshold;
     let max = state.cache.max_entry_bytes();
     let cache = state.cache.clone();
     let load = async move { capture(&cache, next.run(req).await, threshold, max, generations).await };
     let (entry, outcome) = state.cache.lookup(&route, key, load).await;
+    // Warming candidates: metrics that exist, not every path a client can make up.
+    if let Some(path) = path
+        && entry.status == StatusCode::OK
+    {
+        state.cache.note_read(&path);
+    }
     mark(answer(&entry, &conditions, gzip_ok), outcome)
 }
 
@@ -146,27 +153,47 @@ async fn capture(
     Ok(entry)
 }
 
-/// True when the client takes gzip (`q` above zero, directly or through `*`).
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
+/// The codings the compression layer can produce, each with the client's `q` for it.
+const CODINGS: [&str; 4] = ["br", "zstd", "gzip", "deflate"];
+const GZIP: usize = 2;
+
+/// True when gzip is among the client's most preferred codings of those the server produces
+/// (q-values and `*` read as RFC 9110 says). Only then is a stored gzip body sent as it is;
+/// otherwise the identity body goes on to the compression layer, which encodes it the way the
+/// client prefers. A tie goes to gzip: it is already compressed, so it costs nothing.
+fn prefers_gzip(headers: &HeaderMap) -> bool {
+    let mut explicit: [Option<f32>; 4] = [None; 4];
+    let mut wildcard = None;
+    let items = headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|item| {
-            let mut parts = item.split(';').map(str::trim);
-            let coding = parts.next()?.to_ascii_lowercase();
-            let q = parts
-                .filter_map(|p| p.strip_prefix("q="))
-                .find_map(|q| q.parse::<f32>().ok())
-                .unwrap_or(1.0);
-            Some((coding, q))
-        })
-        .any(|(coding, q)| (coding == "gzip" || coding == "x-gzip" || coding == "*") && q > 0.0)
+        .flat_map(|v| v.split(','));
+    for item in items {
+        let mut parts = item.split(';').map(str::trim);
+        let coding = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let q = match parts.find_map(|p| p.strip_prefix("q=").or_else(|| p.strip_prefix("Q="))) {
+            None => 1.0,
+            Some(q) => match q.trim().parse::<f32>() {
+                Ok(q) if (0.0..=1.0).contains(&q) => q,
+                // As the compression layer does: an unreadable q-value voids the item.
+                _ => continue,
+            },
+        };
+        let coding = if coding == "x-gzip" { "gzip" } else { coding.as_str() };
+        if coding == "*" {
+            wildcard.get_or_insert(q);
+        } else if let Some(i) = CODINGS.iter().position(|c| *c == coding) {
+            explicit[i].get_or_insert(q);
+        }
+    }
+    let q = |i: usize| explicit[i].or(wildcard).unwrap_or(0.0);
+    let gzip = q(GZIP);
+    gzip > 0.0 && (0..CODINGS.len()).all(|i| q(i) <= gzip)
 }
 
 /// The entry as an answer to this client: 304 when its `If-None-Match` matches, gzip bytes as
-/// stored when it accepts them, else the identity body.
+/// stored when gzip is what it prefers, else the identity body (compressed further out).
 fn answer(entry: &Arc<CachedResponse>, conditions: &HeaderMap, gzip_ok: bool) -> Response {
     // Room for the headers every response gets on its way out, so the map never regrows.
     let mut headers = HeaderMap::with_capacity(entry.headers.len() + 12);

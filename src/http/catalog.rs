@@ -3,7 +3,7 @@
 use super::AppState;
 use super::caller::{Caller, Reader};
 use super::error::ApiError;
-use super::query::Params;
+use super::query::{self, Params};
 use crate::catalog::{self, Format, ImportError};
 use crate::domain::user::Role;
 use axum::Json;
@@ -30,7 +30,7 @@ pub async fn import(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let user = caller.require(Role::Editor)?;
-    let params = Params::parse(raw.as_deref(), &["dry_run"])?;
+    let params = Params::parse(raw.as_deref(), query::IMPORT_PARAMS)?;
     let dry_run = match params.one("dry_run")? {
         None | Some("false") => false,
         Some("true") => true,
@@ -69,7 +69,7 @@ pub async fn export(
     _reader: Reader,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let params = Params::parse(raw.as_deref(), &["format"])?;
+    let params = Params::parse(raw.as_deref(), query::EXPORT_PARAMS)?;
     let (format, media) = match params.one("format")? {
         None | Some("json") => (Format::Json, "application/json"),
         Some("yaml") => (Format::Yaml, "application/yaml"),

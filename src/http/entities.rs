@@ -5,14 +5,15 @@ use super::caller::{Caller, Reader};
 use super::conditional::{self, if_match};
 use super::error::ApiError;
 use super::pagination;
-use super::query::Params;
+use super::path_id::PathId;
+use super::query::{self, Params};
 use super::respond;
 use crate::domain::user::Role;
 use crate::domain::{BusinessDomain, Objective, ValidationErrors};
 use crate::store::{Expect, Page, PageRequest, Saved, StoreError, Stored};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -101,7 +102,7 @@ impl Kind {
 }
 
 async fn list(kind: Kind, state: AppState, raw: Option<String>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let params = Params::parse(raw.as_deref(), &["page", "limit", "cursor", "count"])?;
+    let params = Params::parse(raw.as_deref(), query::PAGE_PARAMS)?;
     let page_req = params.page()?;
     let page = kind.list(&state, &page_req).await?;
     let data = page.items.iter().map(Stored::to_json).collect();
@@ -186,7 +187,7 @@ macro_rules! handlers {
             pub async fn get_one(
                 State(s): State<AppState>,
                 _r: Reader,
-                Path(id): Path<String>,
+                PathId(id): PathId,
                 h: HeaderMap,
             ) -> Result<Response, ApiError> {
                 super::get_one($kind, s, id, h).await
@@ -205,7 +206,7 @@ macro_rules! handlers {
             pub async fn replace(
                 State(s): State<AppState>,
                 c: Caller,
-                Path(id): Path<String>,
+                PathId(id): PathId,
                 h: HeaderMap,
                 b: Result<Json<Value>, JsonRejection>,
             ) -> Result<Response, ApiError> {
@@ -216,7 +217,7 @@ macro_rules! handlers {
             pub async fn delete(
                 State(s): State<AppState>,
                 c: Caller,
-                Path(id): Path<String>,
+                PathId(id): PathId,
                 h: HeaderMap,
             ) -> Result<StatusCode, ApiError> {
                 super::delete($kind, s, c, id, h).await

@@ -57,6 +57,17 @@ pub async fn summary(State(state): State<AppState>) -> Json<serde_json::Value> {
         Some((status, reason)) => json!({
             "status": if *status == "up" { "ok" } else { "degraded" },
             "l2": status,
+            "reason": reason.as_ref().map(|r| format!("redis {status}: {r}")),
+        }),
+    };
+    // Its own component: Redis is what an operator pages about, not "the L2 tier".
+    let redis_component = match &redis {
+        None if state.cache.config().redis_url.is_some() => {
+            json!({ "status": "disabled", "reason": "the response cache is off (ENABLE_CACHE=false)" })
+        }
+        None => json!({ "status": "disabled", "reason": "REDIS_URL is not set" }),
+        Some((status, reason)) => json!({
+            "status": if *status == "up" { "ok" } else { *status },
             "reason": reason,
         }),
     };
@@ -69,6 +80,6 @@ pub async fn summary(State(state): State<AppState>) -> Json<serde_json::Value> {
         "status": status,
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": state.started.elapsed().as_secs(),
-        "components": { "database": database, "cache": cache },
+        "components": { "database": database, "redis": redis_component, "cache": cache },
     }))
 }

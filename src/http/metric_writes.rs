@@ -4,6 +4,7 @@ use super::AppState;
 use super::caller::Caller;
 use super::conditional::if_match;
 use super::error::ApiError;
+use super::path_id::PathId;
 use super::respond;
 
 const COLLECTION: &str = "/api/v1/metrics";
@@ -12,8 +13,8 @@ use crate::domain::metric::SERVER_FIELDS;
 use crate::domain::user::Role;
 use crate::store::Expect;
 use axum::Json;
+use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
@@ -40,7 +41,7 @@ pub async fn create(
 pub async fn replace(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     headers: HeaderMap,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
@@ -88,7 +89,7 @@ fn merge_patch(target: &mut Value, patch: Value) {
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     headers: HeaderMap,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
@@ -134,7 +135,7 @@ pub async fn patch(
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let user = caller.require(Role::Admin)?;

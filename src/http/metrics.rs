@@ -5,29 +5,15 @@ use super::caller::Reader;
 use super::conditional;
 use super::error::ApiError;
 use super::pagination;
-use super::query::Params;
+use super::path_id::PathId;
+use super::query::{self, Params};
+use crate::domain::ValidationErrors;
+use crate::domain::metric::{METRIC_TYPES, STATUSES, TIERS, check_enum_opt};
 use crate::store::{MetricFilter, MetricQuery, MetricSort, Stored};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Value, json};
-
-pub(super) const LIST_PARAMS: &[&str] = &[
-    "page",
-    "limit",
-    "cursor",
-    "count",
-    "category",
-    "tier",
-    "business_domain",
-    "metric_type",
-    "status",
-    "owner",
-    "tag",
-    "q",
-    "sort",
-    "fields",
-];
 
 /// `fields=a,b,c`: top-level fields to keep in list items (the id always stays).
 fn project(item: Value, fields: Option<&[String]>) -> Value {
@@ -41,13 +27,41 @@ fn project(item: Value, fields: Option<&[String]>) -> Value {
     }
 }
 
-/// Filters, order and page of a metric listing (shared by `/metrics` and `/policies`).
+/// The longest value of each free-text filter: what a stored metric can hold (the domain's
+/// limits), so a longer one matches nothing; `q` and `fields` by what they are for. Links repeat
+/// every filter, so an unbounded value would also come back several times in the headers.
+const TEXT_FILTER_MAX_CHARS: &[(&str, usize)] = &[
+    ("category", 100),
+    ("business_domain", 200),
+    ("owner", 200),
+    ("tag", 64),
+    ("q", 500),
+    ("fields", 1000),
+];
+/// More tags than a metric can carry (50) are still a sensible "any of" filter; this many is not.
+const MAX_TAG_FILTERS: usize = 100;
+
+/// Filters, order and page of a metric listing (shared by `/metrics` and `/policies`). Every
+/// bad value is reported at once.
 pub(super) fn metric_query(params: &Params) -> Result<MetricQuery, ApiError> {
-    let sort = match params.one("sort")? {
-        None => MetricSort::default(),
-        Some(s) => MetricSort::parse(s)
-            .ok_or_else(|| ApiError::field("sort", format!("must be one of {}", MetricSort::ALLOWED.join(", "))))?,
-    };
+    let mut invalid = ValidationErrors::new();
+    let sort = params.one("sort")?.map(|s| (s, MetricSort::parse(s)));
+    if let Some((_, None)) = sort {
+        invalid.add("sort", format!("must be one of {}", MetricSort::ALLOWED.join(", ")));
+    }
+    let sort = sort.and_then(|(_, parsed)| parsed).unwrap_or_default();
+    for (field, allowed) in [("tier", TIERS), ("metric_type", METRIC_TYPES), ("status", STATUSES)] {
+        check_enum_opt(&mut invalid, field, params.one(field)?, allowed);
+    }
+    for (field, max) in TEXT_FILTER_MAX_CHARS {
+        if params.all(field).iter().any(|v| v.chars().count() > *max) {
+            invalid.add(*field, format!("must be at most {max} characters"));
+        }
+    }
+    if params.all("tag").len() > MAX_TAG_FILTERS {
+        invalid.add("tag", format!("may be given at most {MAX_TAG_FILTERS} times"));
+    }
+    invalid.into_result(())?;
     let text = |k: &str| params.one(k).map(|v| v.map(str::to_string));
     let filter = MetricFilter {
         category: text("category")?,
@@ -73,7 +87,7 @@ pub async fn list(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let params = Params::parse(raw.as_deref(), LIST_PARAMS)?;
+    let params = Params::parse(raw.as_deref(), query::METRIC_LIST_PARAMS)?;
     let query = metric_query(&params)?;
     let fields: Option<Vec<String>> = params.one("fields")?.map(|f| {
         f.split(',')
@@ -95,7 +109,7 @@ pub async fn list(
 pub async fn get_one(
     State(state): State<AppState>,
     _reader: Reader,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let metric: Stored = state
@@ -112,11 +126,11 @@ pub async fn get_one(
 pub async fn history(
     State(state): State<AppState>,
     _reader: Reader,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let params = Params::parse(raw.as_deref(), &["page", "limit", "cursor", "count"])?;
+    let params = Params::parse(raw.as_deref(), query::PAGE_PARAMS)?;
     let page_req = params.page()?;
     let page = state.store.metric_history(&id, &page_req).await?;
     if page.items.is_empty() && page.total == Some(0) {

@@ -16,6 +16,7 @@ mod metrics;
 mod middleware;
 mod pagination;
 mod passwords;
+mod path_id;
 pub mod performance;
 mod policies;
 mod query;
@@ -312,6 +313,8 @@ fn router(state: AppState) -> Router {
     let requests = state.requests.clone();
     let app = routes
         .route_layer(cache)
+        // Runs before the cache: a parameter no route reads never becomes a key.
+        .route_layer(axum::middleware::from_fn(query::only_known_params))
         .route_layer(axum::middleware::from_fn(middleware::tag_route))
         .merge(SwaggerUi::new("/api-docs").url("/api-docs/openapi.json", spec))
         .fallback(not_found)

@@ -3,7 +3,7 @@
 use super::AppState;
 use super::caller::Caller;
 use super::error::ApiError;
-use super::query::Params;
+use super::query::{self, Params};
 use super::respond::no_store;
 use crate::domain::user::Role;
 use crate::store::CatalogStats;
@@ -101,7 +101,7 @@ pub async fn slow_queries(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
-    let params = Params::parse(raw.as_deref(), &["limit"])?;
+    let params = Params::parse(raw.as_deref(), query::SLOW_QUERY_PARAMS)?;
     let limit = match params.one("limit")? {
         None => 50,
         Some(v) => v

@@ -5,12 +5,13 @@ use super::AppState;
 use super::caller::Reader;
 use super::conditional;
 use super::error::ApiError;
-use super::metrics::{LIST_PARAMS, metric_query};
+use super::metrics::metric_query;
 use super::pagination;
-use super::query::Params;
+use super::path_id::PathId;
+use super::query::{self, Params};
 use crate::catalog::policies;
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -51,7 +52,7 @@ pub(super) fn wants_json(headers: &HeaderMap) -> bool {
 pub async fn for_metric(
     State(state): State<AppState>,
     _reader: Reader,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let policy = policies::for_metric(&*state.store, &id)
@@ -83,8 +84,7 @@ pub async fn list(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let allowed: Vec<&str> = LIST_PARAMS.iter().copied().filter(|p| *p != "fields").collect();
-    let params = Params::parse(raw.as_deref(), &allowed)?;
+    let params = Params::parse(raw.as_deref(), query::POLICY_LIST_PARAMS)?;
     let query = metric_query(&params)?;
     let page = state.store.list_metrics(&query).await?;
     let data = page

@@ -1,9 +1,112 @@
-//! Strict query-string parsing: unknown parameters are refused (they would silently do nothing),
-//! and pagination values follow the design's rules.
+//! Strict query-string parsing: unknown parameters are refused (they would silently do nothing,
+//! and every spelling would be another response-cache entry), and pagination values follow the
+//! design's rules.
 
 use super::error::ApiError;
+use crate::cache::{Outcome, keys};
+use crate::domain::paging::parse_limit;
 use crate::store::PageRequest;
 use crate::store::query::{DEFAULT_LIMIT, MAX_LIMIT};
+use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+pub const PAGE_PARAMS: &[&str] = &["page", "limit", "cursor", "count"];
+
+pub const METRIC_LIST_PARAMS: &[&str] = &[
+    "page",
+    "limit",
+    "cursor",
+    "count",
+    "category",
+    "tier",
+    "business_domain",
+    "metric_type",
+    "status",
+    "owner",
+    "tag",
+    "q",
+    "sort",
+    "fields",
+];
+
+/// `/policies` takes the metric filters; its items are policies, so `fields` means nothing.
+pub const POLICY_LIST_PARAMS: &[&str] = &[
+    "page",
+    "limit",
+    "cursor",
+    "count",
+    "category",
+    "tier",
+    "business_domain",
+    "metric_type",
+    "status",
+    "owner",
+    "tag",
+    "q",
+    "sort",
+];
+
+pub const EXPORT_PARAMS: &[&str] = &["format"];
+pub const IMPORT_PARAMS: &[&str] = &["dry_run"];
+pub const SLOW_QUERY_PARAMS: &[&str] = &["limit"];
+
+/// The query parameters a route takes, by method and route template. Every other route takes
+/// none: a parameter nobody reads is refused, never ignored.
+pub fn allowed(method: &Method, template: &str) -> &'static [&'static str] {
+    let read = *method == Method::GET || *method == Method::HEAD;
+    match template {
+        "/api/v1/metrics" if read => METRIC_LIST_PARAMS,
+        "/api/v1/policies" if read => POLICY_LIST_PARAMS,
+        "/api/v1/metrics/{id}/history" | "/api/v1/domains" | "/api/v1/objectives" | "/api/v1/users" if read => {
+            PAGE_PARAMS
+        }
+        "/api/v1/export" if read => EXPORT_PARAMS,
+        "/api/v1/stats/performance/slow-queries" if read => SLOW_QUERY_PARAMS,
+        "/api/v1/import" if *method == Method::POST => IMPORT_PARAMS,
+        _ => &[],
+    }
+}
+
+/// Route layer, run before the response cache: a request naming a parameter its route does not
+/// take is refused before it can become a cache key (or a warming candidate).
+pub async fn only_known_params(req: Request, next: Next) -> Response {
+    if let (Some(raw), Some(matched)) = (req.uri().query(), req.extensions().get::<MatchedPath>()) {
+        let allowed = allowed(req.method(), matched.as_str());
+        if let Some(unknown) = unknown_param(raw, allowed) {
+            let refused = refuse(&unknown, allowed).into_response();
+            let read = *req.method() == Method::GET || *req.method() == Method::HEAD;
+            // A cacheable route says what the cache did with every read, refusals included.
+            return match read && keys::read_route(matched.as_str()).is_some() {
+                true => super::cache_layer::mark(refused, Outcome::Bypass),
+                false => refused,
+            };
+        }
+    }
+    next.run(req).await
+}
+
+fn unknown_param(raw: &str, allowed: &[&str]) -> Option<String> {
+    form_urlencoded::parse(raw.as_bytes())
+        .map(|(k, _)| k)
+        .find(|k| !allowed.contains(&k.as_ref()))
+        .map(|k| k.into_owned())
+}
+
+/// Names the parameter, shortened: the error must not echo whatever size the client sent.
+fn refuse(name: &str, allowed: &[&str]) -> ApiError {
+    const SHOWN: usize = 64;
+    let shown: String = match name.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}...", &name[..cut]),
+        None => name.to_string(),
+    };
+    let message = match allowed {
+        [] => "unknown query parameter; this route takes none".to_string(),
+        _ => format!("unknown query parameter; allowed: {}", allowed.join(", ")),
+    };
+    ApiError::field(&shown, message)
+}
 
 /// The decoded `key=value` pairs of a query string, in order.
 pub struct Params(Vec<(String, String)>);
@@ -13,13 +116,8 @@ impl Params {
         let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        for (k, _) in &pairs {
-            if !allowed.contains(&k.as_str()) {
-                return Err(ApiError::field(
-                    k,
-                    format!("unknown query parameter; allowed: {}", allowed.join(", ")),
-                ));
-            }
+        if let Some((k, _)) = pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+            return Err(refuse(k, allowed));
         }
         Ok(Params(pairs))
     }
@@ -50,15 +148,12 @@ impl Params {
     pub fn page(&self) -> Result<PageRequest, ApiError> {
         let limit = match self.one("limit")? {
             None => DEFAULT_LIMIT,
-            Some(v) => match v.parse::<i64>() {
-                Ok(n) if n >= 1 => n.min(i64::from(MAX_LIMIT)) as u32,
-                _ => {
-                    return Err(ApiError::field(
-                        "limit",
-                        format!("must be an integer from 1 to {MAX_LIMIT}"),
-                    ));
-                }
-            },
+            Some(v) => parse_limit(v, MAX_LIMIT).ok_or_else(|| {
+                ApiError::field(
+                    "limit",
+                    format!("must be a whole number of at least 1 (above {MAX_LIMIT} means {MAX_LIMIT})"),
+                )
+            })?,
         };
         let page = match self.one("page")? {
             None => None,

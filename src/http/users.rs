@@ -4,6 +4,7 @@ use super::AppState;
 use super::caller::IdentityCaller as Caller;
 use super::error::ApiError;
 use super::pagination;
+use super::path_id::PathId;
 use super::query::Params;
 use super::respond::no_store;
 use crate::domain::ValidationErrors;
@@ -11,7 +12,7 @@ use crate::domain::user::{NewUser, Role, User, UserStatus, check_password, norma
 use crate::store::UserChange;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
@@ -107,11 +108,7 @@ async fn load(state: &AppState, id: &str) -> Result<User, ApiError> {
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", summary = "One user (admin or self)", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
-pub async fn get_one(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn get_one(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> Result<Response, ApiError> {
     self_or_admin(&caller, &id)?;
     let user = load(&state, &id).await?;
     Ok(no_store(StatusCode::OK, json!({ "success": true, "data": user })))
@@ -123,7 +120,7 @@ pub async fn get_one(
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     body: Result<Json<UpdateUser>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     self_or_admin(&caller, &id)?;
@@ -187,11 +184,7 @@ pub async fn update(
 }
 
 #[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", summary = "Delete a user (admin)", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
-pub async fn delete(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+pub async fn delete(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
     if caller.0.user_id == id {
         return Err(ApiError::Conflict("admins cannot delete themselves".into()));
@@ -205,7 +198,7 @@ pub async fn delete(
 pub async fn replace(
     state: State<AppState>,
     caller: Caller,
-    id: Path<String>,
+    id: PathId,
     body: Result<Json<UpdateUser>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     update(state, caller, id, body).await

@@ -8,6 +8,7 @@ mod cli;
 mod domain;
 mod hardening;
 mod hostile_auth;
+mod hostile_http;
 mod http;
 mod import_export;
 mod observability;
