@@ -4,6 +4,7 @@ use super::AppState;
 use super::caller::{Caller, Reader};
 use super::error::ApiError;
 use super::query::Params;
+use crate::catalog::import::ImportOptions;
 use crate::catalog::{self, Format, ImportError};
 use crate::domain::user::Role;
 use axum::Json;
@@ -20,7 +21,8 @@ pub async fn stats(State(state): State<AppState>, _reader: Reader) -> Result<Res
 }
 
 /// `POST /api/v1/import`: a catalog as JSON or YAML, all or nothing; `?dry_run=true` validates
-/// and counts without writing.
+/// and counts without writing. An admin's import into an empty database is a restore: it
+/// keeps the file's versions and authors.
 #[utoipa::path(post, path = "/api/v1/import", tag = "catalog", summary = "Import a catalog (JSON or YAML; editor; dry_run)", request_body(content = String, description = "A catalog as JSON or YAML", content_type = "application/json"), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn import(
     State(state): State<AppState>,
@@ -46,7 +48,12 @@ pub async fn import(
         )
     })?;
     let doc = catalog::format::parse(&body, format)?;
-    let report = catalog::import::run(&*state.store, doc, dry_run, &user.username)
+    let opts = ImportOptions {
+        actor: &user.username,
+        dry_run,
+        restore: user.role == Role::Admin,
+    };
+    let report = catalog::import::run(&*state.store, doc, opts)
         .await
         .map_err(|e| match e {
             ImportError::Invalid(errors) => ApiError::validation(errors),

@@ -7,6 +7,7 @@ mod cache;
 mod cli;
 mod domain;
 mod hardening;
+mod hostile_import;
 mod http;
 mod import_export;
 mod observability;

@@ -1,0 +1,134 @@
+//! Hostile input against imports and the public edges: alias bombs, forged server fields,
+//! anonymous scrapes, weak secrets, a database that is not there.
+
+use crate::http::spawn;
+use crate::support::{TestDb, backend_tests, sample_metrics};
+use mdl::catalog::import::{self, ImportOptions};
+use mdl::domain::Metric;
+use mdl::domain::synthetic::synthetic_metric;
+use mdl::store::Expect;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn forged(id: &str, version: Value) -> Value {
+    let mut doc = sample_metrics()[0].clone();
+    doc["metric_id"] = json!(id);
+    doc["version"] = version;
+    doc["created_by"] = json!("ceo");
+    doc["created_at"] = json!("2001-01-01T00:00:00Z");
+    doc["updated_by"] = json!("ceo");
+    doc["updated_at"] = json!("2001-01-02T00:00:00Z");
+    doc
+}
+
+async fn post_import(app: &crate::http::TestApp, token: &str, catalog: &Value) -> Value {
+    let r = app.send(Method::POST, "/api/v1/import", token, Some(catalog)).await;
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json().await.unwrap()
+}
+
+async fn editor_imports_never_set_server_fields(db: &TestDb) {
+    let app = spawn(db, false).await;
+    let editor = app.user(db, "eddie", "editor").await;
+    let report = post_import(
+        &app,
+        &editor,
+        &json!({ "metrics": [forged("M-FORGED", json!(1_i64 << 53))] }),
+    )
+    .await;
+    assert_eq!(report["data"]["restored"], false);
+
+    let got: Value = app.get("/api/v1/metrics/M-FORGED", &editor).await.json().await.unwrap();
+    let m = &got["data"];
+    assert_eq!(
+        (m["version"].as_i64(), m["created_by"].as_str()),
+        (Some(1), Some("eddie"))
+    );
+    assert!(!m["created_at"].as_str().unwrap().starts_with("2001"), "{m}");
+    assert_eq!(m["updated_by"], "eddie");
+
+    let patch = json!({ "description": "still writable" });
+    let r = app
+        .send(Method::PATCH, "/api/v1/metrics/M-FORGED", &editor, Some(&patch))
+        .await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["data"]["version"], 2);
+}
+
+async fn admin_restore_keeps_server_fields_only_into_an_empty_database(db: &TestDb) {
+    let app = spawn(db, false).await;
+    let admin = app.token().await;
+    let catalog = json!({ "metrics": [
+        forged("M-RESTORED", json!(7)),
+        forged("M-HUGE", json!(1_i64 << 53)),
+    ] });
+    let report = post_import(&app, &admin, &catalog).await;
+    assert_eq!(report["data"]["restored"], true);
+    let warnings = report["data"]["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with("metrics[1].version")),
+        "{warnings:?}"
+    );
+    let restored = db.store.get_metric("M-RESTORED").await.unwrap().unwrap();
+    assert_eq!((restored.version, restored.created_by.as_str()), (7, "ceo"));
+    let huge = db.store.get_metric("M-HUGE").await.unwrap().unwrap();
+    assert_eq!(huge.version, 1, "versions above 2^31 - 1 are never adopted");
+    let patch = json!({ "description": "later edit" });
+    let r = app
+        .send(Method::PATCH, "/api/v1/metrics/M-RESTORED", &admin, Some(&patch))
+        .await;
+    assert_eq!(r.status(), 200);
+
+    // Not empty any more: the next admin import is an ordinary one.
+    let report = post_import(&app, &admin, &json!({ "metrics": [forged("M-LATE", json!(40))] })).await;
+    assert_eq!(report["data"]["restored"], false);
+    let late = db.store.get_metric("M-LATE").await.unwrap().unwrap();
+    assert_eq!((late.version, late.created_by.as_str()), (1, "admin"));
+}
+
+async fn history_alone_ends_restores(db: &TestDb) {
+    let doc = synthetic_metric(1);
+    let id = doc["metric_id"].as_str().unwrap().to_string();
+    db.store
+        .save_metric(&Metric::parse(doc).unwrap(), "a", Expect::Absent)
+        .await
+        .unwrap();
+    db.store.delete_metric(&id, "a", None).await.unwrap();
+    assert_eq!(db.store.stats().await.unwrap().total_metrics, 0);
+
+    let opts = ImportOptions {
+        actor: "root",
+        dry_run: false,
+        restore: true,
+    };
+    let report = import::run(&*db.store, json!({ "metrics": [forged("M-AFTER", json!(9))] }), opts)
+        .await
+        .unwrap();
+    assert!(!report.outcome.restored);
+    assert_eq!(db.store.get_metric("M-AFTER").await.unwrap().unwrap().version, 1);
+}
+
+async fn the_cli_import_is_a_restore(db: &TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("catalog.json");
+    std::fs::write(&file, json!({ "metrics": [forged("M-CLI", json!(12))] }).to_string()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mdl"))
+        .args(["import", file.to_str().unwrap()])
+        .env("DATABASE_URL", &db.url)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let m = db.store.get_metric("M-CLI").await.unwrap().unwrap();
+    assert_eq!((m.version, m.created_by.as_str()), (12, "ceo"));
+}
+
+backend_tests!(
+    editor_imports_never_set_server_fields,
+    admin_restore_keeps_server_fields_only_into_an_empty_database,
+    history_alone_ends_restores,
+    the_cli_import_is_a_restore,
+);
