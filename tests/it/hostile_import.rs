@@ -1,14 +1,86 @@
 //! Hostile input against imports and the public edges: alias bombs, forged server fields,
 //! anonymous scrapes, weak secrets, a database that is not there.
 
-use crate::http::spawn;
-use crate::support::{TestDb, backend_tests, sample_metrics};
+use crate::http::{error_code, spawn};
+use crate::support::{TestDb, backend_tests, sample_metrics, sqlite};
 use mdl::catalog::import::{self, ImportOptions};
+use mdl::catalog::{Format, format};
 use mdl::domain::Metric;
 use mdl::domain::synthetic::synthetic_metric;
 use mdl::store::Expect;
 use reqwest::Method;
 use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// An anchored list of `items` scalars, then `levels` lists of ten aliases to the level below.
+fn alias_bomb(items: usize, levels: usize) -> String {
+    let mut yaml = format!("a0: &a0 [{}]\n", vec!["x"; items].join(","));
+    for level in 1..=levels {
+        let below = format!("*a{}", level - 1);
+        yaml.push_str(&format!("a{level}: &a{level} [{}]\n", [below.as_str(); 10].join(",")));
+    }
+    yaml.push_str(&format!("metrics: *a{levels}\n"));
+    yaml
+}
+
+fn body_error(result: Result<Value, mdl::domain::ValidationErrors>) -> String {
+    let errors = result.expect_err("refused");
+    let fields: Vec<&str> = errors.errors().iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, vec!["body"]);
+    errors.errors()[0].message.clone()
+}
+
+#[test]
+fn yaml_alias_expansion_is_bounded() {
+    // 300 values behind three levels of ten aliases: 300 000 once expanded, from 700 bytes.
+    let small = alias_bomb(300, 3);
+    assert!(small.len() < 1000);
+    assert!(body_error(format::parse(small.as_bytes(), Format::Yaml)).contains("expands to more than"));
+
+    // The reported case (3 million values, gigabytes once built) is refused just as fast.
+    let big = alias_bomb(300, 4);
+    let started = Instant::now();
+    body_error(format::parse(big.as_bytes(), Format::Yaml));
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+}
+
+#[test]
+fn ordinary_anchor_reuse_still_parses() {
+    let mut yaml =
+        String::from("owners: &owners\n  owner_team: Growth\n  technical_owner: ana\n  status: active\nmetrics:\n");
+    for i in 0..40 {
+        yaml.push_str(&format!(
+            "  - metric_id: M-{i}\n    name: Metric {i}\n    description: d\n    category: Growth\n    tier: Tier-1\n    \
+             business_domain: Growth\n    metric_type: leading\n    governance: *owners\n"
+        ));
+    }
+    let doc = format::parse(yaml.as_bytes(), Format::Yaml).expect("parses");
+    assert_eq!(doc["metrics"][39]["governance"]["owner_team"], "Growth");
+    assert!(import::plan(doc, true).is_ok());
+    assert!(format::yaml_value_budget(yaml.len()) > 40 * 20);
+}
+
+#[tokio::test]
+async fn alias_bomb_posted_by_an_editor_is_a_field_error() {
+    let db = sqlite().await;
+    let app = spawn(&db, false).await;
+    let editor = app.user(&db, "eddie", "editor").await;
+    let started = Instant::now();
+    let r = app
+        .client
+        .post(app.url("/api/v1/import?dry_run=true"))
+        .bearer_auth(&editor)
+        .header("content-type", "application/yaml")
+        .body(alias_bomb(300, 4))
+        .send()
+        .await
+        .unwrap();
+    let (status, code, body) = error_code(r).await;
+    assert_eq!((status.as_u16(), code.as_str()), (400, "VALIDATION_ERROR"));
+    assert_eq!(body["error"]["details"][0]["field"], "body");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    db.cleanup().await;
+}
 
 fn forged(id: &str, version: Value) -> Value {
     let mut doc = sample_metrics()[0].clone();
