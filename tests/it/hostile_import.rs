@@ -82,6 +82,91 @@ async fn alias_bomb_posted_by_an_editor_is_a_field_error() {
     db.cleanup().await;
 }
 
+/// A YAML catalog of `n` synthetic metrics: seconds of parsing in a debug build.
+fn big_yaml(n: usize) -> Vec<u8> {
+    let metrics: Vec<Value> = (0..n).map(synthetic_metric).collect();
+    format::render(&json!({ "metrics": metrics }), Format::Yaml)
+        .unwrap()
+        .into_bytes()
+}
+
+async fn dry_run_import(app: &crate::http::TestApp, token: &str, body: Vec<u8>) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/import?dry_run=true"))
+        .bearer_auth(token)
+        .header("content-type", "application/yaml")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The test runtime has one thread: parsing on it would stall every other request.
+#[tokio::test]
+async fn imports_are_parsed_off_the_async_workers() {
+    let db = sqlite().await;
+    let app = spawn(&db, false).await;
+    let token = app.token().await;
+    let import = app
+        .client
+        .post(app.url("/api/v1/import?dry_run=true"))
+        .bearer_auth(&token)
+        .header("content-type", "application/yaml")
+        .body(big_yaml(1500))
+        .send();
+    let started = Instant::now();
+    let import = tokio::spawn(import);
+    // Each round's length, its pause included: a blocked thread shows up in whatever it delays.
+    let mut probes = Vec::new();
+    while !import.is_finished() {
+        let t = Instant::now();
+        let r = app.client.get(app.url("/health/live")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        probes.push(t.elapsed());
+    }
+    let took = started.elapsed();
+    assert_eq!(import.await.unwrap().unwrap().status(), 200);
+    let slowest = probes.iter().max().copied().unwrap_or_default();
+    assert!(
+        took > Duration::from_secs(1),
+        "import too quick to prove anything: {took:?}"
+    );
+    assert!(
+        slowest < Duration::from_millis(500),
+        "a probe waited {slowest:?} behind an import of {took:?} ({} probes)",
+        probes.len()
+    );
+    db.cleanup().await;
+}
+
+fn counter(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_burst_of_imports_takes_turns() {
+    let db = sqlite().await;
+    let app = spawn(&db, false).await;
+    let token = app.token().await;
+    let scrape = async || {
+        let r = app.client.get(app.url("/metrics")).send().await.unwrap();
+        r.text().await.unwrap()
+    };
+    let before = counter(&scrape().await, "mdl_imports_queued_total");
+    let body = big_yaml(600);
+    let burst: Vec<_> = (0..4).map(|_| dry_run_import(&app, &token, body.clone())).collect();
+    for r in futures_util::future::join_all(burst).await {
+        assert_eq!(r.status(), 200, "a queued import still succeeds");
+    }
+    let after = counter(&scrape().await, "mdl_imports_queued_total");
+    assert!(after > before, "no import waited for a turn ({before} -> {after})");
+    db.cleanup().await;
+}
+
 fn forged(id: &str, version: Value) -> Value {
     let mut doc = sample_metrics()[0].clone();
     doc["metric_id"] = json!(id);
