@@ -1,7 +1,7 @@
 //! Hostile input against imports and the public edges: alias bombs, forged server fields,
 //! anonymous scrapes, weak secrets, a database that is not there.
 
-use crate::http::{error_code, spawn};
+use crate::http::{error_code, spawn, spawn_with, test_config};
 use crate::support::{TestDb, backend_tests, sample_metrics, sqlite};
 use mdl::catalog::import::{self, ImportOptions};
 use mdl::catalog::{Format, format};
@@ -289,3 +289,60 @@ backend_tests!(
     history_alone_ends_restores,
     the_cli_import_is_a_restore,
 );
+
+#[tokio::test]
+async fn anonymous_scrapes_get_no_catalog_gauges() {
+    let db = sqlite().await;
+    crate::http::load(&db).await;
+    let app = spawn(&db, false).await;
+    let token = app.token().await;
+    let scrape = async |token: Option<&str>| {
+        let mut req = app.client.get(app.url("/metrics"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
+    };
+    // A reader's scrape first, so the figures exist in this process when the others ask.
+    let text = scrape(Some(token.as_str())).await;
+    assert!(text.contains("mdl_catalog_metrics_total 12"), "{text}");
+    assert!(text.contains("mdl_catalog_metrics{category="), "{text}");
+
+    for who in [None, Some("not-a-token")] {
+        let text = scrape(who).await;
+        assert!(!text.contains("mdl_catalog_"), "{who:?} sees catalog gauges");
+        assert!(text.contains("mdl_uptime_seconds"), "process figures stay public");
+    }
+    drop(app);
+
+    let mut config = test_config();
+    config.public_read = true;
+    let public = spawn_with(&db, config).await;
+    let text = public
+        .client
+        .get(public.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("mdl_catalog_metrics_total 12"),
+        "public read shows them to all"
+    );
+    drop(public);
+
+    let mut config = test_config();
+    config.metrics_bind = Some("127.0.0.1:0".into());
+    let separate = spawn_with(&db, config).await;
+    let url = format!("http://{}/metrics", separate.metrics_addr.unwrap());
+    let text = separate.client.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(
+        text.contains("mdl_catalog_metrics_total 12"),
+        "the operator's listener shows all"
+    );
+    db.cleanup().await;
+}
