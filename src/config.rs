@@ -338,8 +338,10 @@ impl ServeConfig {
                 self.bind
             ));
         }
-        if self.jwt_secret.as_ref().is_some_and(|s| s.len() < 32) {
-            problems.push("MDL_JWT_SECRET must be at least 32 bytes".into());
+        if let Some(secret) = &self.jwt_secret
+            && let Err(m) = check_jwt_secret(secret)
+        {
+            problems.push(format!("MDL_JWT_SECRET {m}"));
         }
         if self.access_token_ttl_s == 0 || self.refresh_token_ttl_s == 0 {
             problems.push("JWT_ACCESS_TOKEN_EXPIRY and JWT_REFRESH_TOKEN_EXPIRY must be positive".into());
@@ -381,6 +383,35 @@ impl ServeConfig {
         }
         if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
+}
+
+/// Length alone lets `aaaa...` through. A secret must also vary: at least 8 distinct bytes and
+/// about 96 bits by a per-byte Shannon estimate (`openssl rand -hex 32` scores about 240).
+pub fn check_jwt_secret(secret: &str) -> Result<(), String> {
+    let bytes = secret.as_bytes();
+    if bytes.len() < 32 {
+        return Err("must be at least 32 bytes (e.g. `openssl rand -hex 32`)".into());
+    }
+    let mut counts = [0usize; 256];
+    for b in bytes {
+        counts[usize::from(*b)] += 1;
+    }
+    let distinct = counts.iter().filter(|c| **c > 0).count();
+    let n = bytes.len() as f64;
+    let bits: f64 = counts
+        .iter()
+        .filter(|c| **c > 0)
+        .map(|c| {
+            let p = *c as f64 / n;
+            -p * p.log2() * n
+        })
+        .sum();
+    if distinct < 8 || bits < 96.0 {
+        return Err(format!(
+            "is too predictable ({distinct} distinct bytes, about {bits:.0} bits): use at least 32 random bytes, e.g. `openssl rand -hex 32`"
+        ));
+    }
+    Ok(())
 }
 
 impl fmt::Debug for ServeConfig {

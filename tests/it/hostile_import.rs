@@ -5,6 +5,7 @@ use crate::http::{error_code, spawn, spawn_with, test_config};
 use crate::support::{TestDb, backend_tests, sample_metrics, sqlite};
 use mdl::catalog::import::{self, ImportOptions};
 use mdl::catalog::{Format, format};
+use mdl::config::check_jwt_secret;
 use mdl::domain::Metric;
 use mdl::domain::synthetic::synthetic_metric;
 use mdl::store::Expect;
@@ -345,4 +346,20 @@ async fn anonymous_scrapes_get_no_catalog_gauges() {
         "the operator's listener shows all"
     );
     db.cleanup().await;
+}
+
+#[test]
+fn weak_jwt_secrets_are_refused() {
+    for weak in ["a".repeat(32), "ab".repeat(32), "0123".repeat(8), "short".into()] {
+        assert!(check_jwt_secret(&weak).is_err(), "{weak} accepted");
+        let mut config = test_config();
+        config.jwt_secret = Some(weak.clone());
+        let problems = config.validate().expect_err("refused");
+        assert!(problems.iter().any(|p| p.starts_with("MDL_JWT_SECRET")), "{problems:?}");
+    }
+    let hex = "3f9a0c7be41d28566f0e9b13ca74d2e85b1f60a39c4d7e28f01b6a5c93e7d402";
+    let words = "correct horse battery staple, 1987";
+    for strong in [hex, words] {
+        assert_eq!(check_jwt_secret(strong), Ok(()), "{strong}");
+    }
 }
