@@ -5,6 +5,11 @@ use std::fmt;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./mdl-data/mdl.db";
 
+/// sqlx retries a refused connection until the acquire deadline, so with the database down the
+/// first request waits this long; the design allows 1 s. A healthy pool hands out a connection
+/// in microseconds, and one busy for 500 ms is overloaded: failing beats queueing.
+pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 500;
+
 /// Database settings, shared by every subcommand.
 #[derive(Clone, Args)]
 pub struct DbConfig {
@@ -37,7 +42,7 @@ pub struct DbConfig {
     #[arg(
         long = "db-acquire-timeout-ms",
         env = "DB_ACQUIRE_TIMEOUT_MS",
-        default_value_t = 1_000,
+        default_value_t = DEFAULT_ACQUIRE_TIMEOUT_MS,
         global = true
     )]
     pub acquire_timeout_ms: u64,
@@ -59,7 +64,7 @@ impl DbConfig {
             pool_max: 10,
             statement_timeout_ms: 5_000,
             connect_timeout_s: 30,
-            acquire_timeout_ms: 1_000,
+            acquire_timeout_ms: DEFAULT_ACQUIRE_TIMEOUT_MS,
             idle_timeout_s: 600,
         }
     }

@@ -1,11 +1,11 @@
 //! Hostile input against imports and the public edges: alias bombs, forged server fields,
 //! anonymous scrapes, weak secrets, a database that is not there.
 
-use crate::http::{error_code, spawn, spawn_with, test_config};
-use crate::support::{TestDb, backend_tests, sample_metrics, sqlite};
+use crate::http::{error_code, spawn, spawn_on, spawn_with, test_config};
+use crate::support::{TcpProxy, TestDb, backend_tests, postgres, postgres_url, sample_metrics, sqlite};
 use mdl::catalog::import::{self, ImportOptions};
 use mdl::catalog::{Format, format};
-use mdl::config::check_jwt_secret;
+use mdl::config::{DbConfig, check_jwt_secret};
 use mdl::domain::Metric;
 use mdl::domain::synthetic::synthetic_metric;
 use mdl::store::Expect;
@@ -362,4 +362,49 @@ fn weak_jwt_secrets_are_refused() {
     for strong in [hex, words] {
         assert_eq!(check_jwt_secret(strong), Ok(()), "{strong}");
     }
+}
+
+/// The database goes away under a running server: the first requests that need it are answered
+/// 503 well inside the design's second (sqlx retries refused connects until the acquire timeout).
+#[tokio::test]
+async fn first_failure_on_an_unreachable_database_is_fast() {
+    let Some(base) = postgres_url() else { return };
+    let Some(db) = postgres().await else { return };
+    assert!(
+        base.contains("127.0.0.1:5432"),
+        "the test expects the database at 127.0.0.1:5432"
+    );
+    let mut proxy = TcpProxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let url = db.url.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port));
+    let store = mdl::store::connect(&DbConfig::new(&url)).await.unwrap();
+    let app = spawn_on(store, test_config()).await;
+    let token = app.token().await;
+    assert_eq!(app.get("/api/v1/metrics", &token).await.status(), 200);
+
+    proxy.cut();
+    let doc = synthetic_metric(5);
+    for (what, request) in [
+        (
+            "read",
+            app.client
+                .get(app.url("/api/v1/metrics/NOT-CACHED"))
+                .bearer_auth(&token),
+        ),
+        (
+            "write",
+            app.client
+                .post(app.url("/api/v1/metrics"))
+                .bearer_auth(&token)
+                .json(&doc),
+        ),
+        ("ready", app.client.get(app.url("/health/ready"))),
+    ] {
+        let started = Instant::now();
+        let r = request.send().await.unwrap();
+        let took = started.elapsed();
+        assert_eq!(r.status(), 503, "{what}");
+        assert!(took < Duration::from_millis(800), "{what} answered after {took:?}");
+    }
+    drop(app);
+    db.cleanup().await;
 }
