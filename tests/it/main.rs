@@ -6,6 +6,7 @@ mod support;
 mod cache;
 mod cli;
 mod domain;
+mod fuzz_props;
 mod hardening;
 mod hostile_import;
 mod http;
