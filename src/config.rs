@@ -5,6 +5,11 @@ use std::fmt;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./mdl-data/mdl.db";
 
+/// sqlx retries a refused connection until the acquire deadline, so with the database down the
+/// first request waits this long; the design allows 1 s. A healthy pool hands out a connection
+/// in microseconds, and one busy for 500 ms is overloaded: failing beats queueing.
+pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 500;
+
 /// Database settings, shared by every subcommand.
 #[derive(Clone, Args)]
 pub struct DbConfig {
@@ -37,7 +42,7 @@ pub struct DbConfig {
     #[arg(
         long = "db-acquire-timeout-ms",
         env = "DB_ACQUIRE_TIMEOUT_MS",
-        default_value_t = 1_000,
+        default_value_t = DEFAULT_ACQUIRE_TIMEOUT_MS,
         global = true
     )]
     pub acquire_timeout_ms: u64,
@@ -59,7 +64,7 @@ impl DbConfig {
             pool_max: 10,
             statement_timeout_ms: 5_000,
             connect_timeout_s: 30,
-            acquire_timeout_ms: 1_000,
+            acquire_timeout_ms: DEFAULT_ACQUIRE_TIMEOUT_MS,
             idle_timeout_s: 600,
         }
     }
@@ -244,6 +249,10 @@ pub struct LimitsConfig {
     /// each further attempt from an unfamiliar address waits an exponential backoff.
     #[arg(long = "login-backoff-after", env = "MDL_LOGIN_BACKOFF_AFTER", default_value_t = 20)]
     pub login_backoff_after: u32,
+    /// Imports parsed and planned at once; more wait up to 10 s, then 503. Each holds its body
+    /// and the parsed catalog (several times the body) in memory.
+    #[arg(long = "import-concurrency", env = "MDL_IMPORT_CONCURRENCY", default_value_t = 1)]
+    pub import_concurrency: usize,
 }
 
 impl Default for LimitsConfig {
@@ -256,6 +265,7 @@ impl Default for LimitsConfig {
             auth_max_body_bytes: 8 * 1024,
             password_hash_concurrency: 0,
             login_backoff_after: 20,
+            import_concurrency: 1,
         }
     }
 }
@@ -296,6 +306,9 @@ impl LimitsConfig {
         }
         if self.auth_max_body_bytes < 256 {
             problems.push("MDL_AUTH_MAX_BODY_BYTES must be at least 256".into());
+        }
+        if self.import_concurrency == 0 {
+            problems.push("MDL_IMPORT_CONCURRENCY must be at least 1".into());
         }
         if self.login_backoff_after == 0 {
             problems.push("MDL_LOGIN_BACKOFF_AFTER must be at least 1".into());
@@ -436,8 +449,10 @@ impl ServeConfig {
                 self.bind
             ));
         }
-        if self.jwt_secret.as_ref().is_some_and(|s| s.len() < 32) {
-            problems.push("MDL_JWT_SECRET must be at least 32 bytes".into());
+        if let Some(secret) = &self.jwt_secret
+            && let Err(m) = check_jwt_secret(secret)
+        {
+            problems.push(format!("MDL_JWT_SECRET {m}"));
         }
         if self.access_token_ttl_s == 0 || self.refresh_token_ttl_s == 0 {
             problems.push("JWT_ACCESS_TOKEN_EXPIRY and JWT_REFRESH_TOKEN_EXPIRY must be positive".into());
@@ -480,6 +495,35 @@ impl ServeConfig {
         }
         if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
+}
+
+/// Length alone lets `aaaa...` through. A secret must also vary: at least 8 distinct bytes and
+/// about 96 bits by a per-byte Shannon estimate (`openssl rand -hex 32` scores about 240).
+pub fn check_jwt_secret(secret: &str) -> Result<(), String> {
+    let bytes = secret.as_bytes();
+    if bytes.len() < 32 {
+        return Err("must be at least 32 bytes (e.g. `openssl rand -hex 32`)".into());
+    }
+    let mut counts = [0usize; 256];
+    for b in bytes {
+        counts[usize::from(*b)] += 1;
+    }
+    let distinct = counts.iter().filter(|c| **c > 0).count();
+    let n = bytes.len() as f64;
+    let bits: f64 = counts
+        .iter()
+        .filter(|c| **c > 0)
+        .map(|c| {
+            let p = *c as f64 / n;
+            -p * p.log2() * n
+        })
+        .sum();
+    if distinct < 8 || bits < 96.0 {
+        return Err(format!(
+            "is too predictable ({distinct} distinct bytes, about {bits:.0} bits): use at least 32 random bytes, e.g. `openssl rand -hex 32`"
+        ));
+    }
+    Ok(())
 }
 
 impl fmt::Debug for ServeConfig {

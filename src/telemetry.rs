@@ -93,7 +93,6 @@ pub struct Snapshot<'a> {
     pub cache: &'a serde_json::Value,
     pub pool: Option<crate::store::PoolStatus>,
     pub breaker: crate::store::guard::BreakerStatus,
-    pub catalog: Option<&'a crate::store::CatalogStats>,
     pub uptime: Duration,
 }
 
@@ -127,15 +126,6 @@ pub fn publish(s: &Snapshot<'_>) {
     metrics::counter!("mdl_db_circuit_opened_total").absolute(s.breaker.opened);
     metrics::counter!("mdl_db_short_circuited_total").absolute(s.breaker.short_circuited);
 
-    if let Some(stats) = s.catalog {
-        metrics::gauge!("mdl_catalog_metrics_total").set(stats.total_metrics as f64);
-        metrics::gauge!("mdl_catalog_domains_total").set(stats.total_domains as f64);
-        metrics::gauge!("mdl_catalog_objectives_total").set(stats.total_objectives as f64);
-        for (category, count) in &stats.by_category {
-            metrics::gauge!("mdl_catalog_metrics", "category" => category.clone()).set(*count as f64);
-        }
-    }
-
     metrics::gauge!("mdl_uptime_seconds").set(s.uptime.as_secs_f64());
     if let Some(rss) = crate::monitor::rss_bytes() {
         metrics::gauge!("process_resident_memory_bytes").set(rss as f64);
@@ -146,6 +136,37 @@ pub fn publish(s: &Snapshot<'_>) {
     if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
         metrics::gauge!("process_open_fds").set(fds.count() as f64);
     }
+}
+
+/// The catalog gauges as exposition text. Kept out of the recorder, whose output every
+/// scraper sees, so that they can be shown only to callers allowed to read the catalog (and a
+/// category that disappears takes its series with it).
+pub fn catalog_text(stats: &crate::store::CatalogStats) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for (name, value) in [
+        ("mdl_catalog_metrics_total", stats.total_metrics),
+        ("mdl_catalog_domains_total", stats.total_domains),
+        ("mdl_catalog_objectives_total", stats.total_objectives),
+    ] {
+        let _ = writeln!(out, "# TYPE {name} gauge\n{name} {value}");
+    }
+    if !stats.by_category.is_empty() {
+        out.push_str("# TYPE mdl_catalog_metrics gauge\n");
+        for (category, count) in &stats.by_category {
+            let _ = writeln!(
+                out,
+                "mdl_catalog_metrics{{category=\"{}\"}} {count}",
+                label_value(category)
+            );
+        }
+    }
+    out
+}
+
+/// Escapes a label value as the text format requires (`\\`, `\"`, `\n`).
+fn label_value(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 /// User + system CPU time of this process (Linux), whole seconds.

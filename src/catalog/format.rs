@@ -1,8 +1,22 @@
 //! Catalog files and bodies: JSON or YAML in, JSON or YAML out.
 
 use crate::domain::ValidationErrors;
+use serde::de::{DeserializeSeed, Deserializer, EnumAccess, IgnoredAny, MapAccess, SeqAccess, VariantAccess, Visitor};
 use serde_json::Value;
+use std::fmt;
 use std::path::Path;
+
+/// Most values (scalars, lists and maps, aliases expanded) a YAML document of `len` bytes may
+/// hold. Without aliases a document holds fewer values than it has bytes, so this leaves room
+/// for ordinary anchor reuse, while an alias bomb (a 774-byte file expanding to millions of
+/// values, gigabytes once built) is refused after a few thousand steps and no allocation.
+pub fn yaml_value_budget(len: usize) -> usize {
+    len.saturating_mul(4).saturating_add(4096).min(MAX_YAML_VALUES)
+}
+
+/// Whatever the size: about what a legitimate 64 MiB catalog holds (30-odd bytes per value),
+/// and a few hundred MB once built.
+pub const MAX_YAML_VALUES: usize = 4_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -44,11 +58,25 @@ impl Format {
 pub fn parse(bytes: &[u8], format: Format) -> Result<Value, ValidationErrors> {
     match format {
         Format::Json => {
+            // A JSON value costs tens of bytes once built from as little as two bytes of input:
+            // the same ceiling as YAML keeps a hostile file from becoming gigabytes.
+            let mut counter = Counter {
+                left: MAX_YAML_VALUES,
+                exhausted: false,
+            };
+            let _ = (&mut counter).deserialize(&mut serde_json::Deserializer::from_slice(bytes));
+            if counter.exhausted {
+                return Err(ValidationErrors::single(
+                    "body",
+                    format!("invalid JSON: more than {MAX_YAML_VALUES} values; split the catalog into several imports"),
+                ));
+            }
             serde_json::from_slice(bytes).map_err(|e| ValidationErrors::single("body", format!("invalid JSON: {e}")))
         }
         Format::Yaml => {
             let text = std::str::from_utf8(bytes)
                 .map_err(|_| ValidationErrors::single("body", "invalid YAML: not UTF-8 text"))?;
+            check_expansion(text)?;
             let yaml: yaml_serde::Value = yaml_serde::from_str(text)
                 .map_err(|e| ValidationErrors::single("body", format!("invalid YAML: {e}")))?;
             // JSON has no NaN or infinity; converting would silently turn them into null.
@@ -89,5 +117,113 @@ fn non_finite(path: &str, value: &yaml_serde::Value, errors: &mut ValidationErro
         }
         yaml_serde::Value::Tagged(tagged) => non_finite(path, &tagged.value, errors),
         _ => {}
+    }
+}
+
+/// Walks the document once with aliases expanded, building nothing, and stops as soon as it has
+/// counted more values than the budget allows. Other problems are left to the real parse, which
+/// reports them with their position.
+fn check_expansion(text: &str) -> Result<(), ValidationErrors> {
+    let budget = yaml_value_budget(text.len());
+    let mut counter = Counter {
+        left: budget,
+        exhausted: false,
+    };
+    let _ = (&mut counter).deserialize(yaml_serde::Deserializer::from_str(text));
+    if counter.exhausted {
+        return Err(ValidationErrors::single(
+            "body",
+            format!(
+                "invalid YAML: it expands to more than {budget} values (aliases included); \
+                 repeat fewer aliases or send the catalog as JSON"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Counts values as the deserializer produces them, replaying aliases like any consumer would.
+struct Counter {
+    left: usize,
+    exhausted: bool,
+}
+
+impl Counter {
+    fn take<E: serde::de::Error>(&mut self) -> Result<(), E> {
+        match self.left.checked_sub(1) {
+            Some(left) => {
+                self.left = left;
+                Ok(())
+            }
+            None => {
+                self.exhausted = true;
+                Err(E::custom("value budget exhausted"))
+            }
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for &mut Counter {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+macro_rules! count_scalar {
+    ($($name:ident: $ty:ty),* $(,)?) => {
+        $(fn $name<E: serde::de::Error>(self, _: $ty) -> Result<(), E> {
+            self.take()
+        })*
+    };
+}
+
+impl<'de> Visitor<'de> for &mut Counter {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+
+    count_scalar!(
+        visit_bool: bool, visit_i64: i64, visit_i128: i128, visit_u64: u64, visit_u128: u128,
+        visit_f64: f64, visit_str: &str, visit_bytes: &[u8],
+    );
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.take()
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        self.take()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.take()?;
+        while seq.next_element_seed(&mut *self)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.take()?;
+        while map.next_key_seed(&mut *self)?.is_some() {
+            map.next_value_seed(&mut *self)?;
+        }
+        Ok(())
+    }
+
+    /// A tagged value (`!tag value`).
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
+        let (IgnoredAny, contents) = data.variant()?;
+        contents.newtype_variant_seed(self)
     }
 }

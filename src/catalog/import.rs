@@ -3,7 +3,7 @@
 
 use super::legacy::{self, Renames};
 use crate::domain::{BusinessDomain, Metric, Objective, ValidationErrors};
-use crate::store::model::Provenance;
+use crate::store::model::{MAX_RESTORED_VERSION, Provenance};
 use crate::store::{ImportBatch, ImportOutcome, Store, StoreError};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -115,6 +115,18 @@ fn add_one(p: &mut ImportPlan, errors: &mut ValidationErrors, kind: &'static str
 
 fn accept(p: &mut ImportPlan, errors: &mut ValidationErrors, kind: &str, path: &str, obj: Map<String, Value>) {
     let provenance = Provenance::from_doc(&obj);
+    if let Some(v) = obj.get("version").filter(|v| v.is_number())
+        && provenance.version.is_none()
+    {
+        let field = if path.is_empty() {
+            "version".to_string()
+        } else {
+            format!("{path}.version")
+        };
+        p.warnings.push(format!(
+            "{field}: {v} is never restored (restored versions are 1 to {MAX_RESTORED_VERSION}); the server numbers this entity"
+        ));
+    }
     let report = |errors: &mut ValidationErrors, e: ValidationErrors, renames: &Renames| {
         let mut mapped = ValidationErrors::new();
         for fe in e.into_errors() {
@@ -253,11 +265,34 @@ pub async fn check_references(store: &dyn Store, p: &mut ImportPlan) -> Result<(
     Ok(())
 }
 
+/// Who imports, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportOptions<'a> {
+    /// Recorded in the history, and as author of what the file does not attribute.
+    pub actor: &'a str,
+    pub dry_run: bool,
+    /// An administrator's restore: the file's `version`, `created_*` and `updated_*` are kept
+    /// if the database holds no catalog entity and no history yet (the store decides, inside
+    /// the import's transaction). Otherwise the server assigns them, as for any write.
+    pub restore: bool,
+}
+
 /// Validates, checks references and writes the catalog in one transaction.
-pub async fn run(store: &dyn Store, doc: Value, dry_run: bool, actor: &str) -> Result<ImportReport, ImportError> {
-    let mut plan = plan(doc, dry_run).map_err(ImportError::Invalid)?;
+pub async fn run(store: &dyn Store, doc: Value, opts: ImportOptions<'_>) -> Result<ImportReport, ImportError> {
+    let plan = plan(doc, opts.dry_run).map_err(ImportError::Invalid)?;
+    apply(store, plan, opts).await
+}
+
+/// The part of `run` that needs the store: reference warnings, then the write.
+pub async fn apply(
+    store: &dyn Store,
+    mut plan: ImportPlan,
+    opts: ImportOptions<'_>,
+) -> Result<ImportReport, ImportError> {
+    plan.batch.dry_run = opts.dry_run;
+    plan.batch.restore = opts.restore;
     check_references(store, &mut plan).await?;
-    let outcome = store.import(&plan.batch, actor).await?;
+    let outcome = store.import(&plan.batch, opts.actor).await?;
     Ok(ImportReport {
         outcome,
         warnings: plan.warnings,

@@ -1,6 +1,7 @@
 //! Catalog administration: import, export, stats, synthetic seeding.
 
 use super::CliError;
+use crate::catalog::import::ImportOptions;
 use crate::catalog::{self, Format, ImportError};
 use crate::domain::Metric;
 use crate::domain::synthetic::synthetic_metric;
@@ -82,7 +83,13 @@ pub async fn import(store: &dyn Store, args: ImportArgs, out: &mut impl Write) -
         std::fs::read(&args.file).map_err(|e| CliError::NotFound(format!("{}: {e}", args.file.display())))?
     };
     let doc = catalog::format::parse(&bytes, format)?;
-    let report = match catalog::import::run(store, doc, args.dry_run, &args.actor).await {
+    // Run on the machine itself, with the database's credentials: an administrator's restore.
+    let opts = ImportOptions {
+        actor: &args.actor,
+        dry_run: args.dry_run,
+        restore: true,
+    };
+    let report = match catalog::import::run(store, doc, opts).await {
         Ok(r) => r,
         Err(ImportError::Invalid(errors)) => return Err(CliError::Invalid(errors)),
         Err(ImportError::Store(e)) => return Err(e.into()),

@@ -4,6 +4,7 @@ use super::AppState;
 use super::caller::{Caller, Reader};
 use super::error::ApiError;
 use super::query::{self, Params};
+use crate::catalog::import::ImportOptions;
 use crate::catalog::{self, Format, ImportError};
 use crate::domain::user::Role;
 use axum::Json;
@@ -12,6 +13,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
 
 #[utoipa::path(get, path = "/api/v1/stats", tag = "catalog", summary = "Counts by category, tier, type, domain, owner and status", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn stats(State(state): State<AppState>, _reader: Reader) -> Result<Response, ApiError> {
@@ -19,8 +22,30 @@ pub async fn stats(State(state): State<AppState>, _reader: Reader) -> Result<Res
     Ok(Json(json!({ "success": true, "data": stats })).into_response())
 }
 
+/// How long an import waits for a turn before 503: enough for a burst of normal imports to
+/// pass one after the other, short enough that waiting bodies do not pile up.
+const IMPORT_QUEUE_WAIT: Duration = Duration::from_secs(10);
+
+/// A turn to parse and plan an import. Each holds its body, the parsed document and the
+/// planned batch (several times the body) until it is written, so a burst must not take every
+/// blocking thread's memory.
+async fn import_permit(state: &AppState) -> Result<OwnedSemaphorePermit, ApiError> {
+    if let Ok(permit) = state.imports.clone().try_acquire_owned() {
+        return Ok(permit);
+    }
+    metrics::counter!("mdl_imports_queued_total").increment(1);
+    match tokio::time::timeout(IMPORT_QUEUE_WAIT, state.imports.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => {
+            metrics::counter!("mdl_imports_refused_total").increment(1);
+            Err(ApiError::Unavailable("other imports are running; retry shortly".into()))
+        }
+    }
+}
+
 /// `POST /api/v1/import`: a catalog as JSON or YAML, all or nothing; `?dry_run=true` validates
-/// and counts without writing.
+/// and counts without writing. An admin's import into an empty database is a restore: it
+/// keeps the file's versions and authors.
 #[utoipa::path(post, path = "/api/v1/import", tag = "catalog", summary = "Import a catalog (JSON or YAML; editor; dry_run)", request_body(content = String, description = "A catalog as JSON or YAML", content_type = "application/json"), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
 pub async fn import(
     State(state): State<AppState>,
@@ -45,8 +70,22 @@ pub async fn import(
             "send the catalog as application/json or YAML (application/yaml, application/x-yaml, text/yaml)".into(),
         )
     })?;
-    let doc = catalog::format::parse(&body, format)?;
-    let report = catalog::import::run(&*state.store, doc, dry_run, &user.username)
+    let permit = import_permit(&state).await?;
+    // The permit travels with the work: a client that hangs up does not free it while the
+    // blocking thread still holds the document.
+    let (_permit, plan) = tokio::task::spawn_blocking(move || {
+        let plan = catalog::format::parse(&body, format).and_then(|doc| catalog::import::plan(doc, dry_run));
+        (permit, plan)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("import planning failed: {e}")))?;
+    let plan = plan?;
+    let opts = ImportOptions {
+        actor: &user.username,
+        dry_run,
+        restore: user.role == Role::Admin,
+    };
+    let report = catalog::import::apply(&*state.store, plan, opts)
         .await
         .map_err(|e| match e {
             ImportError::Invalid(errors) => ApiError::validation(errors),

@@ -64,6 +64,8 @@ pub struct Shared {
     pub hash_cost: HashCost,
     pub login_limiter: Arc<rate_limit::LoginLimiter>,
     pub passwords: passwords::PasswordGate,
+    /// Imports parsed and planned at once (see `catalog::import_permit`).
+    pub imports: Arc<tokio::sync::Semaphore>,
     pub proxies: client::TrustedProxies,
     pub users: user_cache::UserCache,
     pub cache: crate::cache::ResponseCache,
@@ -129,6 +131,7 @@ impl Application {
                 config.limits.login_backoff_after,
             )),
             passwords,
+            imports: Arc::new(tokio::sync::Semaphore::new(config.limits.import_concurrency.max(1))),
             proxies,
             users: user_cache::UserCache::new(Duration::from_secs(config.user_cache_ttl_s)),
             store,

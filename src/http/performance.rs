@@ -1,7 +1,7 @@
 //! Performance figures: Prometheus text for scrapers, JSON summaries for admins.
 
 use super::AppState;
-use super::caller::Caller;
+use super::caller::{Caller, Reader};
 use super::error::ApiError;
 use super::query::{self, Params};
 use super::respond::no_store;
@@ -36,28 +36,43 @@ async fn catalog_counts(state: &AppState) -> Option<Arc<CatalogStats>> {
 }
 
 /// Prometheus text format. With `MDL_METRICS_BIND` set, served only on that listener.
+///
+/// The catalog gauges describe the catalog, which only readers may see: on the main listener
+/// they are left out for a caller that could not read `/api/v1/stats` (no valid token or key
+/// while `MDL_PUBLIC_READ` is off). The dedicated listener is the operator's and shows all.
 #[utoipa::path(get, path = "/metrics", tag = "health", summary = "Prometheus metrics (text format; on MDL_METRICS_BIND when set)", responses((status = 200, description = "Prometheus text exposition format"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
-pub async fn prometheus(State(state): State<AppState>, listener: Option<axum::Extension<MetricsListener>>) -> Response {
+pub async fn prometheus(
+    State(state): State<AppState>,
+    listener: Option<axum::Extension<MetricsListener>>,
+    reader: Result<Reader, ApiError>,
+) -> Response {
     if state.config.metrics_bind.is_some() && listener.is_none() {
         return ApiError::NotFound("metrics are served on MDL_METRICS_BIND".into()).into_response();
     }
     let Some(handle) = crate::telemetry::handle() else {
         return ApiError::Unavailable("metrics recorder not installed".into()).into_response();
     };
-    let catalog = catalog_counts(&state).await;
+    let catalog = if listener.is_some() || reader.is_ok() {
+        catalog_counts(&state).await
+    } else {
+        None
+    };
     crate::telemetry::publish(&crate::telemetry::Snapshot {
         cache: &state.cache.stats(),
         pool: state.store.pool_status(),
         breaker: state.breaker.status(),
-        catalog: catalog.as_deref(),
         uptime: state.started.elapsed(),
     });
+    let mut text = handle.render();
+    if let Some(stats) = catalog {
+        text.push_str(&crate::telemetry::catalog_text(&stats));
+    }
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
-        handle.render(),
+        text,
     )
         .into_response()
 }

@@ -84,6 +84,23 @@ macro_rules! impl_store {
             Ok(plan)
         }
 
+        /// True when no catalog entity and no history exist, i.e. nothing a restored version
+        /// or author could contradict. Emptiness is only lost, never regained (deletes leave
+        /// history and tombstones), so "not empty" needs no lock; "empty" is re-checked once
+        /// the backend has stopped other writers until this transaction ends.
+        async fn empty_for_restore(conn: &mut Conn) -> StoreResult<bool> {
+            const ANY_ROW: &str = "SELECT CASE WHEN EXISTS (SELECT 1 FROM metrics) OR EXISTS (SELECT 1 FROM domains) \
+                 OR EXISTS (SELECT 1 FROM objectives) OR EXISTS (SELECT 1 FROM metric_history) \
+                 OR EXISTS (SELECT 1 FROM tombstones) THEN 1 ELSE 0 END";
+            let any: i32 = sqlx::query_scalar(ANY_ROW).fetch_one(&mut *conn).await?;
+            if any != 0 {
+                return Ok(false);
+            }
+            lock_catalog_writes(conn).await?;
+            let any: i32 = sqlx::query_scalar(ANY_ROW).fetch_one(&mut *conn).await?;
+            Ok(any == 0)
+        }
+
         async fn insert_history(conn: &mut Conn, entries: &[(&Plan, String)]) -> StoreResult<()> {
             if let Some(mut qb) = sql::history_many::<$db>(entries)? {
                 // Multi-row statements vary in size: do not fill the statement cache with them.
@@ -385,22 +402,24 @@ macro_rules! impl_store {
             async fn import(&self, batch: &ImportBatch, actor: &str) -> StoreResult<ImportOutcome> {
                 let mut tx = self.begin_write().await?;
                 lock_for_import(&mut tx).await?;
-                let mut out = ImportOutcome { dry_run: batch.dry_run, ..Default::default() };
+                let restored = batch.restore && empty_for_restore(&mut tx).await?;
+                let prov = |p| restored.then_some(p);
+                let mut out = ImportOutcome { dry_run: batch.dry_run, restored, ..Default::default() };
                 if let Some(info) = &batch.catalog {
                     upsert_catalog(&mut tx, info).await?;
                 }
-                for (d, prov) in &batch.domains {
+                for (d, p) in &batch.domains {
                     let row = sql::domain_row(d);
-                    let saved = write_plain(&mut tx, row, &d.doc, actor, Expect::Any, Some(prov)).await?;
+                    let saved = write_plain(&mut tx, row, &d.doc, actor, Expect::Any, prov(p)).await?;
                     out.domains.add(saved.kind);
                 }
-                let metrics: Vec<(&Metric, Option<&Provenance>)> = batch.metrics.iter().map(|(m, p)| (m, Some(p))).collect();
+                let metrics: Vec<(&Metric, Option<&Provenance>)> = batch.metrics.iter().map(|(m, p)| (m, prov(p))).collect();
                 for saved in write_metrics(&mut tx, &metrics, actor, Expect::Any).await? {
                     out.metrics.add(saved.kind);
                 }
-                for (o, prov) in &batch.objectives {
+                for (o, p) in &batch.objectives {
                     let row = sql::objective_row(o);
-                    let saved = write_plain(&mut tx, row, &o.doc, actor, Expect::Any, Some(prov)).await?;
+                    let saved = write_plain(&mut tx, row, &o.doc, actor, Expect::Any, prov(p)).await?;
                     out.objectives.add(saved.kind);
                 }
                 if batch.dry_run {

@@ -149,8 +149,13 @@ pub struct CatalogStats {
     pub by_status: BTreeMap<String, u64>,
 }
 
+/// The highest version a restore adopts from a file: far below `write::MAX_VERSION`, so a
+/// restored entity can always be written again, and within a signed 32-bit integer for clients.
+pub const MAX_RESTORED_VERSION: i64 = i32::MAX as i64;
+
 /// Server fields carried by an imported document (an export being restored). They are used
-/// only when the entity does not exist yet; otherwise the database's own values win.
+/// only by an administrator's restore into an empty database (`ImportBatch::restore`);
+/// otherwise the server assigns them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Provenance {
     pub version: Option<i64>,
@@ -168,7 +173,7 @@ impl Provenance {
             version: doc
                 .get("version")
                 .and_then(Value::as_i64)
-                .filter(|v| (1..=super::write::MAX_VERSION).contains(v)),
+                .filter(|v| (1..=MAX_RESTORED_VERSION).contains(v)),
             created_at: time("created_at"),
             created_by: text("created_by"),
             updated_at: time("updated_at"),
@@ -187,6 +192,9 @@ pub struct ImportBatch {
     pub objectives: Vec<(Objective, Provenance)>,
     /// Run every write, report the outcome, then roll back.
     pub dry_run: bool,
+    /// Keep each entity's `Provenance` if the database is empty (no metric, domain, objective
+    /// or history); decided inside the import's transaction. Otherwise provenance is ignored.
+    pub restore: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -212,6 +220,8 @@ pub struct ImportOutcome {
     pub domains: Tally,
     pub objectives: Tally,
     pub dry_run: bool,
+    /// Whether the file's server fields (`version`, `created_*`, `updated_*`) were kept.
+    pub restored: bool,
 }
 
 /// Changes to a user; `None` leaves a field as it is (`full_name: Some(None)` clears it).

@@ -61,7 +61,10 @@ pub(crate) fn plan(input: WriteInput<'_>, current: Option<&Stored>, last_version
 fn create(input: WriteInput<'_>, last_version: i64) -> Result<Plan, StoreError> {
     let prov = input.provenance.cloned().unwrap_or_default();
     let t = now();
-    let version = match prov.version.filter(|v| *v > last_version) {
+    let version = match prov
+        .version
+        .filter(|v| *v > last_version && *v <= super::model::MAX_RESTORED_VERSION)
+    {
         Some(v) => v,
         None => next(last_version)?,
     };

@@ -1,12 +1,28 @@
 //! Regressions for problems found in review: concurrency, limits, audit, cross-backend parity.
 
 use crate::support::{TestDb, backend_tests, sample_metrics};
-use mdl::catalog::import;
+use mdl::catalog::import::{self, ImportOptions};
 use mdl::catalog::{Format, format};
 use mdl::domain::synthetic::synthetic_metric;
 use mdl::domain::{BusinessDomain, Metric};
 use mdl::store::{Expect, MetricFilter, MetricQuery, PageRequest, StoreError};
 use serde_json::{Value, json};
+
+fn editor(actor: &str) -> ImportOptions<'_> {
+    ImportOptions {
+        actor,
+        dry_run: false,
+        restore: false,
+    }
+}
+
+fn admin(actor: &str) -> ImportOptions<'_> {
+    ImportOptions {
+        actor,
+        dry_run: false,
+        restore: true,
+    }
+}
 
 fn metric(doc: Value) -> Metric {
     Metric::parse(doc).expect("valid metric")
@@ -18,8 +34,8 @@ async fn concurrent_imports_of_the_same_new_ids_all_succeed(db: &TestDb) {
         let mut reversed = docs.clone();
         reversed.reverse();
         let (a, b) = tokio::join!(
-            import::run(&*db.store, json!({ "metrics": docs }), false, "a"),
-            import::run(&*db.store, json!({ "metrics": reversed }), false, "b"),
+            import::run(&*db.store, json!({ "metrics": docs }), editor("a")),
+            import::run(&*db.store, json!({ "metrics": reversed }), editor("b")),
         );
         a.expect("first import");
         b.expect("second import");
@@ -30,9 +46,10 @@ async fn concurrent_imports_of_the_same_new_ids_all_succeed(db: &TestDb) {
 async fn absurd_imported_versions_are_not_adopted(db: &TestDb) {
     let mut doc = sample_metrics()[0].clone();
     doc["version"] = json!(i64::MAX);
-    import::run(&*db.store, json!({ "metrics": [doc.clone()] }), false, "i")
+    let report = import::run(&*db.store, json!({ "metrics": [doc.clone()] }), admin("i"))
         .await
         .unwrap();
+    assert!(report.outcome.restored);
     let id = doc["metric_id"].as_str().unwrap();
     assert_eq!(db.store.get_metric(id).await.unwrap().unwrap().version, 1);
     doc["description"] = json!("changed");
@@ -44,12 +61,13 @@ async fn history_records_the_real_author_of_a_restore(db: &TestDb) {
     let mut doc = sample_metrics()[0].clone();
     doc["updated_by"] = json!("ceo");
     doc["updated_at"] = json!("2001-01-01T00:00:00Z");
-    import::run(&*db.store, json!({ "metrics": [doc.clone()] }), false, "editor")
+    import::run(&*db.store, json!({ "metrics": [doc.clone()] }), admin("restorer"))
         .await
         .unwrap();
     let id = doc["metric_id"].as_str().unwrap();
+    assert_eq!(db.store.get_metric(id).await.unwrap().unwrap().updated_by, "ceo");
     let history = db.store.metric_history(id, &PageRequest::default()).await.unwrap();
-    assert_eq!(history.items[0].changed_by, "editor");
+    assert_eq!(history.items[0].changed_by, "restorer");
     assert!(!history.items[0].changed_at.starts_with("2001"));
 }
 

@@ -1,7 +1,7 @@
 //! Import and export of real catalogs, on both backends.
 
 use crate::support::{TestDb, backend_tests, example, example_json};
-use mdl::catalog::import::{self, ImportError};
+use mdl::catalog::import::{self, ImportError, ImportOptions};
 use mdl::catalog::{Format, export::export, format, legacy};
 use mdl::domain::synthetic::synthetic_metric;
 use mdl::domain::{Metric, ValidationErrors};
@@ -28,8 +28,22 @@ fn parse_example(name: &str) -> Value {
     format::parse(example(name).as_bytes(), fmt).expect("example parses")
 }
 
+/// An editor's import: server fields always come from the server.
 async fn import_doc(store: &dyn Store, doc: Value) -> Result<import::ImportReport, ImportError> {
-    import::run(store, doc, false, "importer").await
+    import::run(store, doc, opts("importer", false, false)).await
+}
+
+/// An administrator's import: a restore when the database is empty.
+async fn restore_doc(store: &dyn Store, doc: Value) -> Result<import::ImportReport, ImportError> {
+    import::run(store, doc, opts("importer", false, true)).await
+}
+
+fn opts(actor: &str, dry_run: bool, restore: bool) -> ImportOptions<'_> {
+    ImportOptions {
+        actor,
+        dry_run,
+        restore,
+    }
 }
 
 fn invalid(result: Result<import::ImportReport, ImportError>) -> ValidationErrors {
@@ -118,7 +132,8 @@ async fn every_sample_imports_and_round_trips(db: &TestDb) {
             let text = format::render(&exported, fmt).unwrap();
             let second = db.sibling().await;
             let doc = format::parse(text.as_bytes(), fmt).unwrap();
-            import_doc(&*second.store, doc).await.unwrap();
+            let report = restore_doc(&*second.store, doc).await.unwrap();
+            assert!(report.outcome.restored, "{name}: a restore into an empty database");
             let again = format::render(&export(&*second.store).await.unwrap(), fmt).unwrap();
             assert_eq!(again, text, "{name}: export of re-import differs ({fmt:?})");
             second.cleanup().await;
@@ -211,7 +226,7 @@ async fn bad_input_leaves_the_database_unchanged(db: &TestDb) {
 
 async fn dry_run_writes_nothing(db: &TestDb) {
     let store = &*db.store;
-    let report = import::run(store, parse_example("sample-metrics.json"), true, "x")
+    let report = import::run(store, parse_example("sample-metrics.json"), opts("x", true, false))
         .await
         .unwrap();
     assert!(report.outcome.dry_run);
@@ -283,10 +298,26 @@ async fn restoring_an_export_keeps_versions_and_authors(db: &TestDb) {
     let exported = export(store).await.unwrap();
 
     let fresh = db.sibling().await;
-    import_doc(&*fresh.store, exported).await.unwrap();
+    restore_doc(&*fresh.store, exported.clone()).await.unwrap();
     let restored = fresh.store.get_metric("METRIC-CSAT").await.unwrap().unwrap();
     let original = store.get_metric("METRIC-CSAT").await.unwrap().unwrap();
     assert_eq!(restored, original);
+    fresh.cleanup().await;
+
+    // The same file from an editor: the server numbers and attributes everything itself.
+    let fresh = db.sibling().await;
+    let report = import_doc(&*fresh.store, exported).await.unwrap();
+    assert!(!report.outcome.restored);
+    let imported = fresh.store.get_metric("METRIC-CSAT").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            imported.version,
+            imported.created_by.as_str(),
+            imported.updated_by.as_str()
+        ),
+        (1, "importer", "importer")
+    );
+    assert_ne!(imported.created_at, original.created_at);
     fresh.cleanup().await;
 }
 

@@ -224,9 +224,11 @@ async fn prometheus_labels_monitors_and_shipped_dashboards() {
     assert!(database["pool"]["max"].as_u64().unwrap() >= 1, "{health}");
     assert_eq!(database["circuit"], "closed");
 
+    // A reader's scrape: anonymous ones get no catalog gauges.
     let text = app
         .client
         .get(app.url("/metrics"))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap()

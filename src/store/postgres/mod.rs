@@ -138,6 +138,16 @@ async fn lock_for_import(conn: &mut PgConnection) -> StoreResult<()> {
     Ok(())
 }
 
+/// Holds off every other writer of the catalog until this transaction ends (readers go on).
+/// Tables in the order single writes take them, so a writer already inside cannot deadlock
+/// with this: it finishes first.
+async fn lock_catalog_writes(conn: &mut PgConnection) -> StoreResult<()> {
+    sqlx::query("LOCK TABLE metrics, domains, objectives, metric_history, tombstones IN SHARE ROW EXCLUSIVE MODE")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// One consistent view for the rest of the transaction.
 async fn begin_snapshot(conn: &mut PgConnection) -> StoreResult<()> {
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

@@ -161,6 +161,11 @@ async fn lock_for_import(_conn: &mut SqliteConnection) -> StoreResult<()> {
     Ok(())
 }
 
+/// `BEGIN IMMEDIATE` already holds the database's one write lock.
+async fn lock_catalog_writes(_conn: &mut SqliteConnection) -> StoreResult<()> {
+    Ok(())
+}
+
 /// In WAL mode a read transaction already sees one snapshot from its first read on.
 async fn begin_snapshot(_conn: &mut SqliteConnection) -> StoreResult<()> {
     Ok(())
