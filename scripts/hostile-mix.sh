@@ -4,6 +4,7 @@
 #
 #   scripts/hostile-mix.sh [DURATION_S] [METRICS]
 #
+# MDL_BIN=path/to/mdl measures another build (e.g. an older commit's) with the same mix.
 # Prints the JSON summary of scripts/hostile_mix.py and keeps it in bench-results/hostile/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +17,8 @@ SERVER=""
 cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-cargo build --release --quiet -p mdl
-MDL=target/release/mdl
+if [ -z "${MDL_BIN:-}" ]; then cargo build --release --quiet -p mdl; fi
+MDL=${MDL_BIN:-target/release/mdl}
 export DATABASE_URL="sqlite://$WORK/bench.db"
 unset REDIS_URL || true
 $MDL seed --synthetic "$N" >/dev/null
