@@ -176,18 +176,11 @@ pub async fn change_password(
     if !state.passwords.verify(req.current_password, Some(hash)).await? {
         return Err(ApiError::field("current_password", "is not correct"));
     }
-    let new_hash = state.passwords.hash(req.new_password).await?;
     let change = UserChange {
-        password_hash: Some(new_hash),
+        password_hash: Some(state.passwords.hash(req.new_password).await?),
         ..Default::default()
     };
-    state.store.update_user(&caller.0.user_id, &change).await?;
-    state
-        .store
-        .revoke_user_refresh_tokens(&caller.0.user_id, now_s())
-        .await?;
-    forget_user(&state, &caller.0.user_id).await;
-    Ok(StatusCode::NO_CONTENT)
+    end_sessions(&state, &caller.0.user_id, change).await
 }
 
 /// Ends every session of the caller, on every device: refresh tokens are revoked and access
@@ -198,12 +191,15 @@ pub async fn logout_all(State(state): State<AppState>, caller: SessionCaller) ->
         revoke_sessions: true,
         ..Default::default()
     };
-    state.store.update_user(&caller.0.user_id, &change).await?;
-    state
-        .store
-        .revoke_user_refresh_tokens(&caller.0.user_id, now_s())
-        .await?;
-    forget_user(&state, &caller.0.user_id).await;
+    end_sessions(&state, &caller.0.user_id, change).await
+}
+
+/// Applies a change that ends the user's sessions (the store bumps the token version in the
+/// same statement), revokes every refresh token, and tells every instance.
+async fn end_sessions(state: &AppState, user_id: &str, change: UserChange) -> Result<StatusCode, ApiError> {
+    state.store.update_user(user_id, &change).await?;
+    state.store.revoke_user_refresh_tokens(user_id, now_s()).await?;
+    forget_user(state, user_id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -31,22 +31,9 @@ pub const METRIC_LIST_PARAMS: &[&str] = &[
     "fields",
 ];
 
-/// `/policies` takes the metric filters; its items are policies, so `fields` means nothing.
-pub const POLICY_LIST_PARAMS: &[&str] = &[
-    "page",
-    "limit",
-    "cursor",
-    "count",
-    "category",
-    "tier",
-    "business_domain",
-    "metric_type",
-    "status",
-    "owner",
-    "tag",
-    "q",
-    "sort",
-];
+/// `/policies` takes the metric filters; its items are policies, so `fields` (last above)
+/// means nothing.
+pub const POLICY_LIST_PARAMS: &[&str] = METRIC_LIST_PARAMS.split_at(METRIC_LIST_PARAMS.len() - 1).0;
 
 pub const EXPORT_PARAMS: &[&str] = &["format"];
 pub const IMPORT_PARAMS: &[&str] = &["dry_run"];
