@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Plots for docs/benchmarks.md from the raw results the bench scripts leave in bench-results/.
 
-    python3 scripts/plots.py            (needs matplotlib: pip install matplotlib)
+    scripts/plots.sh        (creates a virtual environment with matplotlib on first use)
 
 Reads bench-results/scaling.tsv (scripts/scaling.sh) and bench-results/<mode>-<profile>/
 <profile>.json (scripts/bench.sh), writes SVGs to docs/img/. A plot whose data is missing is

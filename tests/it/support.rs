@@ -91,7 +91,7 @@ impl TestDb {
 }
 
 pub fn examples_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/design/examples")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples")
 }
 
 pub fn example(name: &str) -> String {
