@@ -112,13 +112,13 @@ impl Application {
             breaker.clone(),
             Some(queries.clone() as Arc<dyn crate::store::guard::CallObserver>),
         ));
-        let listener = TcpListener::bind(&config.bind).await?;
+        let listener = serve::listen(&config.bind).await?;
         let addr = listener.local_addr()?;
         let metrics_listener = match &config.metrics_bind {
             Some(bind) => Some(
-                TcpListener::bind(bind)
+                serve::listen(bind)
                     .await
-                    .map_err(|e| anyhow::anyhow!("MDL_METRICS_BIND {bind}: {e}"))?,
+                    .map_err(|e| anyhow::anyhow!("MDL_METRICS_BIND: {e}"))?,
             ),
             None => None,
         };

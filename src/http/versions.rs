@@ -1,6 +1,6 @@
 //! A metric's past versions as first-class reads: one version's document, and the JSON Patch
-//! between two versions. Both come from the history snapshots, so they stay readable after the
-//! metric is deleted, like the history itself.
+//! between two versions (`catalog::versions`). Both come from the history snapshots, so they
+//! stay readable after the metric is deleted, like the history itself.
 
 use super::AppState;
 use super::caller::Reader;
@@ -8,38 +8,25 @@ use super::conditional;
 use super::error::ApiError;
 use super::path_id::PathId;
 use super::query::{self, Params};
-use crate::domain::diff::{Operation, diff_documents};
-use crate::domain::metric::SERVER_FIELDS;
+use crate::catalog::versions::{self, VersionError};
+use crate::domain::ValidationErrors;
 use crate::domain::parse::MAX_ID_LEN;
-use crate::domain::{Action, ValidationErrors};
-use crate::store::HistoryEntry;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 /// A version number from the path or the query: a whole number of at least 1.
 fn parse_version(text: &str) -> Option<i64> {
     text.parse::<i64>().ok().filter(|n| *n >= 1)
 }
 
-/// The document stored at `version`. A deletion has no document of its own (its snapshot is the
-/// one before it), so it is not a version one can read.
-async fn document_at(state: &AppState, id: &str, version: i64) -> Result<Map<String, Value>, ApiError> {
-    let entry: HistoryEntry = state
-        .store
-        .metric_version(id, version)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("metric `{id}` has no version {version}")))?;
-    if entry.action == Action::Delete {
-        return Err(ApiError::NotFound(format!(
-            "version {version} of metric `{id}` is its deletion; it has no document"
-        )));
-    }
-    match entry.snapshot {
-        Value::Object(doc) => Ok(doc),
-        _ => Err(ApiError::Internal(format!("history snapshot {id}@{version} is not an object"))),
+impl From<VersionError> for ApiError {
+    fn from(e: VersionError) -> Self {
+        match e {
+            VersionError::Missing(message) => ApiError::NotFound(message),
+            VersionError::Store(e) => e.into(),
+        }
     }
 }
 
@@ -71,7 +58,7 @@ pub async fn get_version(
     let id = checked_id(id)?;
     let version =
         parse_version(&version).ok_or_else(|| ApiError::field("version", "must be a whole number of at least 1"))?;
-    let doc = document_at(&state, &id, version).await?;
+    let doc = versions::document_at(&*state.store, &id, version).await?;
     let body = json!({ "success": true, "data": doc });
     Ok(conditional::entity_response(&headers, version, &body))
 }
@@ -84,17 +71,6 @@ fn checked_id(id: String) -> Result<String, ApiError> {
         )));
     }
     Ok(id)
-}
-
-/// The changes between two versions of a metric.
-#[derive(Debug, Serialize)]
-pub struct VersionDiff {
-    pub metric_id: String,
-    pub from: i64,
-    pub to: i64,
-    /// RFC 6902 operations that turn version `from` into version `to` (server-managed fields,
-    /// which differ between any two versions, left out).
-    pub operations: Vec<Operation>,
 }
 
 /// `from` and `to`, both required; every problem reported at once.
@@ -146,18 +122,7 @@ pub async fn diff(
 ) -> Result<Response, ApiError> {
     let params = Params::parse(raw.as_deref(), query::DIFF_PARAMS)?;
     let (from, to) = diff_range(&params)?;
-    let old = document_at(&state, &id, from).await?;
-    let new = if to == from {
-        old.clone()
-    } else {
-        document_at(&state, &id, to).await?
-    };
-    let data = VersionDiff {
-        operations: diff_documents(&old, &new, SERVER_FIELDS),
-        metric_id: id,
-        from,
-        to,
-    };
+    let data = versions::diff(&*state.store, &id, from, to).await?;
     let body = json!({ "success": true, "data": data });
     // Versions never change, but the ETag hashes the answer so a changed diff rule cannot
     // leave clients with an old one.
