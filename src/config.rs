@@ -16,18 +16,20 @@ pub const DB_HEADING: &str = "Database";
 /// Database settings, shared by every subcommand.
 #[derive(Clone, Args)]
 pub struct DbConfig {
+    // Ids of their own: global arguments do not reach a subcommand with an argument of the same
+    // id, and `serve` has an `idle_timeout_s` of its own.
     /// `sqlite://PATH` (created on first use) or `postgres://USER@HOST/DB`.
-    #[arg(long = "database-url", env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true, help_heading = DB_HEADING)]
+    #[arg(id = "db_url", long = "database-url", env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true, help_heading = DB_HEADING)]
     pub url: String,
     /// Connections kept open even when idle.
-    #[arg(long = "db-pool-min", env = "DB_POOL_MIN", default_value_t = 0, global = true, help_heading = DB_HEADING)]
+    #[arg(id = "db_pool_min", long = "db-pool-min", env = "DB_POOL_MIN", default_value_t = 0, global = true, help_heading = DB_HEADING)]
     pub pool_min: u32,
     /// Most connections open at once.
-    #[arg(long = "db-pool-max", env = "DB_POOL_MAX", default_value_t = 10, global = true, help_heading = DB_HEADING)]
+    #[arg(id = "db_pool_max", long = "db-pool-max", env = "DB_POOL_MAX", default_value_t = 10, global = true, help_heading = DB_HEADING)]
     pub pool_max: u32,
     /// A statement running longer is cancelled (PostgreSQL `statement_timeout`; SQLite busy wait).
     #[arg(
-        long = "db-statement-timeout-ms",
+        id = "db_statement_timeout_ms", long = "db-statement-timeout-ms",
         env = "DB_STATEMENT_TIMEOUT_MS",
         default_value_t = 5_000,
         global = true,
@@ -36,7 +38,7 @@ pub struct DbConfig {
     pub statement_timeout_ms: u64,
     /// How long start-up waits for the database before giving up.
     #[arg(
-        long = "db-connect-timeout-s",
+        id = "db_connect_timeout_s", long = "db-connect-timeout-s",
         env = "DB_CONNECT_TIMEOUT_S",
         default_value_t = 30,
         global = true,
@@ -45,7 +47,7 @@ pub struct DbConfig {
     pub connect_timeout_s: u64,
     /// Longest wait for a pooled PostgreSQL connection before the request fails with 503.
     #[arg(
-        long = "db-acquire-timeout-ms",
+        id = "db_acquire_timeout_ms", long = "db-acquire-timeout-ms",
         env = "DB_ACQUIRE_TIMEOUT_MS",
         default_value_t = DEFAULT_ACQUIRE_TIMEOUT_MS,
         global = true,
@@ -54,7 +56,7 @@ pub struct DbConfig {
     pub acquire_timeout_ms: u64,
     /// Idle connections above `DB_POOL_MIN` are closed after this many seconds.
     #[arg(
-        long = "db-idle-timeout-s",
+        id = "db_idle_timeout_s", long = "db-idle-timeout-s",
         env = "DB_IDLE_TIMEOUT_S",
         default_value_t = 600,
         global = true,

@@ -2,8 +2,8 @@
 
 use super::CliError;
 use crate::catalog::versions::{self, VersionError};
-use crate::domain::diff::Operation;
 use crate::domain::ValidationErrors;
+use crate::domain::diff::Operation;
 use crate::domain::metric::{METRIC_TYPES, STATUSES, TIERS, check_enum_opt};
 use crate::store::{MetricFilter, MetricQuery, MetricSort, PageRequest, Store, Stored};
 use clap::Args;
@@ -300,7 +300,11 @@ pub(super) fn text(doc: &serde_json::Map<String, Value>, key: &str) -> String {
 }
 
 /// Left-aligned columns sized to their widest cell.
-pub(super) fn print_table<const N: usize>(out: &mut impl Write, header: [&str; N], rows: &[[String; N]]) -> std::io::Result<()> {
+pub(super) fn print_table<const N: usize>(
+    out: &mut impl Write,
+    header: [&str; N],
+    rows: &[[String; N]],
+) -> std::io::Result<()> {
     let mut widths = header.map(|h| h.chars().count());
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -86,7 +86,14 @@ async fn list(store: &dyn Store, kind: EntityKind, args: EntityListArgs, out: &m
     let rows: Vec<[String; 4]> = page
         .items
         .iter()
-        .map(|e| [e.id.clone(), e.name().to_string(), text(&e.doc, third), text(&e.doc, fourth)])
+        .map(|e| {
+            [
+                e.id.clone(),
+                e.name().to_string(),
+                text(&e.doc, third),
+                text(&e.doc, fourth),
+            ]
+        })
         .collect();
     let headers = [id_header, "NAME", &third.to_uppercase(), &fourth.to_uppercase()];
     print_table(out, headers, &rows)?;
@@ -108,7 +115,11 @@ async fn show(store: &dyn Store, kind: EntityKind, args: EntityShowArgs, out: &m
     }
     .ok_or_else(|| CliError::NotFound(format!("{} `{}` not found", kind.noun(), args.id)))?;
     if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&found.to_json()).unwrap_or_default())?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&found.to_json()).unwrap_or_default()
+        )?;
         return Ok(());
     }
     writeln!(out, "{}  {}  (version {})", found.id, found.name(), found.version)?;
@@ -122,7 +133,17 @@ async fn show(store: &dyn Store, kind: EntityKind, args: EntityShowArgs, out: &m
         };
         writeln!(out, "  {key}: {shown}")?;
     }
-    writeln!(out, "  created: {} by {}", found.created_at.to_rfc3339(), found.created_by)?;
-    writeln!(out, "  updated: {} by {}", found.updated_at.to_rfc3339(), found.updated_by)?;
+    writeln!(
+        out,
+        "  created: {} by {}",
+        found.created_at.to_rfc3339(),
+        found.created_by
+    )?;
+    writeln!(
+        out,
+        "  updated: {} by {}",
+        found.updated_at.to_rfc3339(),
+        found.updated_by
+    )?;
     Ok(())
 }

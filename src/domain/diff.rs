@@ -138,7 +138,8 @@ mod tests {
     #[test]
     fn operations_turn_the_old_document_into_the_new() {
         let old = json!({"a": 1, "b": {"c": [1, 2, 3], "d": "x"}, "e/f": 1, "g~h": [{"k": 1}], "gone": true});
-        let new = json!({"a": 2, "b": {"c": [1, 5], "d": "x", "n": null}, "e/f": 1, "g~h": [{"k": 2}, {"k": 3}], "new": [1]});
+        let new =
+            json!({"a": 2, "b": {"c": [1, 5], "d": "x", "n": null}, "e/f": 1, "g~h": [{"k": 2}, {"k": 3}], "new": [1]});
         let ops = diff(&old, &new);
         let mut patched = old.clone();
         apply(&mut patched, &ops);
@@ -146,7 +147,9 @@ mod tests {
         let paths: Vec<String> = ops
             .iter()
             .map(|o| match o {
-                Operation::Add { path, .. } | Operation::Remove { path } | Operation::Replace { path, .. } => path.clone(),
+                Operation::Add { path, .. } | Operation::Remove { path } | Operation::Replace { path, .. } => {
+                    path.clone()
+                }
             })
             .collect();
         assert!(paths.contains(&"/g~0h/0/k".to_string()), "{paths:?}");

@@ -56,9 +56,17 @@ async fn versions_are_readable_and_diffable(db: &TestDb) {
     let doc = sample_metrics()[0].clone();
     let id = doc["metric_id"].as_str().unwrap().to_string();
     let path = format!("/api/v1/metrics/{id}");
-    assert_eq!(app.send(Method::POST, "/api/v1/metrics", &editor, Some(&doc)).await.status(), 201);
+    assert_eq!(
+        app.send(Method::POST, "/api/v1/metrics", &editor, Some(&doc))
+            .await
+            .status(),
+        201
+    );
     let rename = json!({ "name": "Renamed metric" });
-    assert_eq!(app.send(Method::PATCH, &path, &editor, Some(&rename)).await.status(), 200);
+    assert_eq!(
+        app.send(Method::PATCH, &path, &editor, Some(&rename)).await.status(),
+        200
+    );
     let unit = json!({ "definition": { "unit": "per fortnight" }, "tags": ["only-one"] });
     assert_eq!(app.send(Method::PATCH, &path, &editor, Some(&unit)).await.status(), 200);
     let current: Value = app.get(&path, &viewer).await.json().await.unwrap();
@@ -81,17 +89,30 @@ async fn versions_are_readable_and_diffable(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), 304);
-    let v2: Value = app.get(&format!("{path}/versions/2"), &viewer).await.json().await.unwrap();
+    let v2: Value = app
+        .get(&format!("{path}/versions/2"), &viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v2["data"]["name"], "Renamed metric");
 
     // Unknown versions are 404; versions that are not whole numbers from 1 are 400.
     for missing in ["4", "99"] {
         let (status, code, _) = error_code(app.get(&format!("{path}/versions/{missing}"), &viewer).await).await;
-        assert_eq!((status.as_u16(), code.as_str()), (404, "NOT_FOUND"), "version {missing}");
+        assert_eq!(
+            (status.as_u16(), code.as_str()),
+            (404, "NOT_FOUND"),
+            "version {missing}"
+        );
     }
     for bad in ["0", "-1", "two", "1.5"] {
         let (status, code, _) = error_code(app.get(&format!("{path}/versions/{bad}"), &viewer).await).await;
-        assert_eq!((status.as_u16(), code.as_str()), (400, "VALIDATION_ERROR"), "version {bad}");
+        assert_eq!(
+            (status.as_u16(), code.as_str()),
+            (400, "VALIDATION_ERROR"),
+            "version {bad}"
+        );
     }
     assert_eq!(app.get("/api/v1/metrics/NOPE/versions/1", &viewer).await.status(), 404);
 
@@ -105,9 +126,13 @@ async fn versions_are_readable_and_diffable(db: &TestDb) {
         (&json!(id), &json!(1), &json!(3))
     );
     let ops = diff["data"]["operations"].as_array().unwrap();
-    assert!(ops.contains(&json!({ "op": "replace", "path": "/name", "value": "Renamed metric" })), "{ops:?}");
     assert!(
-        ops.iter().all(|op| !SERVER_FIELDS.iter().any(|f| op["path"] == format!("/{f}"))),
+        ops.contains(&json!({ "op": "replace", "path": "/name", "value": "Renamed metric" })),
+        "{ops:?}"
+    );
+    assert!(
+        ops.iter()
+            .all(|op| !SERVER_FIELDS.iter().any(|f| op["path"] == format!("/{f}"))),
         "{ops:?}"
     );
     let mut patched = client_fields(&v1["data"]);
@@ -124,11 +149,21 @@ async fn versions_are_readable_and_diffable(db: &TestDb) {
     assert_eq!(r.status(), 304);
 
     // Backwards undoes; the same version twice is no change.
-    let back: Value = app.get(&format!("{path}/diff?from=3&to=1"), &viewer).await.json().await.unwrap();
+    let back: Value = app
+        .get(&format!("{path}/diff?from=3&to=1"), &viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
     let mut undone = client_fields(&current["data"]);
     apply(&mut undone, back["data"]["operations"].as_array().unwrap());
     assert_eq!(undone, client_fields(&doc));
-    let same: Value = app.get(&format!("{path}/diff?from=2&to=2"), &viewer).await.json().await.unwrap();
+    let same: Value = app
+        .get(&format!("{path}/diff?from=2&to=2"), &viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(same["data"]["operations"], json!([]));
 
     // Bad or missing bounds are 400 naming each; unknown versions 404.
@@ -141,7 +176,14 @@ async fn versions_are_readable_and_diffable(db: &TestDb) {
         .map(|d| d["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["from", "to"]);
-    for query in ["from=1", "to=2", "from=0&to=1", "from=1&to=2&from=3", "from=1&to=2&extra=1", ""] {
+    for query in [
+        "from=1",
+        "to=2",
+        "from=0&to=1",
+        "from=1&to=2&from=3",
+        "from=1&to=2&extra=1",
+        "",
+    ] {
         let status = app.get(&format!("{path}/diff?{query}"), &viewer).await.status();
         assert_eq!(status, 400, "diff?{query}");
     }
@@ -154,12 +196,33 @@ async fn versions_are_readable_and_diffable(db: &TestDb) {
     assert_eq!(app.get(&format!("{path}/versions/2"), &viewer).await.status(), 200);
     let (status, _, body) = error_code(app.get(&format!("{path}/versions/4"), &viewer).await).await;
     assert_eq!(status, 404);
-    assert!(body["error"]["message"].as_str().unwrap().contains("deletion"), "{body}");
-    assert_eq!(app.get(&format!("{path}/diff?from=3&to=4"), &viewer).await.status(), 404);
-    assert_eq!(app.send(Method::POST, "/api/v1/metrics", &editor, Some(&doc)).await.status(), 201);
-    let v5: Value = app.get(&format!("{path}/versions/5"), &viewer).await.json().await.unwrap();
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("deletion"),
+        "{body}"
+    );
+    assert_eq!(
+        app.get(&format!("{path}/diff?from=3&to=4"), &viewer).await.status(),
+        404
+    );
+    assert_eq!(
+        app.send(Method::POST, "/api/v1/metrics", &editor, Some(&doc))
+            .await
+            .status(),
+        201
+    );
+    let v5: Value = app
+        .get(&format!("{path}/versions/5"), &viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v5["data"]["version"], 5);
-    let diff: Value = app.get(&format!("{path}/diff?from=1&to=5"), &viewer).await.json().await.unwrap();
+    let diff: Value = app
+        .get(&format!("{path}/diff?from=1&to=5"), &viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(diff["data"]["operations"], json!([]), "re-created as version 1 was");
 }
 
@@ -168,7 +231,12 @@ async fn version_reads_are_cached_and_writes_invalidate_them(db: &TestDb) {
     let editor = app.user(db, "eddie", "editor").await;
     let doc = sample_metrics()[1].clone();
     let path = format!("/api/v1/metrics/{}", doc["metric_id"].as_str().unwrap());
-    assert_eq!(app.send(Method::POST, "/api/v1/metrics", &editor, Some(&doc)).await.status(), 201);
+    assert_eq!(
+        app.send(Method::POST, "/api/v1/metrics", &editor, Some(&doc))
+            .await
+            .status(),
+        201
+    );
     let cache = |r: &reqwest::Response| r.headers()["x-cache"].to_str().unwrap().to_string();
     for route in [format!("{path}/versions/1"), format!("{path}/diff?from=1&to=1")] {
         assert_eq!(cache(&app.get(&route, &editor).await), "MISS", "{route}");
@@ -176,7 +244,10 @@ async fn version_reads_are_cached_and_writes_invalidate_them(db: &TestDb) {
     }
     // A write to this metric turns its shard over: the next read is a miss.
     let patch = json!({ "description": "Changed" });
-    assert_eq!(app.send(Method::PATCH, &path, &editor, Some(&patch)).await.status(), 200);
+    assert_eq!(
+        app.send(Method::PATCH, &path, &editor, Some(&patch)).await.status(),
+        200
+    );
     assert_eq!(cache(&app.get(&format!("{path}/versions/1"), &editor).await), "MISS");
     let diff = app.get(&format!("{path}/diff?from=1&to=2"), &editor).await;
     assert_eq!(cache(&diff), "MISS");
@@ -192,7 +263,12 @@ async fn domains_and_objectives_take_merge_patches(db: &TestDb) {
     let viewer = app.user(db, "vera", "viewer").await;
     let editor = app.user(db, "eddie", "editor").await;
     let domain = json!({ "domain_id": "DOM-P", "name": "Payments", "color": "#aabbcc", "key_areas": ["cards"] });
-    assert_eq!(app.send(Method::POST, "/api/v1/domains", &editor, Some(&domain)).await.status(), 201);
+    assert_eq!(
+        app.send(Method::POST, "/api/v1/domains", &editor, Some(&domain))
+            .await
+            .status(),
+        201
+    );
     let patch = |path: &str, token: &str, body: String, if_match: Option<&str>| {
         let mut req = app
             .client
@@ -208,7 +284,9 @@ async fn domains_and_objectives_take_merge_patches(db: &TestDb) {
 
     // One field set, one removed, server fields ignored; the rest kept.
     let body = json!({ "description": "Card and wallet payments", "color": null, "version": 42 }).to_string();
-    let r = patch("/api/v1/domains/DOM-P", &editor, body, Some("\"v1\"")).await.unwrap();
+    let r = patch("/api/v1/domains/DOM-P", &editor, body, Some("\"v1\""))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["etag"], "\"v2\"");
     let saved: Value = r.json().await.unwrap();
@@ -221,19 +299,47 @@ async fn domains_and_objectives_take_merge_patches(db: &TestDb) {
     assert_eq!(got["data"], saved["data"], "reads see the patched domain");
 
     // Stale If-Match, invalid merged result, a changed id, a non-object: refused, nothing stored.
-    let r = patch("/api/v1/domains/DOM-P", &editor, json!({ "name": "X" }).to_string(), Some("\"v1\""));
+    let r = patch(
+        "/api/v1/domains/DOM-P",
+        &editor,
+        json!({ "name": "X" }).to_string(),
+        Some("\"v1\""),
+    );
     let (status, code, _) = error_code(r.await.unwrap()).await;
     assert_eq!((status.as_u16(), code.as_str()), (412, "PRECONDITION_FAILED"));
-    let r = patch("/api/v1/domains/DOM-P", &editor, json!({ "color": "red" }).to_string(), None);
+    let r = patch(
+        "/api/v1/domains/DOM-P",
+        &editor,
+        json!({ "color": "red" }).to_string(),
+        None,
+    );
     let (status, _, body) = error_code(r.await.unwrap()).await;
-    assert_eq!((status.as_u16(), body["error"]["details"][0]["field"].as_str()), (400, Some("color")));
-    let r = patch("/api/v1/domains/DOM-P", &editor, json!({ "domain_id": "OTHER" }).to_string(), None);
+    assert_eq!(
+        (status.as_u16(), body["error"]["details"][0]["field"].as_str()),
+        (400, Some("color"))
+    );
+    let r = patch(
+        "/api/v1/domains/DOM-P",
+        &editor,
+        json!({ "domain_id": "OTHER" }).to_string(),
+        None,
+    );
     assert_eq!(r.await.unwrap().status(), 400);
     let r = patch("/api/v1/domains/DOM-P", &editor, "[1]".into(), None);
     assert_eq!(r.await.unwrap().status(), 400);
-    let r = patch("/api/v1/domains/DOM-P", &viewer, json!({ "name": "X" }).to_string(), None);
+    let r = patch(
+        "/api/v1/domains/DOM-P",
+        &viewer,
+        json!({ "name": "X" }).to_string(),
+        None,
+    );
     assert_eq!(r.await.unwrap().status(), 403);
-    let r = patch("/api/v1/domains/NOPE", &editor, json!({ "name": "X" }).to_string(), None);
+    let r = patch(
+        "/api/v1/domains/NOPE",
+        &editor,
+        json!({ "name": "X" }).to_string(),
+        None,
+    );
     assert_eq!(r.await.unwrap().status(), 404);
     let unchanged: Value = app.get("/api/v1/domains/DOM-P", &viewer).await.json().await.unwrap();
     assert_eq!(unchanged["data"]["version"], 2);
@@ -256,7 +362,9 @@ async fn domains_and_objectives_take_merge_patches(db: &TestDb) {
         "key_results": [{ "kr_id": "KR-1", "baseline_value": 10, "target_value": 20, "current_value": 12, "direction": "increase" }]
     });
     assert_eq!(
-        app.send(Method::POST, "/api/v1/objectives", &editor, Some(&objective)).await.status(),
+        app.send(Method::POST, "/api/v1/objectives", &editor, Some(&objective))
+            .await
+            .status(),
         201
     );
     let body = json!({
@@ -264,15 +372,25 @@ async fn domains_and_objectives_take_merge_patches(db: &TestDb) {
         "key_results": [{ "kr_id": "KR-1", "baseline_value": 10, "target_value": 20, "current_value": 15, "direction": "increase" }]
     })
     .to_string();
-    let r = patch("/api/v1/objectives/OBJ-P", &editor, body, Some("\"v1\"")).await.unwrap();
+    let r = patch("/api/v1/objectives/OBJ-P", &editor, body, Some("\"v1\""))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let saved: Value = r.json().await.unwrap();
     assert_eq!(saved["data"]["status"], "at_risk");
     assert_eq!(saved["data"]["name"], "Faster checkout");
     assert_eq!(saved["data"]["key_results"][0]["progress_percentage"], 50.0);
-    let r = patch("/api/v1/objectives/OBJ-P", &editor, json!({ "status": "dreaming" }).to_string(), None);
+    let r = patch(
+        "/api/v1/objectives/OBJ-P",
+        &editor,
+        json!({ "status": "dreaming" }).to_string(),
+        None,
+    );
     let (status, _, body) = error_code(r.await.unwrap()).await;
-    assert_eq!((status.as_u16(), body["error"]["details"][0]["field"].as_str()), (400, Some("status")));
+    assert_eq!(
+        (status.as_u16(), body["error"]["details"][0]["field"].as_str()),
+        (400, Some("status"))
+    );
 }
 
 backend_tests!(
