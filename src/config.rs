@@ -10,48 +10,57 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://./mdl-data/mdl.db";
 /// in microseconds, and one busy for 500 ms is overloaded: failing beats queueing.
 pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 500;
 
+/// The help heading of the database flags, wherever they are shown.
+pub const DB_HEADING: &str = "Database";
+
 /// Database settings, shared by every subcommand.
 #[derive(Clone, Args)]
 pub struct DbConfig {
+    // Ids of their own: global arguments do not reach a subcommand with an argument of the same
+    // id, and `serve` has an `idle_timeout_s` of its own.
     /// `sqlite://PATH` (created on first use) or `postgres://USER@HOST/DB`.
-    #[arg(long = "database-url", env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    #[arg(id = "db_url", long = "database-url", env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true, help_heading = DB_HEADING)]
     pub url: String,
     /// Connections kept open even when idle.
-    #[arg(long = "db-pool-min", env = "DB_POOL_MIN", default_value_t = 0, global = true)]
+    #[arg(id = "db_pool_min", long = "db-pool-min", env = "DB_POOL_MIN", default_value_t = 0, global = true, help_heading = DB_HEADING)]
     pub pool_min: u32,
     /// Most connections open at once.
-    #[arg(long = "db-pool-max", env = "DB_POOL_MAX", default_value_t = 10, global = true)]
+    #[arg(id = "db_pool_max", long = "db-pool-max", env = "DB_POOL_MAX", default_value_t = 10, global = true, help_heading = DB_HEADING)]
     pub pool_max: u32,
     /// A statement running longer is cancelled (PostgreSQL `statement_timeout`; SQLite busy wait).
     #[arg(
-        long = "db-statement-timeout-ms",
+        id = "db_statement_timeout_ms", long = "db-statement-timeout-ms",
         env = "DB_STATEMENT_TIMEOUT_MS",
         default_value_t = 5_000,
-        global = true
+        global = true,
+        help_heading = DB_HEADING
     )]
     pub statement_timeout_ms: u64,
     /// How long start-up waits for the database before giving up.
     #[arg(
-        long = "db-connect-timeout-s",
+        id = "db_connect_timeout_s", long = "db-connect-timeout-s",
         env = "DB_CONNECT_TIMEOUT_S",
         default_value_t = 30,
-        global = true
+        global = true,
+        help_heading = DB_HEADING
     )]
     pub connect_timeout_s: u64,
     /// Longest wait for a pooled PostgreSQL connection before the request fails with 503.
     #[arg(
-        long = "db-acquire-timeout-ms",
+        id = "db_acquire_timeout_ms", long = "db-acquire-timeout-ms",
         env = "DB_ACQUIRE_TIMEOUT_MS",
         default_value_t = DEFAULT_ACQUIRE_TIMEOUT_MS,
-        global = true
+        global = true,
+        help_heading = DB_HEADING
     )]
     pub acquire_timeout_ms: u64,
     /// Idle connections above `DB_POOL_MIN` are closed after this many seconds.
     #[arg(
-        long = "db-idle-timeout-s",
+        id = "db_idle_timeout_s", long = "db-idle-timeout-s",
         env = "DB_IDLE_TIMEOUT_S",
         default_value_t = 600,
-        global = true
+        global = true,
+        help_heading = DB_HEADING
     )]
     pub idle_timeout_s: u64,
 }
@@ -443,11 +452,8 @@ impl ServeConfig {
 
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut problems = Vec::new();
-        if self.bind.parse::<std::net::SocketAddr>().is_err() {
-            problems.push(format!(
-                "MDL_BIND must be HOST:PORT with an IP address (got `{}`)",
-                self.bind
-            ));
+        if let Err(m) = check_bind(&self.bind) {
+            problems.push(format!("MDL_BIND {m}"));
         }
         if let Some(secret) = &self.jwt_secret
             && let Err(m) = check_jwt_secret(secret)
@@ -489,11 +495,32 @@ impl ServeConfig {
             problems.push("COMPRESSION_LEVEL must be fastest, default, best or a number".into());
         }
         if let Some(bind) = &self.metrics_bind
-            && bind.parse::<std::net::SocketAddr>().is_err()
+            && let Err(m) = check_bind(bind)
         {
-            problems.push(format!("MDL_METRICS_BIND must be HOST:PORT (got `{bind}`)"));
+            problems.push(format!("MDL_METRICS_BIND {m}"));
         }
         if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
+}
+
+/// A listen address: `IP:PORT` (`[::1]:3000` for IPv6) or `HOST:PORT` with a host name that
+/// resolves (`localhost:3000`). The listener binds the first resolved address it can.
+pub fn check_bind(bind: &str) -> Result<(), String> {
+    use std::net::ToSocketAddrs;
+    if bind.parse::<std::net::SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    let shape = "must be HOST:PORT, e.g. 127.0.0.1:3000, [::1]:3000 or localhost:3000";
+    let Some((host, port)) = bind.rsplit_once(':') else {
+        return Err(format!("{shape} (got `{bind}`)"));
+    };
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(format!("{shape} (got `{bind}`)"));
+    }
+    match bind.to_socket_addrs().map(|mut addrs| addrs.next()) {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(format!("`{bind}`: host `{host}` has no address")),
+        Err(e) => Err(format!("`{bind}`: cannot resolve host `{host}` ({e})")),
     }
 }
 

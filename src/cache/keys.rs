@@ -128,6 +128,16 @@ pub const READ_ROUTES: &[(&str, &[Collection], bool, bool, bool)] = &[
     ("/api/v1/metrics", &[Metrics], false, true, false),
     ("/api/v1/metrics/{id}", &[MetricItems], true, false, false),
     ("/api/v1/metrics/{id}/history", &[MetricItems], true, true, false),
+    // Versions never change, but a delete and re-create continues the numbering: they hang on
+    // the metric's shard like its history.
+    (
+        "/api/v1/metrics/{id}/versions/{version}",
+        &[MetricItems],
+        true,
+        false,
+        false,
+    ),
+    ("/api/v1/metrics/{id}/diff", &[MetricItems], true, false, false),
     // A metric's policy is generated from that metric's stored definition alone.
     ("/api/v1/metrics/{id}/policy", &[MetricItems], true, false, true),
     ("/api/v1/policies", &[Policies], false, true, false),

@@ -5,6 +5,7 @@ pub mod format;
 pub mod import;
 pub mod legacy;
 pub mod policies;
+pub mod versions;
 
 pub use format::Format;
 pub use import::{ImportError, ImportReport};

@@ -14,7 +14,9 @@ use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum FormatArg {
+    /// JSON.
     Json,
+    /// YAML.
     Yaml,
 }
 
@@ -46,12 +48,14 @@ pub struct ImportArgs {
 pub struct ExportArgs {
     /// Output file (`.yaml`/`.yml` for YAML, else JSON), or `-` for standard output.
     pub file: PathBuf,
+    /// Format, overriding the file extension (standard output defaults to JSON).
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
 }
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
+    /// Print the counts as JSON.
     #[arg(long)]
     pub json: bool,
 }

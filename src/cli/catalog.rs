@@ -1,7 +1,9 @@
-//! Read commands over the catalog: list, show, history.
+//! Metric commands: list, show, history, diff, delete.
 
 use super::CliError;
+use crate::catalog::versions::{self, VersionError};
 use crate::domain::ValidationErrors;
+use crate::domain::diff::Operation;
 use crate::domain::metric::{METRIC_TYPES, STATUSES, TIERS, check_enum_opt};
 use crate::store::{MetricFilter, MetricQuery, MetricSort, PageRequest, Store, Stored};
 use clap::Args;
@@ -10,6 +12,7 @@ use std::io::Write;
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// Category (exact match).
     #[arg(long)]
     pub category: Option<String>,
     /// Tier-1, Tier-2 or Tier-3.
@@ -36,8 +39,10 @@ pub struct ListArgs {
     /// name, -name, metric_id, -metric_id, updated_at, -updated_at.
     #[arg(long, default_value = "name", value_parser = parse_sort)]
     pub sort: MetricSort,
+    /// Page number, from 1.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub page: u32,
+    /// Metrics per page, 1 to 100.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub limit: u32,
     /// Print full documents as JSON.
@@ -51,18 +56,51 @@ fn parse_sort(s: &str) -> Result<MetricSort, String> {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// The metric id.
     pub id: String,
+    /// Print the full document, server fields included, as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
+    /// The metric id (deleted metrics keep their history).
     pub id: String,
+    /// Page number, from 1.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub page: u32,
+    /// Entries per page, 1 to 100.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub limit: u32,
+    /// Print the entries, snapshots included, as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The metric id.
+    pub id: String,
+    /// Delete only if the metric is at this version (like HTTP `If-Match`).
+    #[arg(long, value_name = "VERSION", value_parser = clap::value_parser!(i64).range(1..))]
+    pub if_version: Option<i64>,
+    /// Recorded in the history as who deleted it.
+    #[arg(long, default_value = "mdl-cli")]
+    pub actor: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The metric id (deleted metrics keep their versions).
+    pub id: String,
+    /// The version to start from.
+    #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+    pub from: i64,
+    /// The version to arrive at (may be lower than FROM: the patch then undoes the changes).
+    #[arg(value_parser = clap::value_parser!(i64).range(1..))]
+    pub to: i64,
+    /// Print `{metric_id, from, to, operations}` as JSON instead of one operation per line.
     #[arg(long)]
     pub json: bool,
 }
@@ -226,12 +264,47 @@ pub async fn history(store: &dyn Store, args: HistoryArgs, out: &mut impl Write)
     Ok(())
 }
 
-fn text(doc: &serde_json::Map<String, Value>, key: &str) -> String {
+pub async fn delete(store: &dyn Store, args: DeleteArgs, out: &mut impl Write) -> Result<(), CliError> {
+    store.delete_metric(&args.id, &args.actor, args.if_version).await?;
+    writeln!(out, "deleted metric {} (its history stays readable)", args.id)?;
+    Ok(())
+}
+
+pub async fn diff(store: &dyn Store, args: DiffArgs, out: &mut impl Write) -> Result<(), CliError> {
+    let diff = versions::diff(store, &args.id, args.from, args.to)
+        .await
+        .map_err(|e| match e {
+            VersionError::Missing(message) => CliError::NotFound(message),
+            VersionError::Store(e) => e.into(),
+        })?;
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&diff).unwrap_or_default())?;
+        return Ok(());
+    }
+    for op in &diff.operations {
+        let line = match op {
+            Operation::Add { path, value } => format!("add {path} {value}"),
+            Operation::Remove { path } => format!("remove {path}"),
+            Operation::Replace { path, value } => format!("replace {path} {value}"),
+        };
+        writeln!(out, "{line}")?;
+    }
+    if diff.operations.is_empty() {
+        writeln!(out, "no changes between versions {} and {}", diff.from, diff.to)?;
+    }
+    Ok(())
+}
+
+pub(super) fn text(doc: &serde_json::Map<String, Value>, key: &str) -> String {
     doc.get(key).and_then(Value::as_str).unwrap_or("-").to_string()
 }
 
 /// Left-aligned columns sized to their widest cell.
-fn print_table<const N: usize>(out: &mut impl Write, header: [&str; N], rows: &[[String; N]]) -> std::io::Result<()> {
+pub(super) fn print_table<const N: usize>(
+    out: &mut impl Write,
+    header: [&str; N],
+    rows: &[[String; N]],
+) -> std::io::Result<()> {
     let mut widths = header.map(|h| h.chars().count());
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -2,18 +2,30 @@
 
 mod admin;
 mod catalog;
+mod docs;
+mod entities;
 mod policies;
 mod users;
 
 use crate::cache::Collection;
 use crate::config::DbConfig;
 use crate::domain::ValidationErrors;
-use crate::store::{self, DynStore, StoreError};
+use crate::store::{self, DynStore, EntityKind, StoreError};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "mdl", version, about = "MDL, the Metrics Definition Library")]
+#[command(
+    name = "mdl",
+    version,
+    about = "MDL, the Metrics Definition Library",
+    long_about = "MDL, the Metrics Definition Library: a catalog of metric definitions, business \
+                  domains and objectives, served over HTTP (`mdl serve`) and administered from \
+                  this command line against the same database.",
+    after_help = "Every flag can also be set by the environment variable shown beside it; a .env file in \
+                  the working directory is read first. Writes are announced to running servers through \
+                  Redis when REDIS_URL is set."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub db: DbConfig,
@@ -33,6 +45,16 @@ pub enum Command {
     Show(catalog::ShowArgs),
     /// Show the change history of one metric (newest first).
     History(catalog::HistoryArgs),
+    /// Show the changes between two versions of a metric as JSON Patch (RFC 6902).
+    Diff(catalog::DiffArgs),
+    /// Delete one metric definition (its history and versions stay readable).
+    Delete(catalog::DeleteArgs),
+    /// Business domains: list, show, delete.
+    #[command(subcommand)]
+    Domain(entities::EntityCommand),
+    /// Objectives: list, show, delete.
+    #[command(subcommand)]
+    Objective(entities::EntityCommand),
     /// Import a catalog file (JSON or YAML), all or nothing.
     Import(admin::ImportArgs),
     /// Export the whole catalog (JSON or YAML by extension).
@@ -48,6 +70,10 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(users::UserCommand),
+    /// Print a shell completion script (e.g. `mdl completions bash > /etc/bash_completion.d/mdl`).
+    Completions(docs::CompletionsArgs),
+    /// Print the man page (roff), or write one page per command with --dir.
+    Man(docs::ManArgs),
 }
 
 /// A failed command: what to print and which exit code to use.
@@ -59,6 +85,9 @@ pub enum CliError {
     Invalid(ValidationErrors),
     #[error("configuration: {0}")]
     Config(String),
+    /// The server could not start (e.g. its address is taken); the message says which part.
+    #[error("{0}")]
+    Startup(String),
     #[error("{0}")]
     Store(StoreError),
     #[error("{0}")]
@@ -111,14 +140,18 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> Result<(), CliError> {
-    if let Command::Serve(config) = cli.command {
-        return serve(&cli.db, config).await;
+    // Not holding stdout while serving: the server prints from its own tasks.
+    match cli.command {
+        Command::Serve(config) => return serve(&cli.db, config).await,
+        Command::Completions(args) => return docs::completions(args, &mut std::io::stdout().lock()),
+        Command::Man(args) => return docs::man(args, &mut std::io::stdout().lock()),
+        _ => {}
     }
     let store = open_store(&cli.db).await?;
     let touched = catalog_writes(&cli.command);
     let mut out = std::io::stdout().lock();
     let result = match cli.command {
-        Command::Serve(_) => Ok(()),
+        Command::Serve(_) | Command::Completions(_) | Command::Man(_) => Ok(()),
         Command::Migrate => {
             use std::io::Write;
             writeln!(out, "migrations applied ({:?})", store.backend())?;
@@ -127,6 +160,10 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::List(args) => catalog::list(&*store, args, &mut out).await,
         Command::Show(args) => catalog::show(&*store, args, &mut out).await,
         Command::History(args) => catalog::history(&*store, args, &mut out).await,
+        Command::Diff(args) => catalog::diff(&*store, args, &mut out).await,
+        Command::Delete(args) => catalog::delete(&*store, args, &mut out).await,
+        Command::Domain(cmd) => entities::run(&*store, EntityKind::Domain, cmd, &mut out).await,
+        Command::Objective(cmd) => entities::run(&*store, EntityKind::Objective, cmd, &mut out).await,
         Command::Import(args) => admin::import(&*store, args, &mut out).await,
         Command::Export(args) => admin::export(&*store, args, &mut out).await,
         Command::Policy(args) => policies::policy(&*store, args, &mut out).await,
@@ -142,18 +179,24 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         },
     };
     if result.is_ok() && !touched.is_empty() {
-        announce(touched).await;
+        announce(&touched).await;
     }
     result
 }
 
-/// Collections a successful command changed, which running servers may have cached.
-fn catalog_writes(command: &Command) -> &'static [Collection] {
+/// Collections a successful command changed, which running servers may have cached. Single
+/// deletes invalidate what the same write over HTTP would.
+fn catalog_writes(command: &Command) -> Vec<Collection> {
+    use crate::cache::keys::{BULK_METRIC_WRITE, write_invalidates};
     use Collection::{Domains, MetricItems, Metrics, Objectives, Policies, Stats};
+    use entities::EntityCommand::Delete;
     match command {
-        Command::Import(args) if !args.dry_run => &[Metrics, Domains, Objectives, Stats, Policies, MetricItems],
-        Command::Seed(_) => crate::cache::keys::BULK_METRIC_WRITE,
-        _ => &[],
+        Command::Import(args) if !args.dry_run => vec![Metrics, Domains, Objectives, Stats, Policies, MetricItems],
+        Command::Seed(_) => BULK_METRIC_WRITE.to_vec(),
+        Command::Delete(args) => write_invalidates("/api/v1/metrics/{id}", Some(&args.id)),
+        Command::Domain(Delete(_)) => write_invalidates("/api/v1/domains/{id}", None),
+        Command::Objective(Delete(_)) => write_invalidates("/api/v1/objectives/{id}", None),
+        _ => Vec::new(),
     }
 }
 
@@ -189,7 +232,7 @@ async fn serve(db: &DbConfig, config: crate::config::ServeConfig) -> Result<(), 
     }
     let app = crate::http::Application::build(config, store, cost)
         .await
-        .map_err(|e| CliError::Config(e.to_string()))?;
+        .map_err(|e| CliError::Startup(e.to_string()))?;
     let addr = app.addr();
     println!("MDL listening on http://{addr}");
     println!(

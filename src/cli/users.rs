@@ -17,21 +17,35 @@ pub enum UserCommand {
     /// Set a new password (prints a generated one unless --password-stdin).
     SetPassword(PasswordArgs),
     /// Change a user's role.
-    SetRole { username: String, role: String },
+    SetRole {
+        /// The user's username.
+        username: String,
+        /// viewer, editor or admin.
+        role: String,
+    },
     /// Lock a user out (status inactive).
-    Deactivate { username: String },
+    Deactivate {
+        /// The user's username.
+        username: String,
+    },
     /// Let a deactivated or suspended user in again.
-    Activate { username: String },
+    Activate {
+        /// The user's username.
+        username: String,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
+    /// The new user's username (unique, case-insensitive).
     pub username: String,
+    /// The new user's email address (unique).
     #[arg(long)]
     pub email: String,
     /// viewer, editor or admin.
     #[arg(long, default_value = "viewer")]
     pub role: String,
+    /// The user's full name, as shown to others.
     #[arg(long)]
     pub full_name: Option<String>,
     /// Read the password from the first line of standard input.
@@ -41,7 +55,9 @@ pub struct CreateArgs {
 
 #[derive(Debug, Args)]
 pub struct PasswordArgs {
+    /// The user's username.
     pub username: String,
+    /// Read the password from the first line of standard input.
     #[arg(long)]
     pub password_stdin: bool,
 }

@@ -1,6 +1,7 @@
 //! Pure domain code: entities, validation and versioning rules. No I/O.
 
 pub mod business_domain;
+pub mod diff;
 pub mod errors;
 pub mod metric;
 pub mod objective;

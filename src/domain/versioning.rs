@@ -103,7 +103,7 @@ fn diff_values(path: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
 }
 
 /// Numbers compare by value so `0.9` and `0.90`, or `1` and `1.0`, are not a change.
-fn json_eq(a: &Value, b: &Value) -> bool {
+pub fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         // Integers compare exactly (f64 would merge 2^53 and 2^53 + 1); `1` and `1.0` are equal.
         (Value::Number(x), Value::Number(y)) => {

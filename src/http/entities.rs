@@ -26,21 +26,21 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn noun(self) -> &'static str {
+    pub(super) fn noun(self) -> &'static str {
         match self {
             Kind::Domain => "domain",
             Kind::Objective => "objective",
         }
     }
 
-    fn path(self) -> &'static str {
+    pub(super) fn path(self) -> &'static str {
         match self {
             Kind::Domain => "/api/v1/domains",
             Kind::Objective => "/api/v1/objectives",
         }
     }
 
-    fn id_field(self) -> &'static str {
+    pub(super) fn id_field(self) -> &'static str {
         match self {
             Kind::Domain => "domain_id",
             Kind::Objective => "objective_id",
@@ -54,7 +54,7 @@ impl Kind {
         }
     }
 
-    async fn get(self, state: &AppState, id: &str) -> Result<Option<Stored>, StoreError> {
+    pub(super) async fn get(self, state: &AppState, id: &str) -> Result<Option<Stored>, StoreError> {
         match self {
             Kind::Domain => state.store.get_domain(id).await,
             Kind::Objective => state.store.get_objective(id).await,
@@ -62,7 +62,7 @@ impl Kind {
     }
 
     /// Validates and saves; returns what was saved and the unknown fields kept.
-    async fn save(
+    pub(super) async fn save(
         self,
         state: &AppState,
         doc: Value,

@@ -65,7 +65,7 @@ pub async fn replace(
 }
 
 /// RFC 7396: objects merge key by key, `null` removes, anything else replaces.
-fn merge_patch(target: &mut Value, patch: Value) {
+pub(super) fn merge_patch(target: &mut Value, patch: Value) {
     match patch {
         Value::Object(entries) => {
             if !target.is_object() {

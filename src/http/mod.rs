@@ -9,6 +9,7 @@ mod catalog;
 pub mod client;
 mod conditional;
 mod entities;
+mod entity_patch;
 pub mod error;
 mod health;
 mod metric_writes;
@@ -25,6 +26,7 @@ mod respond;
 pub mod serve;
 mod user_cache;
 mod users;
+mod versions;
 mod warm;
 
 use crate::auth::password::HashCost;
@@ -110,13 +112,13 @@ impl Application {
             breaker.clone(),
             Some(queries.clone() as Arc<dyn crate::store::guard::CallObserver>),
         ));
-        let listener = TcpListener::bind(&config.bind).await?;
+        let listener = serve::listen(&config.bind).await?;
         let addr = listener.local_addr()?;
         let metrics_listener = match &config.metrics_bind {
             Some(bind) => Some(
-                TcpListener::bind(bind)
+                serve::listen(bind)
                     .await
-                    .map_err(|e| anyhow::anyhow!("MDL_METRICS_BIND {bind}: {e}"))?,
+                    .map_err(|e| anyhow::anyhow!("MDL_METRICS_BIND: {e}"))?,
             ),
             None => None,
         };
@@ -272,6 +274,10 @@ fn api(import_max: usize, auth_max: usize) -> OpenApiRouter<AppState> {
             metric_writes::delete
         ))
         .routes(routes!(metrics::history))
+        .routes(routes!(versions::get_version))
+        .routes(routes!(versions::diff))
+        .routes(routes!(entity_patch::patch_domain))
+        .routes(routes!(entity_patch::patch_objective))
         .routes(routes!(policies::for_metric))
         .routes(routes!(policies::list))
         .routes(routes!(policies::bundle))

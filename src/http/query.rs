@@ -38,6 +38,7 @@ pub const POLICY_LIST_PARAMS: &[&str] = METRIC_LIST_PARAMS.split_at(METRIC_LIST_
 pub const EXPORT_PARAMS: &[&str] = &["format"];
 pub const IMPORT_PARAMS: &[&str] = &["dry_run"];
 pub const SLOW_QUERY_PARAMS: &[&str] = &["limit"];
+pub const DIFF_PARAMS: &[&str] = &["from", "to"];
 
 /// The query parameters a route takes, by method and route template. Every other route takes
 /// none: a parameter nobody reads is refused, never ignored.
@@ -50,6 +51,7 @@ pub fn allowed(method: &Method, template: &str) -> &'static [&'static str] {
             PAGE_PARAMS
         }
         "/api/v1/export" if read => EXPORT_PARAMS,
+        "/api/v1/metrics/{id}/diff" if read => DIFF_PARAMS,
         "/api/v1/stats/performance/slow-queries" if read => SLOW_QUERY_PARAMS,
         "/api/v1/import" if *method == Method::POST => IMPORT_PARAMS,
         _ => &[],

@@ -199,3 +199,21 @@ pub fn fit_connection_cap(wanted: usize) -> usize {
         _ => wanted,
     }
 }
+
+/// Binds `HOST:PORT` (an IP address, `[::1]:PORT`, or a host name such as `localhost`, whose
+/// addresses are tried in turn). The error names the address: `cannot listen on
+/// 127.0.0.1:3000: Address already in use`.
+pub async fn listen(bind: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {}", reason(&e)))
+}
+
+/// An I/O error's message without the `(os error N)` suffix.
+fn reason(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(cut) if text.ends_with(')') => text[..cut].to_string(),
+        _ => text,
+    }
+}

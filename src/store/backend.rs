@@ -353,6 +353,17 @@ macro_rules! impl_store {
                 Ok(sql::finish_history(id, page, rows, total))
             }
 
+            async fn metric_version(&self, id: &str, version: i64) -> StoreResult<Option<HistoryEntry>> {
+                let mut qb = QueryBuilder::<$db>::new("SELECT ");
+                qb.push(<$db as Dialect>::HISTORY_COLUMNS)
+                    .push(" FROM metric_history WHERE metric_id = ")
+                    .push_bind(id.to_string())
+                    .push(" AND version = ")
+                    .push_bind(version);
+                let row = qb.build().fetch_optional(&self.pool).await?;
+                row.as_ref().map(sql::decode_history::<$db>).transpose()
+            }
+
             async fn get_domain(&self, id: &str) -> StoreResult<Option<Stored>> {
                 self.get("domains", "domain_id", id).await
             }

@@ -197,6 +197,10 @@ impl Store for GuardedStore {
         self.read("metric_history", || self.inner.metric_history(id, page))
             .await
     }
+    async fn metric_version(&self, id: &str, version: i64) -> StoreResult<Option<HistoryEntry>> {
+        self.read("metric_version", || self.inner.metric_version(id, version))
+            .await
+    }
     async fn get_domain(&self, id: &str) -> StoreResult<Option<Stored>> {
         self.read("get_domain", || self.inner.get_domain(id)).await
     }

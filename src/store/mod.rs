@@ -59,6 +59,8 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_metric(&self, id: &str, actor: &str, version: Option<i64>) -> StoreResult<()>;
     /// Newest first; still readable after the metric is deleted.
     async fn metric_history(&self, id: &str, page: &PageRequest) -> StoreResult<Page<HistoryEntry>>;
+    /// One entry of the history, by version (deletions included); still readable after a delete.
+    async fn metric_version(&self, id: &str, version: i64) -> StoreResult<Option<HistoryEntry>>;
 
     async fn get_domain(&self, id: &str) -> StoreResult<Option<Stored>>;
     async fn list_domains(&self, page: &PageRequest) -> StoreResult<Page<Stored>>;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 const LOGIN: &str = "METRIC-LOGIN-SUCCESS-RATE";
 
-fn with_redis(url: &str, prefix: &str) -> ServeConfig {
+pub(crate) fn with_redis(url: &str, prefix: &str) -> ServeConfig {
     let mut config = test_config();
     config.cache.redis_url = Some(url.into());
     config.cache.redis_prefix = prefix.into();
@@ -23,7 +23,7 @@ async fn get(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
     app.get(path, token).await
 }
 
-fn x_cache(r: &reqwest::Response) -> String {
+pub(crate) fn x_cache(r: &reqwest::Response) -> String {
     r.headers()
         .get("x-cache")
         .map(|v| v.to_str().unwrap().to_string())
@@ -47,7 +47,7 @@ fn kept(r: &reqwest::Response) -> Vec<(String, String)> {
     .collect()
 }
 
-async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
+pub(crate) async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if check().await {
@@ -58,7 +58,7 @@ async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> b
     panic!("{what}: not within {limit:?}");
 }
 
-async fn redis_tier_live(app: &TestApp) {
+pub(crate) async fn redis_tier_live(app: &TestApp) {
     wait_for("redis tier live", Duration::from_secs(5), async || {
         app.health().await["components"]["cache"]["l2"] == "up"
     })

@@ -17,3 +17,4 @@ mod observability;
 mod policy;
 mod policy_http;
 mod store_suite;
+mod versions;

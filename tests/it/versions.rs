@@ -1,0 +1,400 @@
+//! Versions as first-class reads (`/metrics/{id}/versions/{version}`, `/metrics/{id}/diff`) and
+//! merge patches of domains and objectives, on both backends.
+
+use crate::http::{error_code, spawn};
+use crate::support::{TestDb, backend_tests, sample_metrics};
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+
+const SERVER_FIELDS: &[&str] = &["version", "created_at", "created_by", "updated_at", "updated_by"];
+
+/// Applies JSON Patch operations (add, remove, replace) the way RFC 6902 does.
+fn apply(doc: &mut Value, ops: &[Value]) {
+    for op in ops {
+        let path = op["path"].as_str().unwrap();
+        let (parent, last) = path.rsplit_once('/').unwrap();
+        let last = last.replace("~1", "/").replace("~0", "~");
+        let target = if parent.is_empty() {
+            &mut *doc
+        } else {
+            doc.pointer_mut(parent).unwrap()
+        };
+        match (target, op["op"].as_str().unwrap()) {
+            (Value::Object(map), "remove") => {
+                map.remove(&last).unwrap();
+            }
+            (Value::Object(map), _) => {
+                map.insert(last, op["value"].clone());
+            }
+            (Value::Array(items), "add") => items.insert(last.parse().unwrap(), op["value"].clone()),
+            (Value::Array(items), "replace") => items[last.parse::<usize>().unwrap()] = op["value"].clone(),
+            (Value::Array(items), "remove") => {
+                items.remove(last.parse().unwrap());
+            }
+            (target, op) => panic!("cannot {op} at {path} in {target}"),
+        }
+    }
+}
+
+fn client_fields(doc: &Value) -> Value {
+    let map: Map<String, Value> = doc
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| !SERVER_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Value::Object(map)
+}
+
+async fn versions_are_readable_and_diffable(db: &TestDb) {
+    // Arrange: version 1 from a sample, 2 renames it, 3 changes the unit and drops a tag.
+    let app = spawn(db, false).await;
+    let viewer = app.user(db, "vera", "viewer").await;
+    let editor = app.user(db, "eddie", "editor").await;
+    let admin = app.token().await;
+    let doc = sample_metrics()[0].clone();
+    let id = doc["metric_id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/metrics/{id}");
+    assert_eq!(
+        app.send(Method::POST, "/api/v1/metrics", &editor, Some(&doc))
+            .await
+            .status(),
+        201
+    );
+    let rename = json!({ "name": "Renamed metric" });
+    assert_eq!(
+        app.send(Method::PATCH, &path, &editor, Some(&rename)).await.status(),
+        200
+    );
+    let unit = json!({ "definition": { "unit": "per fortnight" }, "tags": ["only-one"] });
+    assert_eq!(app.send(Method::PATCH, &path, &editor, Some(&unit)).await.status(), 200);
+    let current: Value = app.get(&path, &viewer).await.json().await.unwrap();
+    assert_eq!(current["data"]["version"], 3);
+
+    // One version: the document as it was, with its own ETag; 304 when the client has it.
+    let r = app.get(&format!("{path}/versions/1"), &viewer).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["etag"], "\"v1\"");
+    let v1: Value = r.json().await.unwrap();
+    assert_eq!(v1["data"]["version"], 1);
+    assert_eq!(v1["data"]["name"], doc["name"]);
+    assert_eq!(client_fields(&v1["data"]), client_fields(&doc));
+    let r = app
+        .client
+        .get(app.url(&format!("{path}/versions/1")))
+        .bearer_auth(&viewer)
+        .header("if-none-match", "\"v1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    let v2: Value = app
+        .get(&format!("{path}/versions/2"), &viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v2["data"]["name"], "Renamed metric");
+
+    // Unknown versions are 404; versions that are not whole numbers from 1 are 400.
+    for missing in ["4", "99"] {
+        let (status, code, _) = error_code(app.get(&format!("{path}/versions/{missing}"), &viewer).await).await;
+        assert_eq!(
+            (status.as_u16(), code.as_str()),
+            (404, "NOT_FOUND"),
+            "version {missing}"
+        );
+    }
+    for bad in ["0", "-1", "two", "1.5"] {
+        let (status, code, _) = error_code(app.get(&format!("{path}/versions/{bad}"), &viewer).await).await;
+        assert_eq!(
+            (status.as_u16(), code.as_str()),
+            (400, "VALIDATION_ERROR"),
+            "version {bad}"
+        );
+    }
+    assert_eq!(app.get("/api/v1/metrics/NOPE/versions/1", &viewer).await.status(), 404);
+
+    // Diff: JSON Patch from 1 to 3 turns version 1 into version 3; server fields left out.
+    let r = app.get(&format!("{path}/diff?from=1&to=3"), &viewer).await;
+    assert_eq!(r.status(), 200);
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    let diff: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&diff["data"]["metric_id"], &diff["data"]["from"], &diff["data"]["to"]),
+        (&json!(id), &json!(1), &json!(3))
+    );
+    let ops = diff["data"]["operations"].as_array().unwrap();
+    assert!(
+        ops.contains(&json!({ "op": "replace", "path": "/name", "value": "Renamed metric" })),
+        "{ops:?}"
+    );
+    assert!(
+        ops.iter()
+            .all(|op| !SERVER_FIELDS.iter().any(|f| op["path"] == format!("/{f}"))),
+        "{ops:?}"
+    );
+    let mut patched = client_fields(&v1["data"]);
+    apply(&mut patched, ops);
+    assert_eq!(patched, client_fields(&current["data"]));
+    let r = app
+        .client
+        .get(app.url(&format!("{path}/diff?to=3&from=1")))
+        .bearer_auth(&viewer)
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+
+    // Backwards undoes; the same version twice is no change.
+    let back: Value = app
+        .get(&format!("{path}/diff?from=3&to=1"), &viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut undone = client_fields(&current["data"]);
+    apply(&mut undone, back["data"]["operations"].as_array().unwrap());
+    assert_eq!(undone, client_fields(&doc));
+    let same: Value = app
+        .get(&format!("{path}/diff?from=2&to=2"), &viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(same["data"]["operations"], json!([]));
+
+    // Bad or missing bounds are 400 naming each; unknown versions 404.
+    let (status, _, body) = error_code(app.get(&format!("{path}/diff?from=x"), &viewer).await).await;
+    assert_eq!(status, 400);
+    let fields: Vec<&str> = body["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["from", "to"]);
+    for query in [
+        "from=1",
+        "to=2",
+        "from=0&to=1",
+        "from=1&to=2&from=3",
+        "from=1&to=2&extra=1",
+        "",
+    ] {
+        let status = app.get(&format!("{path}/diff?{query}"), &viewer).await.status();
+        assert_eq!(status, 400, "diff?{query}");
+    }
+    let (status, code, _) = error_code(app.get(&format!("{path}/diff?from=1&to=40"), &viewer).await).await;
+    assert_eq!((status.as_u16(), code.as_str()), (404, "NOT_FOUND"));
+
+    // Deleted: versions stay readable, the deletion itself is not a document, and a re-created
+    // metric continues the numbering.
+    assert_eq!(app.send(Method::DELETE, &path, &admin, None).await.status(), 204);
+    assert_eq!(app.get(&format!("{path}/versions/2"), &viewer).await.status(), 200);
+    let (status, _, body) = error_code(app.get(&format!("{path}/versions/4"), &viewer).await).await;
+    assert_eq!(status, 404);
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("deletion"),
+        "{body}"
+    );
+    assert_eq!(
+        app.get(&format!("{path}/diff?from=3&to=4"), &viewer).await.status(),
+        404
+    );
+    assert_eq!(
+        app.send(Method::POST, "/api/v1/metrics", &editor, Some(&doc))
+            .await
+            .status(),
+        201
+    );
+    let v5: Value = app
+        .get(&format!("{path}/versions/5"), &viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v5["data"]["version"], 5);
+    let diff: Value = app
+        .get(&format!("{path}/diff?from=1&to=5"), &viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(diff["data"]["operations"], json!([]), "re-created as version 1 was");
+}
+
+async fn version_reads_are_cached_and_writes_invalidate_them(db: &TestDb) {
+    let app = spawn(db, false).await;
+    let editor = app.user(db, "eddie", "editor").await;
+    let doc = sample_metrics()[1].clone();
+    let path = format!("/api/v1/metrics/{}", doc["metric_id"].as_str().unwrap());
+    assert_eq!(
+        app.send(Method::POST, "/api/v1/metrics", &editor, Some(&doc))
+            .await
+            .status(),
+        201
+    );
+    let cache = |r: &reqwest::Response| r.headers()["x-cache"].to_str().unwrap().to_string();
+    for route in [format!("{path}/versions/1"), format!("{path}/diff?from=1&to=1")] {
+        assert_eq!(cache(&app.get(&route, &editor).await), "MISS", "{route}");
+        assert_eq!(cache(&app.get(&route, &editor).await), "HIT", "{route}");
+    }
+    // A write to this metric turns its shard over: the next read is a miss.
+    let patch = json!({ "description": "Changed" });
+    assert_eq!(
+        app.send(Method::PATCH, &path, &editor, Some(&patch)).await.status(),
+        200
+    );
+    assert_eq!(cache(&app.get(&format!("{path}/versions/1"), &editor).await), "MISS");
+    let diff = app.get(&format!("{path}/diff?from=1&to=2"), &editor).await;
+    assert_eq!(cache(&diff), "MISS");
+    let diff: Value = diff.json().await.unwrap();
+    assert_eq!(
+        diff["data"]["operations"],
+        json!([{ "op": "replace", "path": "/description", "value": "Changed" }])
+    );
+}
+
+async fn domains_and_objectives_take_merge_patches(db: &TestDb) {
+    let app = spawn(db, false).await;
+    let viewer = app.user(db, "vera", "viewer").await;
+    let editor = app.user(db, "eddie", "editor").await;
+    let domain = json!({ "domain_id": "DOM-P", "name": "Payments", "color": "#aabbcc", "key_areas": ["cards"] });
+    assert_eq!(
+        app.send(Method::POST, "/api/v1/domains", &editor, Some(&domain))
+            .await
+            .status(),
+        201
+    );
+    let patch = |path: &str, token: &str, body: String, if_match: Option<&str>| {
+        let mut req = app
+            .client
+            .patch(app.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/merge-patch+json")
+            .body(body);
+        if let Some(v) = if_match {
+            req = req.header("if-match", v);
+        }
+        req.send()
+    };
+
+    // One field set, one removed, server fields ignored; the rest kept.
+    let body = json!({ "description": "Card and wallet payments", "color": null, "version": 42 }).to_string();
+    let r = patch("/api/v1/domains/DOM-P", &editor, body, Some("\"v1\""))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["etag"], "\"v2\"");
+    let saved: Value = r.json().await.unwrap();
+    assert_eq!(saved["data"]["version"], 2);
+    assert_eq!(saved["data"]["description"], "Card and wallet payments");
+    assert_eq!(saved["data"]["name"], "Payments");
+    assert_eq!(saved["data"]["key_areas"], json!(["cards"]));
+    assert!(saved["data"].get("color").is_none(), "{saved}");
+    let got: Value = app.get("/api/v1/domains/DOM-P", &viewer).await.json().await.unwrap();
+    assert_eq!(got["data"], saved["data"], "reads see the patched domain");
+
+    // Stale If-Match, invalid merged result, a changed id, a non-object: refused, nothing stored.
+    let r = patch(
+        "/api/v1/domains/DOM-P",
+        &editor,
+        json!({ "name": "X" }).to_string(),
+        Some("\"v1\""),
+    );
+    let (status, code, _) = error_code(r.await.unwrap()).await;
+    assert_eq!((status.as_u16(), code.as_str()), (412, "PRECONDITION_FAILED"));
+    let r = patch(
+        "/api/v1/domains/DOM-P",
+        &editor,
+        json!({ "color": "red" }).to_string(),
+        None,
+    );
+    let (status, _, body) = error_code(r.await.unwrap()).await;
+    assert_eq!(
+        (status.as_u16(), body["error"]["details"][0]["field"].as_str()),
+        (400, Some("color"))
+    );
+    let r = patch(
+        "/api/v1/domains/DOM-P",
+        &editor,
+        json!({ "domain_id": "OTHER" }).to_string(),
+        None,
+    );
+    assert_eq!(r.await.unwrap().status(), 400);
+    let r = patch("/api/v1/domains/DOM-P", &editor, "[1]".into(), None);
+    assert_eq!(r.await.unwrap().status(), 400);
+    let r = patch(
+        "/api/v1/domains/DOM-P",
+        &viewer,
+        json!({ "name": "X" }).to_string(),
+        None,
+    );
+    assert_eq!(r.await.unwrap().status(), 403);
+    let r = patch(
+        "/api/v1/domains/NOPE",
+        &editor,
+        json!({ "name": "X" }).to_string(),
+        None,
+    );
+    assert_eq!(r.await.unwrap().status(), 404);
+    let unchanged: Value = app.get("/api/v1/domains/DOM-P", &viewer).await.json().await.unwrap();
+    assert_eq!(unchanged["data"]["version"], 2);
+
+    // Plain application/json works too; a weak If-Match compares by version.
+    let r = app
+        .client
+        .patch(app.url("/api/v1/domains/DOM-P"))
+        .bearer_auth(&editor)
+        .header("if-match", "W/\"v2\"")
+        .json(&json!({ "owner_team": "Payments Platform" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Objectives: a patched key result has its progress recomputed.
+    let objective = json!({
+        "objective_id": "OBJ-P", "name": "Faster checkout", "status": "active",
+        "key_results": [{ "kr_id": "KR-1", "baseline_value": 10, "target_value": 20, "current_value": 12, "direction": "increase" }]
+    });
+    assert_eq!(
+        app.send(Method::POST, "/api/v1/objectives", &editor, Some(&objective))
+            .await
+            .status(),
+        201
+    );
+    let body = json!({
+        "status": "at_risk",
+        "key_results": [{ "kr_id": "KR-1", "baseline_value": 10, "target_value": 20, "current_value": 15, "direction": "increase" }]
+    })
+    .to_string();
+    let r = patch("/api/v1/objectives/OBJ-P", &editor, body, Some("\"v1\""))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let saved: Value = r.json().await.unwrap();
+    assert_eq!(saved["data"]["status"], "at_risk");
+    assert_eq!(saved["data"]["name"], "Faster checkout");
+    assert_eq!(saved["data"]["key_results"][0]["progress_percentage"], 50.0);
+    let r = patch(
+        "/api/v1/objectives/OBJ-P",
+        &editor,
+        json!({ "status": "dreaming" }).to_string(),
+        None,
+    );
+    let (status, _, body) = error_code(r.await.unwrap()).await;
+    assert_eq!(
+        (status.as_u16(), body["error"]["details"][0]["field"].as_str()),
+        (400, Some("status"))
+    );
+}
+
+backend_tests!(
+    versions_are_readable_and_diffable,
+    version_reads_are_cached_and_writes_invalidate_them,
+    domains_and_objectives_take_merge_patches,
+);
