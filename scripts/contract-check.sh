@@ -33,7 +33,7 @@ fi
 
 if [[ -z "${MDL_BIN:-}" ]]; then
   step "building mdl"
-  cargo build --quiet --bin mdl
+  cargo build --locked --quiet --bin mdl
   MDL_BIN="$TARGET_DIR/debug/mdl"
 fi
 
