@@ -209,6 +209,7 @@ query_params! {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn documented<T: QueryParams>() -> Vec<String> {
