@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 VENV="${CONTRACT_VENV:-$TARGET_DIR/.venv-contract}"
 MAX_EXAMPLES="${CONTRACT_MAX_EXAMPLES:-10}"
-TIME_LIMIT_S="${CONTRACT_TIME_LIMIT_S:-420}"
+TIME_LIMIT_S="${CONTRACT_TIME_LIMIT_S:-360}"
 ADMIN_PASSWORD="contract-Check-9f3"
 WORK="$(mktemp -d)"
 SERVER_PID=""
@@ -80,13 +80,15 @@ EOF
 step "schemathesis (max $MAX_EXAMPLES examples per operation, ${TIME_LIMIT_S}s budget)"
 # logoutAll ends the fuzzer's own session: every later call would only test 401.
 # changePassword is excluded for the same reason should a generated body ever be right.
+# One worker: hypothesis describing its strategies from two threads at once trips a CPython 3.11
+# ast.parse bug ("AST constructor recursion depth mismatch"), reported as a run error.
 timeout "$TIME_LIMIT_S" "$VENV/bin/schemathesis" run "$WORK/openapi.json" \
   --url "$BASE" \
   --header "Authorization: Bearer $TOKEN" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --max-examples "$MAX_EXAMPLES" \
   --max-time "$((TIME_LIMIT_S - 30))" \
-  --workers 2 \
+  --workers 1 \
   --continue-on-failure \
   --generation-with-security-parameters false \
   --exclude-operation-id logoutAll --exclude-operation-id changePassword \
