@@ -33,14 +33,15 @@ pub struct Metric {
     /// 1-100 characters of `[A-Za-z0-9_-]`, chosen by the client, unique.
     #[schema(pattern = "^[A-Za-z0-9_-]{1,100}$")]
     metric_id: String,
-    #[schema(max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     name: String,
     short_name: Option<String>,
+    #[schema(min_length = 1, max_length = 10000, pattern = "\\S")]
     description: String,
-    #[schema(max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     category: String,
     tier: Tier,
-    #[schema(max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     business_domain: String,
     metric_type: MetricType,
     /// At most 50 tags of at most 64 characters.
@@ -119,7 +120,7 @@ pub struct Policy {
 pub struct Domain {
     #[schema(pattern = "^[A-Za-z0-9_-]{1,100}$")]
     domain_id: String,
-    #[schema(max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     name: String,
     description: Option<String>,
     owner_team: Option<String>,
@@ -172,7 +173,7 @@ pub struct KeyResult {
 pub struct Objective {
     #[schema(pattern = "^[A-Za-z0-9_-]{1,100}$")]
     objective_id: String,
-    #[schema(max_length = 300)]
+    #[schema(min_length = 1, max_length = 300, pattern = "\\S")]
     name: String,
     description: Option<String>,
     timeframe: Option<Timeframe>,
