@@ -57,7 +57,7 @@ pub enum Direction {
     Neutral,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Alignment {
     pub strategic_pillar: Option<String>,
@@ -66,7 +66,7 @@ pub struct Alignment {
     pub why_it_matters: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct EventFilter {
     pub field: Option<String>,
@@ -74,14 +74,14 @@ pub struct EventFilter {
     pub value: Option<Value>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct EventRef {
     pub event_name: Option<String>,
     pub filters: Option<Vec<EventFilter>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Definition {
     pub formula: Option<String>,
@@ -92,10 +92,11 @@ pub struct Definition {
     /// Kept as text so a blank form's `""` is reported as a field error, not a type error.
     pub expected_direction: Option<String>,
     /// Free-form worked example: any keys.
+    #[schema(value_type = Option<Object>)]
     pub example_calculation: Option<Map<String, Value>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Source {
     pub system: Option<String>,
@@ -103,7 +104,7 @@ pub struct Source {
     pub connection_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct DataSection {
     pub primary_sources: Option<Vec<Source>>,
@@ -114,7 +115,7 @@ pub struct DataSection {
     pub data_retention: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Governance {
     pub data_classification: Option<String>,
@@ -130,7 +131,7 @@ pub struct Governance {
     pub updated_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Dimension {
     pub name: Option<String>,
@@ -139,7 +140,7 @@ pub struct Dimension {
     pub required: Option<bool>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct AlertRule {
     pub rule_id: Option<String>,
@@ -153,7 +154,7 @@ pub struct AlertRule {
     pub evaluation_window: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct TargetsAndAlerts {
     pub target_value: Option<f64>,
@@ -163,7 +164,7 @@ pub struct TargetsAndAlerts {
     pub alert_rules: Option<Vec<AlertRule>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Link {
     pub name: Option<String>,
@@ -171,7 +172,7 @@ pub struct Link {
     pub url: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Visualization {
     pub default_chart_type: Option<String>,
@@ -180,7 +181,7 @@ pub struct Visualization {
     pub drilldowns: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Relationships {
     pub upstream_metric_ids: Option<Vec<String>>,
@@ -188,7 +189,7 @@ pub struct Relationships {
     pub tradeoffs: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct OperationalUsage {
     pub decision_use_cases: Option<Vec<String>>,
@@ -196,7 +197,7 @@ pub struct OperationalUsage {
     pub linked_playbooks: Option<Vec<Link>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ExampleQuery {
     pub language: Option<String>,
@@ -204,7 +205,7 @@ pub struct ExampleQuery {
     pub description: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Metadata {
     pub notes: Option<String>,

@@ -50,13 +50,37 @@ pub fn effective_role(scopes: &[String], owner: Role) -> Role {
     widest.min(owner)
 }
 
-#[utoipa::path(get, path = "/api/v1/api-keys", tag = "api-keys", summary = "Your API keys (never the secrets)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/api-keys",
+    tag = "api-keys",
+    operation_id = "listApiKeys",
+    summary = "Your API keys (never the secrets)",
+    responses(
+        (status = 200, description = "Your keys", body = super::schemas::ApiKeyList),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let keys = state.store.list_api_keys(&caller.0.user_id).await?;
     Ok(no_store(StatusCode::OK, json!({ "success": true, "data": keys })))
 }
 
-#[utoipa::path(post, path = "/api/v1/api-keys", tag = "api-keys", summary = "Create an API key (the key is shown once)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/api-keys",
+    tag = "api-keys",
+    operation_id = "createApiKey",
+    summary = "Create an API key (the key is shown once)",
+    request_body(content = CreateKey, description = "Name, scopes, lifetime", content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created: `key` is shown this once", body = super::schemas::ApiKeyCreatedResponse),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+        (status = 409, description = "Conflicts with an existing entity", body = super::schemas::ErrorEnvelope),
+        (status = 413, description = "Request body too large", body = super::schemas::ErrorEnvelope),
+        (status = 415, description = "Content-Type is not JSON", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -104,7 +128,19 @@ pub async fn create(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", summary = "Revoke an API key", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/api-keys/{id}",
+    tag = "api-keys",
+    operation_id = "revokeApiKey",
+    summary = "Revoke an API key",
+    params(("id" = String, Path, description = "The API key id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+        (status = 404, description = "No such API key", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn revoke(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> Result<StatusCode, ApiError> {
     let key = state
         .store

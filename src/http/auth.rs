@@ -73,7 +73,21 @@ async fn session(state: &AppState, user: &User, family: Option<String>) -> Resul
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", summary = "Log in with username and password", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    operation_id = "login",
+    summary = "Log in with username and password",
+    request_body(content = LoginRequest, description = "Credentials", content_type = "application/json"),
+    responses(
+        (status = 200, description = "A new session", body = super::schemas::SessionResponse),
+        (status = 401, description = "Wrong username or password, or the user is not active", body = super::schemas::ErrorEnvelope),
+        (status = 413, description = "Request body too large", body = super::schemas::ErrorEnvelope),
+        (status = 415, description = "Content-Type is not JSON", body = super::schemas::ErrorEnvelope),
+        (status = 429, description = "Too many attempts (`Retry-After`)", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     client: ClientAddr,
@@ -109,7 +123,20 @@ pub async fn login(
 
 /// Rotates a refresh token. Presenting one that was already rotated revokes its whole family:
 /// either the client or a thief holds a copy, and we cannot tell which.
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", summary = "Rotate a refresh token", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    tag = "auth",
+    operation_id = "refreshSession",
+    summary = "Rotate a refresh token",
+    request_body(content = RefreshRequest, description = "The refresh token", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The session, with a new refresh token", body = super::schemas::SessionResponse),
+        (status = 401, description = "Invalid, expired or reused refresh token", body = super::schemas::ErrorEnvelope),
+        (status = 413, description = "Request body too large", body = super::schemas::ErrorEnvelope),
+        (status = 415, description = "Content-Type is not JSON", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     body: Result<Json<RefreshRequest>, JsonRejection>,
@@ -142,7 +169,19 @@ pub async fn refresh(
 }
 
 /// Ends the session the refresh token belongs to. Idempotent.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", summary = "End the session of a refresh token", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    operation_id = "logout",
+    summary = "End the session of a refresh token (idempotent)",
+    request_body(content = RefreshRequest, description = "The refresh token", content_type = "application/json"),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 413, description = "Request body too large", body = super::schemas::ErrorEnvelope),
+        (status = 415, description = "Content-Type is not JSON", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn logout(
     State(state): State<AppState>,
     body: Result<Json<RefreshRequest>, JsonRejection>,
@@ -156,7 +195,21 @@ pub async fn logout(
 }
 
 /// Changes the caller's password and ends all their sessions.
-#[utoipa::path(post, path = "/api/v1/auth/change-password", tag = "auth", summary = "Change your password (ends all your sessions)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/change-password",
+    tag = "auth",
+    operation_id = "changePassword",
+    summary = "Change your password (ends all your sessions)",
+    request_body(content = PasswordChange, description = "Current and new password", content_type = "application/json"),
+    responses(
+        (status = 204, description = "Changed; log in again"),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+        (status = 413, description = "Request body too large", body = super::schemas::ErrorEnvelope),
+        (status = 415, description = "Content-Type is not JSON", body = super::schemas::ErrorEnvelope),
+        (status = 429, description = "Too many attempts (`Retry-After`)", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn change_password(
     State(state): State<AppState>,
     caller: SessionCaller,
@@ -185,7 +238,17 @@ pub async fn change_password(
 
 /// Ends every session of the caller, on every device: refresh tokens are revoked and access
 /// tokens stop working at once.
-#[utoipa::path(post, path = "/api/v1/auth/logout-all", tag = "auth", summary = "End all your sessions everywhere", responses((status = 204, description = "Done"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout-all",
+    tag = "auth",
+    operation_id = "logoutAll",
+    summary = "End all your sessions everywhere",
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn logout_all(State(state): State<AppState>, caller: SessionCaller) -> Result<StatusCode, ApiError> {
     let change = UserChange {
         revoke_sessions: true,
@@ -209,7 +272,16 @@ async fn forget_user(state: &AppState, user_id: &str) {
     state.cache.announce_user(user_id).await;
 }
 
-#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", summary = "Who the token belongs to", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    tag = "auth",
+    operation_id = "getCurrentUser",
+    summary = "Who the token or key belongs to",
+    responses(
+        (status = 200, description = "The caller", body = super::schemas::UserResponse),
+    )
+)]
 pub async fn me(caller: Caller) -> Response {
     no_store(StatusCode::OK, json!({ "success": true, "data": caller.0 }))
 }

@@ -10,7 +10,17 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 
-#[utoipa::path(get, path = "/api/v1/stats/cache", tag = "catalog", summary = "Cache hits, misses and hit rate per tier and route, entries, bytes, evictions, Redis status, last warm (admin)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats/cache",
+    tag = "catalog",
+    operation_id = "getCacheStats",
+    summary = "Cache hits, misses and hit rate per tier and route, entries, bytes, evictions, Redis status, last warm (admin)",
+    responses(
+        (status = 200, description = "Cache figures", body = super::schemas::FreeFormResponse),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn cache(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
     state.cache.settle().await;

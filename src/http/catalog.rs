@@ -16,7 +16,18 @@ use serde_json::json;
 use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 
-#[utoipa::path(get, path = "/api/v1/stats", tag = "catalog", summary = "Counts by category, tier, type, domain, owner and status", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats",
+    tag = "catalog",
+    operation_id = "getStats",
+    summary = "Counts by category, tier, type, domain, owner and status",
+    params(("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer: 304 when it still matches")),
+    responses(
+        (status = 200, description = "Catalog counts", body = super::schemas::StatsResponse),
+        (status = 304, description = "Not modified: If-None-Match matched the ETag"),
+    )
+)]
 pub async fn stats(State(state): State<AppState>, _reader: Reader) -> Result<Response, ApiError> {
     let stats = state.store.stats().await?;
     Ok(Json(json!({ "success": true, "data": stats })).into_response())
@@ -46,7 +57,23 @@ async fn import_permit(state: &AppState) -> Result<OwnedSemaphorePermit, ApiErro
 /// `POST /api/v1/import`: a catalog as JSON or YAML, all or nothing; `?dry_run=true` validates
 /// and counts without writing. An admin's import into an empty database is a restore: it
 /// keeps the file's versions and authors.
-#[utoipa::path(post, path = "/api/v1/import", tag = "catalog", summary = "Import a catalog (JSON or YAML; editor; dry_run)", request_body(content = String, description = "A catalog as JSON or YAML", content_type = "application/json"), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/import",
+    tag = "catalog",
+    operation_id = "importCatalog",
+    summary = "Import a catalog (JSON or YAML; editor; all or nothing; dry_run)",
+    params(super::params::ImportQuery),
+    request_body(content((super::schemas::Catalog = "application/json"), (super::schemas::Catalog = "application/yaml")), description = "A catalog, as exported"),
+    responses(
+        (status = 200, description = "Validated (dry run) or nothing new created", body = super::schemas::ImportResponse),
+        (status = 201, description = "Imported; something was created", body = super::schemas::ImportResponse),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+        (status = 409, description = "Conflicts with an existing entity", body = super::schemas::ErrorEnvelope),
+        (status = 413, description = "Request body too large", body = super::schemas::ErrorEnvelope),
+        (status = 415, description = "Not JSON or YAML", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn import(
     State(state): State<AppState>,
     caller: Caller,
@@ -102,7 +129,18 @@ pub async fn import(
 }
 
 /// `GET /api/v1/export?format=json|yaml`: the whole catalog, importable as it is.
-#[utoipa::path(get, path = "/api/v1/export", tag = "catalog", summary = "Export the whole catalog (format=json|yaml)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/export",
+    tag = "catalog",
+    operation_id = "exportCatalog",
+    summary = "Export the whole catalog (format=json|yaml)",
+    params(super::params::ExportQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer: 304 when it still matches")),
+    responses(
+        (status = 200, description = "The catalog, importable as it is", content((super::schemas::Catalog = "application/json"), (super::schemas::Catalog = "application/yaml"))),
+        (status = 304, description = "Not modified: If-None-Match matched the ETag"),
+    )
+)]
 pub async fn export(
     State(state): State<AppState>,
     _reader: Reader,

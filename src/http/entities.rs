@@ -169,11 +169,14 @@ async fn delete(
 
 /// Thin axum handlers, one set per kind.
 macro_rules! handlers {
-    ($module:ident, $kind:expr, $tag:literal, $list:literal, $one:literal) => {
+    (
+        $module:ident, $kind:expr, $tag:literal, $list:literal, $one:literal, $single:literal, $plural:literal,
+        $schema:ty, $one_body:ty, $written_body:ty, $list_body:ty
+    ) => {
         pub mod $module {
             use super::*;
 
-            #[utoipa::path(get, path = $list, tag = $tag, summary = "List, paginated", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope")))]
+            #[utoipa::path(get, path = $list, tag = $tag, operation_id = concat!("list", $plural), summary = "List, paginated", params(super::super::params::PageQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer: 304 when it still matches")), responses((status = 200, description = "A page", body = $list_body), (status = 304, description = "Not modified: If-None-Match matched the ETag")))]
             pub async fn list(
                 State(s): State<AppState>,
                 _r: Reader,
@@ -183,7 +186,7 @@ macro_rules! handlers {
                 super::list($kind, s, q, h).await
             }
 
-            #[utoipa::path(get, path = $one, tag = $tag, summary = "One, with its ETag", params(("id" = String, Path)), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope")))]
+            #[utoipa::path(get, path = $one, tag = $tag, operation_id = concat!("get", $single), summary = "One, with its ETag", params(("id" = String, Path, description = "The id"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer: 304 when it still matches")), responses((status = 200, description = "The entity", body = $one_body), (status = 304, description = "Not modified: If-None-Match matched the ETag"), (status = 404, description = "Not found", body = super::super::schemas::ErrorEnvelope)))]
             pub async fn get_one(
                 State(s): State<AppState>,
                 _r: Reader,
@@ -193,7 +196,7 @@ macro_rules! handlers {
                 super::get_one($kind, s, id, h).await
             }
 
-            #[utoipa::path(post, path = $list, tag = $tag, summary = "Create (editor)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope")))]
+            #[utoipa::path(post, path = $list, tag = $tag, operation_id = concat!("create", $single), summary = "Create (editor)", request_body(content = $schema, content_type = "application/json"), responses((status = 201, description = "Created; unknown fields named in `warnings`", body = $written_body), (status = 403, description = "The caller's role does not allow this", body = super::super::schemas::ErrorEnvelope), (status = 409, description = "Conflicts with an existing entity", body = super::super::schemas::ErrorEnvelope), (status = 413, description = "Request body too large", body = super::super::schemas::ErrorEnvelope), (status = 415, description = "Content-Type is not JSON", body = super::super::schemas::ErrorEnvelope)))]
             pub async fn create(
                 State(s): State<AppState>,
                 c: Caller,
@@ -202,7 +205,7 @@ macro_rules! handlers {
                 super::create($kind, s, c, b).await
             }
 
-            #[utoipa::path(put, path = $one, tag = $tag, summary = "Replace (editor; If-Match)", params(("id" = String, Path)), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope")))]
+            #[utoipa::path(put, path = $one, tag = $tag, operation_id = concat!("replace", $single), summary = "Replace (editor; If-Match)", params(("id" = String, Path, description = "The id"), ("If-Match" = Option<String>, Header, description = "The ETag the change is based on: 412 when the entity has changed since")), request_body(content = $schema, content_type = "application/json"), responses((status = 200, description = "Replaced", body = $written_body), (status = 403, description = "The caller's role does not allow this", body = super::super::schemas::ErrorEnvelope), (status = 404, description = "Not found", body = super::super::schemas::ErrorEnvelope), (status = 409, description = "Conflicts with an existing entity", body = super::super::schemas::ErrorEnvelope), (status = 412, description = "If-Match names an older version", body = super::super::schemas::ErrorEnvelope), (status = 413, description = "Request body too large", body = super::super::schemas::ErrorEnvelope), (status = 415, description = "Content-Type is not JSON", body = super::super::schemas::ErrorEnvelope)))]
             pub async fn replace(
                 State(s): State<AppState>,
                 c: Caller,
@@ -213,7 +216,7 @@ macro_rules! handlers {
                 super::replace($kind, s, c, id, h, b).await
             }
 
-            #[utoipa::path(delete, path = $one, tag = $tag, summary = "Delete (admin; If-Match)", params(("id" = String, Path)), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope")))]
+            #[utoipa::path(delete, path = $one, tag = $tag, operation_id = concat!("delete", $single), summary = "Delete (admin; If-Match)", params(("id" = String, Path, description = "The id"), ("If-Match" = Option<String>, Header, description = "The ETag the change is based on: 412 when the entity has changed since")), responses((status = 204, description = "Deleted"), (status = 403, description = "The caller's role does not allow this", body = super::super::schemas::ErrorEnvelope), (status = 404, description = "Not found", body = super::super::schemas::ErrorEnvelope), (status = 409, description = "Conflicts with an existing entity", body = super::super::schemas::ErrorEnvelope), (status = 412, description = "If-Match names an older version", body = super::super::schemas::ErrorEnvelope)))]
             pub async fn delete(
                 State(s): State<AppState>,
                 c: Caller,
@@ -231,12 +234,24 @@ handlers!(
     Kind::Domain,
     "domains",
     "/api/v1/domains",
-    "/api/v1/domains/{id}"
+    "/api/v1/domains/{id}",
+    "Domain",
+    "Domains",
+    super::super::schemas::Domain,
+    super::super::schemas::DomainResponse,
+    super::super::schemas::DomainWritten,
+    super::super::schemas::DomainList
 );
 handlers!(
     objectives,
     Kind::Objective,
     "objectives",
     "/api/v1/objectives",
-    "/api/v1/objectives/{id}"
+    "/api/v1/objectives/{id}",
+    "Objective",
+    "Objectives",
+    super::super::schemas::Objective,
+    super::super::schemas::ObjectiveResponse,
+    super::super::schemas::ObjectiveWritten,
+    super::super::schemas::ObjectiveList
 );

@@ -62,19 +62,19 @@ async fn patch(
 #[utoipa::path(
     patch,
     path = "/api/v1/domains/{id}",
-    operation_id = "patch_domain",
+    operation_id = "patchDomain",
     tag = "domains",
     summary = "JSON merge patch (RFC 7396) of a business domain (editor; If-Match)",
     params(("id" = String, Path, description = "The domain id")),
-    request_body(content = Object, description = "A merge patch: objects merge key by key, `null` removes a field", content_type = "application/merge-patch+json"),
+    request_body(content = super::schemas::MergePatch, description = "A merge patch: objects merge key by key, `null` removes a field", content_type = "application/merge-patch+json"),
     responses(
-        (status = 200, description = "The stored domain (ETag v<version>)"),
-        (status = 400, description = "Not an object, the id changed, or the merged domain is invalid"),
-        (status = 401, description = "Not authenticated"),
-        (status = 403, description = "Not an editor"),
-        (status = 404, description = "No such domain"),
-        (status = 412, description = "If-Match names another version"),
-        (status = 415, description = "Not JSON")
+        (status = 200, description = "The stored domain (ETag v<version>)", body = super::schemas::DomainWritten),
+        (status = 400, description = "Not an object, the id changed, or the merged domain is invalid", body = super::schemas::ErrorEnvelope),
+        (status = 401, description = "Not authenticated", body = super::schemas::ErrorEnvelope),
+        (status = 403, description = "Not an editor", body = super::schemas::ErrorEnvelope),
+        (status = 404, description = "No such domain", body = super::schemas::ErrorEnvelope),
+        (status = 412, description = "If-Match names another version", body = super::schemas::ErrorEnvelope),
+        (status = 415, description = "Not JSON", body = super::schemas::ErrorEnvelope)
     )
 )]
 pub async fn patch_domain(
@@ -90,19 +90,19 @@ pub async fn patch_domain(
 #[utoipa::path(
     patch,
     path = "/api/v1/objectives/{id}",
-    operation_id = "patch_objective",
+    operation_id = "patchObjective",
     tag = "objectives",
     summary = "JSON merge patch (RFC 7396) of an objective (editor; If-Match); key-result progress is recomputed",
     params(("id" = String, Path, description = "The objective id")),
-    request_body(content = Object, description = "A merge patch: objects merge key by key, `null` removes a field, arrays (key_results) are replaced whole", content_type = "application/merge-patch+json"),
+    request_body(content = super::schemas::MergePatch, description = "A merge patch: objects merge key by key, `null` removes a field, arrays (key_results) are replaced whole", content_type = "application/merge-patch+json"),
     responses(
-        (status = 200, description = "The stored objective (ETag v<version>)"),
-        (status = 400, description = "Not an object, the id changed, or the merged objective is invalid"),
-        (status = 401, description = "Not authenticated"),
-        (status = 403, description = "Not an editor"),
-        (status = 404, description = "No such objective"),
-        (status = 412, description = "If-Match names another version"),
-        (status = 415, description = "Not JSON")
+        (status = 200, description = "The stored objective (ETag v<version>)", body = super::schemas::ObjectiveWritten),
+        (status = 400, description = "Not an object, the id changed, or the merged objective is invalid", body = super::schemas::ErrorEnvelope),
+        (status = 401, description = "Not authenticated", body = super::schemas::ErrorEnvelope),
+        (status = 403, description = "Not an editor", body = super::schemas::ErrorEnvelope),
+        (status = 404, description = "No such objective", body = super::schemas::ErrorEnvelope),
+        (status = 412, description = "If-Match names another version", body = super::schemas::ErrorEnvelope),
+        (status = 415, description = "Not JSON", body = super::schemas::ErrorEnvelope)
     )
 )]
 pub async fn patch_objective(

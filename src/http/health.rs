@@ -9,13 +9,32 @@ use serde_json::json;
 use std::time::Instant;
 
 /// The process is up and answering.
-#[utoipa::path(get, path = "/health/live", tag = "health", summary = "The process is up", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/health/live",
+    tag = "health",
+    operation_id = "getLiveness",
+    summary = "The process is up",
+    responses(
+        (status = 200, description = "Up", body = super::schemas::Health),
+    )
+)]
 pub async fn live() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// Ready to serve: the database answers. 503 only when it does not.
-#[utoipa::path(get, path = "/health/ready", tag = "health", summary = "Ready when the database answers (503 when it does not)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "health",
+    operation_id = "getReadiness",
+    summary = "Ready when the database answers (503 when it does not)",
+    responses(
+        (status = 200, description = "Ready (status ok, or degraded when Redis is down)", body = super::schemas::Health),
+        (status = 503, description = "The database does not answer", body = super::schemas::Health),
+    )
+)]
 pub async fn ready(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => match state.cache.redis_status() {
@@ -34,7 +53,16 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 }
 
 /// Summary with per-component status; always 200 so dashboards can read it.
-#[utoipa::path(get, path = "/health", tag = "health", summary = "Per-component status", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "health",
+    operation_id = "getHealth",
+    summary = "Per-component status (always 200)",
+    responses(
+        (status = 200, description = "Component status", body = super::schemas::HealthSummary),
+    )
+)]
 pub async fn summary(State(state): State<AppState>) -> Json<serde_json::Value> {
     let started = Instant::now();
     let db = state.store.ping().await;

@@ -19,7 +19,21 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
 
-#[utoipa::path(post, path = "/api/v1/metrics", tag = "metrics", summary = "Create a metric definition (editor)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/metrics",
+    tag = "metrics",
+    operation_id = "createMetric",
+    summary = "Create a metric definition (editor)",
+    request_body(content = super::schemas::Metric, description = "The full definition", content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; unknown fields are named in `warnings`", body = super::schemas::MetricWritten, headers(("Location" = String, description = "The new entity's URL"), ("ETag" = String, description = "Entity version `\"v<version>\"`"))),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+        (status = 409, description = "Conflicts with an existing entity", body = super::schemas::ErrorEnvelope),
+        (status = 413, description = "Request body too large", body = super::schemas::ErrorEnvelope),
+        (status = 415, description = "Content-Type is not JSON", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -37,7 +51,24 @@ pub async fn create(
     ))
 }
 
-#[utoipa::path(put, path = "/api/v1/metrics/{id}", tag = "metrics", summary = "Replace a metric definition (editor; If-Match)", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    put,
+    path = "/api/v1/metrics/{id}",
+    tag = "metrics",
+    operation_id = "replaceMetric",
+    summary = "Replace a metric definition (editor; If-Match)",
+    params(("id" = String, Path, description = "The metric id"), ("If-Match" = Option<String>, Header, description = "The ETag (`\"v<version>\"`) the change is based on: 412 when the entity has changed since")),
+    request_body(content = super::schemas::Metric, description = "The full definition (its metric_id, if given, must match the path)", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Replaced", body = super::schemas::MetricWritten, headers(("ETag" = String, description = "Entity version `\"v<version>\"`"))),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+        (status = 404, description = "No such metric", body = super::schemas::ErrorEnvelope),
+        (status = 409, description = "Conflicts with an existing entity", body = super::schemas::ErrorEnvelope),
+        (status = 412, description = "If-Match names an older version", body = super::schemas::ErrorEnvelope),
+        (status = 413, description = "Request body too large", body = super::schemas::ErrorEnvelope),
+        (status = 415, description = "Content-Type is not JSON", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn replace(
     State(state): State<AppState>,
     caller: Caller,
@@ -85,7 +116,24 @@ pub(super) fn merge_patch(target: &mut Value, patch: Value) {
     }
 }
 
-#[utoipa::path(patch, path = "/api/v1/metrics/{id}", tag = "metrics", summary = "JSON merge patch of a metric definition (editor; If-Match)", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    patch,
+    path = "/api/v1/metrics/{id}",
+    tag = "metrics",
+    operation_id = "patchMetric",
+    summary = "JSON merge patch of a metric definition (editor; If-Match)",
+    params(("id" = String, Path, description = "The metric id"), ("If-Match" = Option<String>, Header, description = "The ETag (`\"v<version>\"`) the change is based on: 412 when the entity has changed since")),
+    request_body(content((super::schemas::MergePatch = "application/merge-patch+json"), (super::schemas::MergePatch = "application/json")), description = "RFC 7396 merge patch"),
+    responses(
+        (status = 200, description = "Patched", body = super::schemas::MetricWritten, headers(("ETag" = String, description = "Entity version `\"v<version>\"`"))),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+        (status = 404, description = "No such metric", body = super::schemas::ErrorEnvelope),
+        (status = 409, description = "Conflicts with an existing entity", body = super::schemas::ErrorEnvelope),
+        (status = 412, description = "If-Match names an older version", body = super::schemas::ErrorEnvelope),
+        (status = 413, description = "Request body too large", body = super::schemas::ErrorEnvelope),
+        (status = 415, description = "Content-Type is not JSON", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
@@ -131,7 +179,20 @@ pub async fn patch(
     Ok(respond::saved(COLLECTION, StatusCode::OK, &saved, metric.warnings()))
 }
 
-#[utoipa::path(delete, path = "/api/v1/metrics/{id}", tag = "metrics", summary = "Delete a metric definition (admin; If-Match)", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/metrics/{id}",
+    tag = "metrics",
+    operation_id = "deleteMetric",
+    summary = "Delete a metric definition (admin; If-Match); its history stays",
+    params(("id" = String, Path, description = "The metric id"), ("If-Match" = Option<String>, Header, description = "The ETag (`\"v<version>\"`) the change is based on: 412 when the entity has changed since")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+        (status = 404, description = "No such metric", body = super::schemas::ErrorEnvelope),
+        (status = 412, description = "If-Match names an older version", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

@@ -80,7 +80,18 @@ pub(super) fn metric_query(params: &Params) -> Result<MetricQuery, ApiError> {
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/metrics", tag = "metrics", summary = "List metric definitions with filters and pagination", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/metrics",
+    tag = "metrics",
+    operation_id = "listMetrics",
+    summary = "List metric definitions with filters and pagination",
+    params(super::params::MetricListQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer: 304 when it still matches")),
+    responses(
+        (status = 200, description = "A page of metric definitions", body = super::schemas::MetricList, headers(("Link" = String, description = "RFC 8288 first/prev/next/last links"), ("X-Total-Count" = u64, description = "Total items (page mode, or count=true)"))),
+        (status = 304, description = "Not modified: If-None-Match matched the ETag"),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     _reader: Reader,
@@ -105,7 +116,19 @@ pub async fn list(
     Ok(conditional::list_response(&headers, extra, &body))
 }
 
-#[utoipa::path(get, path = "/api/v1/metrics/{id}", tag = "metrics", summary = "One metric definition (ETag v<version>)", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/metrics/{id}",
+    tag = "metrics",
+    operation_id = "getMetric",
+    summary = "One metric definition (ETag v<version>)",
+    params(("id" = String, Path, description = "The metric id"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer: 304 when it still matches")),
+    responses(
+        (status = 200, description = "The metric definition", body = super::schemas::MetricResponse, headers(("ETag" = String, description = "Entity version `\"v<version>\"`"))),
+        (status = 304, description = "Not modified: If-None-Match matched the ETag"),
+        (status = 404, description = "No such metric", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     _reader: Reader,
@@ -122,7 +145,19 @@ pub async fn get_one(
     Ok(conditional::entity_response(&headers, version, &body))
 }
 
-#[utoipa::path(get, path = "/api/v1/metrics/{id}/history", tag = "metrics", summary = "Change history, newest first", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/metrics/{id}/history",
+    tag = "metrics",
+    operation_id = "getMetricHistory",
+    summary = "Change history, newest first",
+    params(("id" = String, Path, description = "The metric id"), super::params::PageQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer: 304 when it still matches")),
+    responses(
+        (status = 200, description = "A page of history entries", body = super::schemas::HistoryList),
+        (status = 304, description = "Not modified: If-None-Match matched the ETag"),
+        (status = 404, description = "No such metric history", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn history(
     State(state): State<AppState>,
     _reader: Reader,

@@ -15,7 +15,9 @@ mod health;
 mod metric_writes;
 mod metrics;
 mod middleware;
+mod openapi;
 mod pagination;
+mod params;
 mod passwords;
 mod path_id;
 pub mod performance;
@@ -23,6 +25,7 @@ mod policies;
 mod query;
 mod rate_limit;
 mod respond;
+mod schemas;
 pub mod serve;
 mod user_cache;
 mod users;
@@ -236,13 +239,6 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: draining in-flight requests");
 }
 
-#[derive(utoipa::OpenApi)]
-#[openapi(info(
-    title = "MDL: Metrics Definition Library",
-    description = "Metric definitions, business domains, objectives and users."
-))]
-struct ApiDoc;
-
 /// Every documented route. Routes are registered through `routes!`, so a route cannot exist
 /// without its OpenAPI entry.
 fn api(import_max: usize, auth_max: usize) -> OpenApiRouter<AppState> {
@@ -257,7 +253,7 @@ fn api(import_max: usize, auth_max: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(auth::logout_all))
         .routes(routes!(auth::change_password))
         .layer(DefaultBodyLimit::max(auth_max));
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(health::summary))
@@ -307,13 +303,20 @@ fn api(import_max: usize, auth_max: usize) -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of every route (also served at `/api-docs/openapi.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api(1, 1).split_for_parts().1
+    openapi::finish(api(1, 1).split_for_parts().1)
+}
+
+/// The query parameters the strict parser accepts on a route (method, route template): the
+/// contract test compares them with the documented ones.
+pub fn allowed_query_params(method: &axum::http::Method, template: &str) -> &'static [&'static str] {
+    query::allowed(method, template)
 }
 
 fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_s.max(1));
     let max_body = state.config.max_body_bytes;
     let (routes, spec) = api(state.config.max_import_bytes, state.config.limits.auth_max_body_bytes).split_for_parts();
+    let spec = openapi::finish(spec);
     // Without configured origins there is no CORS layer at all (it would still add `Vary`
     // headers to every response).
     let cors = tower::util::option_layer(cors(&state.config.cors_origin_list()));

@@ -40,7 +40,17 @@ async fn catalog_counts(state: &AppState) -> Option<Arc<CatalogStats>> {
 /// The catalog gauges describe the catalog, which only readers may see: on the main listener
 /// they are left out for a caller that could not read `/api/v1/stats` (no valid token or key
 /// while `MDL_PUBLIC_READ` is off). The dedicated listener is the operator's and shows all.
-#[utoipa::path(get, path = "/metrics", tag = "health", summary = "Prometheus metrics (text format; on MDL_METRICS_BIND when set)", responses((status = 200, description = "Prometheus text exposition format"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    operation_id = "getPrometheusMetrics",
+    summary = "Prometheus metrics (text format; on MDL_METRICS_BIND when set)",
+    responses(
+        (status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain"),
+        (status = 404, description = "Served on MDL_METRICS_BIND instead", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn prometheus(
     State(state): State<AppState>,
     listener: Option<axum::Extension<MetricsListener>>,
@@ -81,7 +91,17 @@ fn process() -> serde_json::Value {
     json!({ "rss_bytes": crate::monitor::rss_bytes() })
 }
 
-#[utoipa::path(get, path = "/api/performance/stats", tag = "health", summary = "Requests, error rate, per-route p50/p95/p99, RSS and uptime (admin)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/api/performance/stats",
+    tag = "health",
+    operation_id = "getRequestStats",
+    summary = "Requests, error rate, per-route p50/p95/p99, RSS and uptime (admin)",
+    responses(
+        (status = 200, description = "Request figures", body = super::schemas::FreeFormResponse),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn requests(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
     Ok(no_store(
@@ -94,7 +114,17 @@ pub async fn requests(State(state): State<AppState>, caller: Caller) -> Result<R
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/stats/performance", tag = "catalog", summary = "Store call timings per operation, pool and circuit breaker (admin)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats/performance",
+    tag = "catalog",
+    operation_id = "getQueryStats",
+    summary = "Store call timings per operation, pool and circuit breaker (admin)",
+    responses(
+        (status = 200, description = "Store call figures", body = super::schemas::FreeFormResponse),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn queries(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
     Ok(no_store(
@@ -109,7 +139,18 @@ pub async fn queries(State(state): State<AppState>, caller: Caller) -> Result<Re
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/stats/performance/slow-queries", tag = "catalog", summary = "The most recent slow store calls, newest first (admin; limit=N)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats/performance/slow-queries",
+    tag = "catalog",
+    operation_id = "listSlowQueries",
+    summary = "The most recent slow store calls, newest first (admin; limit=N)",
+    params(super::params::SlowQueryQuery),
+    responses(
+        (status = 200, description = "Slow calls: at, pattern, elapsed_ms", body = super::schemas::FreeFormListResponse),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn slow_queries(
     State(state): State<AppState>,
     caller: Caller,
@@ -131,7 +172,17 @@ pub async fn slow_queries(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/stats/performance/patterns", tag = "catalog", summary = "Store operations ordered by the total time they took (admin)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats/performance/patterns",
+    tag = "catalog",
+    operation_id = "listQueryPatterns",
+    summary = "Store operations ordered by the total time they took (admin)",
+    responses(
+        (status = 200, description = "Per-operation figures with their pattern", body = super::schemas::FreeFormListResponse),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn patterns(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
     Ok(no_store(

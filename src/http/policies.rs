@@ -48,7 +48,19 @@ pub(super) fn wants_json(headers: &HeaderMap) -> bool {
     json > 0.0 && json > text
 }
 
-#[utoipa::path(get, path = "/api/v1/metrics/{id}/policy", tag = "policies", summary = "The metric's generated Rego policy (text/plain; JSON with Accept: application/json)", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Rego v1 module, or the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/metrics/{id}/policy",
+    tag = "policies",
+    operation_id = "getMetricPolicy",
+    summary = "The metric's generated Rego policy (text/plain; JSON with Accept: application/json)",
+    params(("id" = String, Path, description = "The metric id"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer: 304 when it still matches")),
+    responses(
+        (status = 200, description = "The Rego v1 module, or with `Accept: application/json` the policy in the envelope", content((String = "text/plain"), (super::schemas::PolicyResponse = "application/json"))),
+        (status = 304, description = "Not modified: If-None-Match matched the ETag"),
+        (status = 404, description = "No such metric", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn for_metric(
     State(state): State<AppState>,
     _reader: Reader,
@@ -77,7 +89,18 @@ pub async fn for_metric(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/policies", tag = "policies", summary = "Every metric's policy, paginated (same filters as /metrics)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/policies",
+    tag = "policies",
+    operation_id = "listPolicies",
+    summary = "Every metric's policy, paginated (same filters as /metrics)",
+    params(super::params::PolicyListQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer: 304 when it still matches")),
+    responses(
+        (status = 200, description = "A page of policies", body = super::schemas::PolicyList, headers(("Link" = String, description = "RFC 8288 first/prev/next/last links"))),
+        (status = 304, description = "Not modified: If-None-Match matched the ETag"),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     _reader: Reader,
@@ -96,7 +119,18 @@ pub async fn list(
     Ok(conditional::list_response(&headers, extra, &body))
 }
 
-#[utoipa::path(get, path = "/api/v1/policies/bundle.tar.gz", tag = "policies", summary = "OPA bundle of every policy (ETag = manifest revision, so polling gets 304)", responses((status = 200, description = "application/gzip tarball: .manifest, data.json, one .rego per metric"), (status = 304, description = "The client's bundle is current"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/policies/bundle.tar.gz",
+    tag = "policies",
+    operation_id = "getPolicyBundle",
+    summary = "OPA bundle of every policy (ETag = manifest revision, so polling gets 304)",
+    params(("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer: 304 when it still matches")),
+    responses(
+        (status = 200, description = "gzip tarball: .manifest, data.json, one .rego per metric", body = Vec<u8>, content_type = "application/gzip"),
+        (status = 304, description = "Not modified: If-None-Match matched the ETag"),
+    )
+)]
 pub async fn bundle(
     State(state): State<AppState>,
     _reader: Reader,

@@ -3,6 +3,9 @@
 //! design's rules.
 
 use super::error::ApiError;
+use super::params::{
+    DiffQuery, ExportQuery, ImportQuery, MetricListQuery, PageQuery, PolicyListQuery, QueryParams, SlowQueryQuery,
+};
 use crate::cache::{Outcome, keys};
 use crate::domain::paging::parse_limit;
 use crate::store::PageRequest;
@@ -12,36 +15,18 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-pub const PAGE_PARAMS: &[&str] = &["page", "limit", "cursor", "count"];
-
-pub const METRIC_LIST_PARAMS: &[&str] = &[
-    "page",
-    "limit",
-    "cursor",
-    "count",
-    "category",
-    "tier",
-    "business_domain",
-    "metric_type",
-    "status",
-    "owner",
-    "tag",
-    "q",
-    "sort",
-    "fields",
-];
-
-/// `/policies` takes the metric filters; its items are policies, so `fields` (last above)
-/// means nothing.
-pub const POLICY_LIST_PARAMS: &[&str] = METRIC_LIST_PARAMS.split_at(METRIC_LIST_PARAMS.len() - 1).0;
-
-pub const EXPORT_PARAMS: &[&str] = &["format"];
-pub const IMPORT_PARAMS: &[&str] = &["dry_run"];
-pub const SLOW_QUERY_PARAMS: &[&str] = &["limit"];
-pub const DIFF_PARAMS: &[&str] = &["from", "to"];
+pub const PAGE_PARAMS: &[&str] = PageQuery::NAMES;
+pub const METRIC_LIST_PARAMS: &[&str] = MetricListQuery::NAMES;
+pub const POLICY_LIST_PARAMS: &[&str] = PolicyListQuery::NAMES;
+pub const EXPORT_PARAMS: &[&str] = ExportQuery::NAMES;
+pub const IMPORT_PARAMS: &[&str] = ImportQuery::NAMES;
+pub const SLOW_QUERY_PARAMS: &[&str] = SlowQueryQuery::NAMES;
+pub const DIFF_PARAMS: &[&str] = DiffQuery::NAMES;
 
 /// The query parameters a route takes, by method and route template. Every other route takes
-/// none: a parameter nobody reads is refused, never ignored.
+/// none: a parameter nobody reads is refused, never ignored. The lists are the `NAMES` of the
+/// types in `params`, the same types the OpenAPI document is generated from (a contract test
+/// checks every operation).
 pub fn allowed(method: &Method, template: &str) -> &'static [&'static str] {
     let read = *method == Method::GET || *method == Method::HEAD;
     match template {

@@ -54,14 +54,25 @@ fn self_or_admin(caller: &Caller, id: &str) -> Result<(), ApiError> {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", summary = "List users (admin)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    operation_id = "listUsers",
+    summary = "List users (admin)",
+    params(super::params::PageQuery),
+    responses(
+        (status = 200, description = "A page of users", body = super::schemas::UserList, headers(("Link" = String, description = "RFC 8288 first/prev/next/last links"))),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
-    let params = Params::parse(raw.as_deref(), &["page", "limit", "cursor", "count"])?;
+    let params = Params::parse(raw.as_deref(), super::query::PAGE_PARAMS)?;
     let page_req = params.page()?;
     let page = state.store.list_users(&page_req).await?;
     let data = page
@@ -75,7 +86,21 @@ pub async fn list(
     Ok(response)
 }
 
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", summary = "Create a user (admin)", responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    operation_id = "createUser",
+    summary = "Create a user (admin)",
+    request_body(content = CreateUser, description = "The new user", content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = super::schemas::UserResponse, headers(("Location" = String, description = "The new entity's URL"))),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+        (status = 409, description = "Conflicts with an existing entity", body = super::schemas::ErrorEnvelope),
+        (status = 413, description = "Request body too large", body = super::schemas::ErrorEnvelope),
+        (status = 415, description = "Content-Type is not JSON", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -107,7 +132,19 @@ async fn load(state: &AppState, id: &str) -> Result<User, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("user `{id}` not found")))
 }
 
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", summary = "One user (admin or self)", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    operation_id = "getUser",
+    summary = "One user (admin or self)",
+    params(("id" = String, Path, description = "The user id")),
+    responses(
+        (status = 200, description = "The user", body = super::schemas::UserResponse),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+        (status = 404, description = "No such user", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn get_one(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> Result<Response, ApiError> {
     self_or_admin(&caller, &id)?;
     let user = load(&state, &id).await?;
@@ -116,7 +153,23 @@ pub async fn get_one(State(state): State<AppState>, caller: Caller, PathId(id): 
 
 /// `PUT` and `PATCH` (both partial): admins change anything of anyone except their own role and
 /// status (no locking oneself out); users change their own email, name and password.
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", summary = "Change a user (admin or self); PUT behaves the same", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    operation_id = "updateUser",
+    summary = "Change a user (admin or self); PUT behaves the same",
+    params(("id" = String, Path, description = "The user id")),
+    request_body(content = UpdateUser, description = "Fields to change", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The changed user", body = super::schemas::UserResponse),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+        (status = 404, description = "No such user", body = super::schemas::ErrorEnvelope),
+        (status = 409, description = "Conflicts with an existing entity", body = super::schemas::ErrorEnvelope),
+        (status = 413, description = "Request body too large", body = super::schemas::ErrorEnvelope),
+        (status = 415, description = "Content-Type is not JSON", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -183,7 +236,20 @@ pub async fn update(
     Ok(no_store(StatusCode::OK, json!({ "success": true, "data": user })))
 }
 
-#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", summary = "Delete a user (admin)", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope: success false, error code, message, details")))]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    operation_id = "deleteUser",
+    summary = "Delete a user (admin)",
+    params(("id" = String, Path, description = "The user id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+        (status = 404, description = "No such user", body = super::schemas::ErrorEnvelope),
+        (status = 409, description = "Admins cannot delete themselves", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn delete(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
     if caller.0.user_id == id {
@@ -194,7 +260,23 @@ pub async fn delete(State(state): State<AppState>, caller: Caller, PathId(id): P
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(put, path = "/api/v1/users/{id}", tag = "users", summary = "Change a user (admin or self); same as PATCH", params(("id" = String, Path, description = "The identifier")), responses((status = 200, description = "Success, in the JSON envelope"), (status = "4XX", description = "Error envelope")))]
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    operation_id = "replaceUser",
+    summary = "Change a user (admin or self); same as PATCH",
+    params(("id" = String, Path, description = "The user id")),
+    request_body(content = UpdateUser, description = "Fields to change", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The changed user", body = super::schemas::UserResponse),
+        (status = 403, description = "The caller's role or key scope does not allow this", body = super::schemas::ErrorEnvelope),
+        (status = 404, description = "No such user", body = super::schemas::ErrorEnvelope),
+        (status = 409, description = "Conflicts with an existing entity", body = super::schemas::ErrorEnvelope),
+        (status = 413, description = "Request body too large", body = super::schemas::ErrorEnvelope),
+        (status = 415, description = "Content-Type is not JSON", body = super::schemas::ErrorEnvelope),
+    )
+)]
 pub async fn replace(
     state: State<AppState>,
     caller: Caller,

@@ -33,7 +33,7 @@ impl From<VersionError> for ApiError {
 #[utoipa::path(
     get,
     path = "/api/v1/metrics/{id}/versions/{version}",
-    operation_id = "get_metric_version",
+    operation_id = "getMetricVersion",
     tag = "metrics",
     summary = "A metric definition as it was at one version (ETag v<version>); readable after deletion",
     params(
@@ -41,11 +41,11 @@ impl From<VersionError> for ApiError {
         ("version" = i64, Path, description = "The version, from 1", minimum = 1)
     ),
     responses(
-        (status = 200, description = "The document stored at that version, with its server fields"),
+        (status = 200, description = "The document stored at that version, with its server fields", body = super::schemas::MetricResponse),
         (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 400, description = "The version is not a whole number of at least 1"),
-        (status = 401, description = "Not authenticated"),
-        (status = 404, description = "No such metric version, or the version is a deletion")
+        (status = 400, description = "The version is not a whole number of at least 1", body = super::schemas::ErrorEnvelope),
+        (status = 401, description = "Not authenticated", body = super::schemas::ErrorEnvelope),
+        (status = 404, description = "No such metric version, or the version is a deletion", body = super::schemas::ErrorEnvelope)
     )
 )]
 pub async fn get_version(
@@ -97,20 +97,19 @@ fn diff_range(params: &Params) -> Result<(i64, i64), ApiError> {
 #[utoipa::path(
     get,
     path = "/api/v1/metrics/{id}/diff",
-    operation_id = "diff_metric_versions",
+    operation_id = "diffMetricVersions",
     tag = "metrics",
     summary = "Value-level changes between two versions of a metric, as JSON Patch (RFC 6902)",
     params(
         ("id" = String, Path, description = "The metric id"),
-        ("from" = i64, Query, description = "The version to start from", minimum = 1),
-        ("to" = i64, Query, description = "The version to arrive at (may be lower than `from`)", minimum = 1)
+        super::params::DiffQuery
     ),
     responses(
-        (status = 200, description = "`metric_id`, `from`, `to` and `operations`"),
+        (status = 200, description = "`metric_id`, `from`, `to` and `operations`", body = super::schemas::MetricDiffResponse),
         (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 400, description = "`from` or `to` missing or not a whole number of at least 1"),
-        (status = 401, description = "Not authenticated"),
-        (status = 404, description = "No such metric version, or a version is a deletion")
+        (status = 400, description = "`from` or `to` missing or not a whole number of at least 1", body = super::schemas::ErrorEnvelope),
+        (status = 401, description = "Not authenticated", body = super::schemas::ErrorEnvelope),
+        (status = 404, description = "No such metric version, or a version is a deletion", body = super::schemas::ErrorEnvelope)
     )
 )]
 pub async fn diff(

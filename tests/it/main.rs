@@ -5,6 +5,7 @@ mod support;
 
 mod cache;
 mod cli;
+mod contract;
 mod domain;
 mod fuzz_props;
 mod hardening;
