@@ -98,6 +98,12 @@ timeout "$TIME_LIMIT_S" "$VENV/bin/schemathesis" run "$WORK/openapi.json" \
   --no-color \
   --report junit --report-dir "$WORK/report" |
   tee "$WORK/schemathesis.log"
+# Some failure kinds (e.g. a response body that cannot be deserialised) leave the exit status at
+# 0: the summary line is the verdict.
+if grep -qE "found [0-9]+ unique failure" "$WORK/schemathesis.log"; then
+  echo "schemathesis found failures" >&2
+  exit 1
+fi
 
 step "generated Python client"
 mkdir -p "$WORK/gen"

@@ -94,7 +94,9 @@ pub fn render(value: &Value, format: Format) -> Result<String, String> {
         Format::Json => serde_json::to_string_pretty(value)
             .map(|s| s + "\n")
             .map_err(|e| e.to_string()),
-        Format::Yaml => yaml_serde::to_string(value).map_err(|e| e.to_string()),
+        Format::Yaml => yaml_serde::to_string(value)
+            .map(|text| quote_yaml11_scalars(text, value))
+            .map_err(|e| e.to_string()),
     }
 }
 
@@ -226,4 +228,89 @@ impl<'de> Visitor<'de> for &mut Counter {
         let (IgnoredAny, contents) = data.variant()?;
         contents.newtype_variant_seed(self)
     }
+}
+
+/// Plain scalars that YAML 1.1 parsers (PyYAML, many tools our users run) read as something
+/// other than a string: `=` (the "value" type, which PyYAML cannot even load) and the 1.1
+/// booleans. The emitter follows YAML 1.2 and leaves them plain.
+const YAML11_SPECIAL: &[&str] = &[
+    "=", "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
+];
+
+/// Single-quotes those scalars where they stand as a whole value (`key: on`, `- on`) or key
+/// (`on: ...`). A line-level rewrite could touch the inside of a block scalar, so the result is
+/// kept only if it reads back to the same document; otherwise the emitter's text is returned.
+fn quote_yaml11_scalars(text: String, value: &Value) -> String {
+    let mut changed = false;
+    let mut out = String::with_capacity(text.len() + 16);
+    // Inside a block scalar (after `|` or `>`), more-indented lines are text, not YAML.
+    let mut block_indent: Option<usize> = None;
+    for line in text.lines() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if let Some(b) = block_indent {
+            if indent > b || line.trim().is_empty() {
+                out.push_str(line);
+                out.push('\n');
+                continue;
+            }
+            block_indent = None;
+        }
+        let trimmed = line.trim_end();
+        if ["|", "|-", "|+", ">", ">-", ">+"].iter().any(|m| trimmed.ends_with(m)) {
+            block_indent = Some(indent);
+        }
+        out.push_str(
+            &quote_line(line)
+                .inspect(|_| changed = true)
+                .unwrap_or_else(|| line.to_string()),
+        );
+        out.push('\n');
+    }
+    if !changed {
+        return text;
+    }
+    match yaml_serde::from_str::<Value>(&out) {
+        Ok(back) if &back == value => out,
+        _ => text,
+    }
+}
+
+fn quote_line(line: &str) -> Option<String> {
+    let body = line.trim_start_matches(' ');
+    let mut prefix = &line[..line.len() - body.len()];
+    let mut rest = body;
+    let mut consumed = prefix.len();
+    while let Some(r) = rest.strip_prefix("- ") {
+        rest = r;
+        consumed += 2;
+    }
+    prefix = &line[..consumed];
+    if YAML11_SPECIAL.contains(&rest) {
+        return Some(format!("{prefix}'{rest}'"));
+    }
+    if let Some((key, after)) = rest
+        .split_once(": ")
+        .or_else(|| rest.strip_suffix(':').map(|k| (k, "")))
+        && !key.starts_with(['\'', '"'])
+    {
+        let key_q = if YAML11_SPECIAL.contains(&key) {
+            format!("'{key}'")
+        } else {
+            key.to_string()
+        };
+        let value_q = if YAML11_SPECIAL.contains(&after) {
+            format!("'{after}'")
+        } else {
+            after.to_string()
+        };
+        if key_q != key || value_q != after {
+            let sep = if rest.ends_with(':') && after.is_empty() {
+                ":"
+            } else {
+                ": "
+            };
+            return Some(format!("{prefix}{key_q}{sep}{value_q}"));
+        }
+    }
+    None
 }

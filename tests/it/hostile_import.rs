@@ -438,3 +438,14 @@ fn json_with_too_many_values_is_refused_before_it_is_built() {
     let errors = mdl::catalog::format::parse(doc.as_bytes(), mdl::catalog::Format::Json).expect_err("refused");
     assert!(errors.errors()[0].message.contains("values"), "{:?}", errors.errors());
 }
+
+#[test]
+fn yaml_exports_read_the_same_under_yaml_1_1() {
+    let doc = serde_json::json!({ "=": "=", "flags": ["on", "no", "yes"], "k": "off", "text": "a\n=\nb", "y": 1 });
+    let text = mdl::catalog::format::render(&doc, mdl::catalog::Format::Yaml).unwrap();
+    for plain in ["- on", "- no", "- yes", ": off", ": =", "\n=:", "\ny:"] {
+        assert!(!text.contains(plain), "{plain:?} left plain in\n{text}");
+    }
+    let back = mdl::catalog::format::parse(text.as_bytes(), mdl::catalog::Format::Yaml).unwrap();
+    assert_eq!(back, doc);
+}
