@@ -26,12 +26,18 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
                     ApiError::Internal(format!("path id: {}", rejection.body_text()))
                 }
             })?;
-        if id.len() > MAX_ID_LEN || id.chars().any(char::is_control) {
-            // Not echoed: it may be long or unprintable.
-            return Err(ApiError::NotFound(format!(
-                "not found: ids have at most {MAX_ID_LEN} characters and no control characters"
-            )));
-        }
-        Ok(PathId(id))
+        checked(id).map(PathId)
     }
+}
+
+/// The id if an entity could have it, else the 404 (routes with more than one path parameter
+/// decode their own path and call this).
+pub fn checked(id: String) -> Result<String, ApiError> {
+    if id.len() > MAX_ID_LEN || id.chars().any(char::is_control) {
+        // Not echoed: it may be long or unprintable.
+        return Err(ApiError::NotFound(format!(
+            "not found: ids have at most {MAX_ID_LEN} characters and no control characters"
+        )));
+    }
+    Ok(id)
 }

@@ -10,7 +10,6 @@ use super::path_id::PathId;
 use super::query::{self, Params};
 use crate::catalog::versions::{self, VersionError};
 use crate::domain::ValidationErrors;
-use crate::domain::parse::MAX_ID_LEN;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -55,7 +54,7 @@ pub async fn get_version(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Path((id, version)) = path.map_err(|r| ApiError::field("path", r.body_text()))?;
-    let id = checked_id(id)?;
+    let id = super::path_id::checked(id)?;
     let version =
         parse_version(&version).ok_or_else(|| ApiError::field("version", "must be a whole number of at least 1"))?;
     let doc = versions::document_at(&*state.store, &id, version).await?;
@@ -64,15 +63,6 @@ pub async fn get_version(
 }
 
 /// The same checks `PathId` makes, for a route with two path parameters.
-fn checked_id(id: String) -> Result<String, ApiError> {
-    if id.len() > MAX_ID_LEN || id.chars().any(char::is_control) {
-        return Err(ApiError::NotFound(format!(
-            "not found: ids have at most {MAX_ID_LEN} characters and no control characters"
-        )));
-    }
-    Ok(id)
-}
-
 /// `from` and `to`, both required; every problem reported at once.
 fn diff_range(params: &Params) -> Result<(i64, i64), ApiError> {
     let mut invalid = ValidationErrors::new();
