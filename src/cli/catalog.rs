@@ -10,6 +10,23 @@ use clap::Args;
 use serde_json::Value;
 use std::io::Write;
 
+/// `--page` and `--limit`, shared by every listing.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct PageArgs {
+    /// Page number, from 1.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub page: u32,
+    /// Entries per page, 1 to 100.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub limit: u32,
+}
+
+impl PageArgs {
+    pub fn request(self) -> PageRequest {
+        PageRequest::offset(self.page, self.limit)
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Category (exact match).
@@ -39,12 +56,8 @@ pub struct ListArgs {
     /// name, -name, metric_id, -metric_id, updated_at, -updated_at.
     #[arg(long, default_value = "name", value_parser = parse_sort)]
     pub sort: MetricSort,
-    /// Page number, from 1.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-    pub page: u32,
-    /// Metrics per page, 1 to 100.
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub limit: u32,
+    #[command(flatten)]
+    pub paging: PageArgs,
     /// Print full documents as JSON.
     #[arg(long)]
     pub json: bool,
@@ -67,12 +80,8 @@ pub struct ShowArgs {
 pub struct HistoryArgs {
     /// The metric id (deleted metrics keep their history).
     pub id: String,
-    /// Page number, from 1.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-    pub page: u32,
-    /// Entries per page, 1 to 100.
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub limit: u32,
+    #[command(flatten)]
+    pub paging: PageArgs,
     /// Print the entries, snapshots included, as JSON.
     #[arg(long)]
     pub json: bool,
@@ -128,7 +137,7 @@ pub async fn list(store: &dyn Store, args: ListArgs, out: &mut impl Write) -> Re
             q: args.q,
         },
         sort: args.sort,
-        page: PageRequest::offset(args.page, args.limit),
+        page: args.paging.request(),
     };
     let page = store.list_metrics(&query).await?;
     if args.json {
@@ -155,8 +164,8 @@ pub async fn list(store: &dyn Store, args: ListArgs, out: &mut impl Write) -> Re
         out,
         "{} shown of {total} (page {}, limit {})",
         rows.len(),
-        args.page,
-        args.limit
+        args.paging.page,
+        args.paging.limit
     )?;
     Ok(())
 }
@@ -237,9 +246,7 @@ pub async fn show(store: &dyn Store, args: ShowArgs, out: &mut impl Write) -> Re
 }
 
 pub async fn history(store: &dyn Store, args: HistoryArgs, out: &mut impl Write) -> Result<(), CliError> {
-    let page = store
-        .metric_history(&args.id, &PageRequest::offset(args.page, args.limit))
-        .await?;
+    let page = store.metric_history(&args.id, &args.paging.request()).await?;
     if page.total == Some(0) {
         return Err(CliError::NotFound(format!("metric `{}` has no history", args.id)));
     }

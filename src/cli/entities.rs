@@ -1,8 +1,9 @@
 //! `mdl domain ...` and `mdl objective ...`: the same three commands over two entity kinds.
 
 use super::CliError;
+use super::catalog::PageArgs;
 use super::catalog::{print_table, text};
-use crate::store::{EntityKind, PageRequest, Store, Stored};
+use crate::store::{EntityKind, Store, Stored};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 use std::io::Write;
@@ -19,12 +20,8 @@ pub enum EntityCommand {
 
 #[derive(Debug, Args)]
 pub struct EntityListArgs {
-    /// Page number, from 1.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-    pub page: u32,
-    /// Entries per page, 1 to 100.
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub limit: u32,
+    #[command(flatten)]
+    pub paging: PageArgs,
     /// Print full documents as JSON.
     #[arg(long)]
     pub json: bool,
@@ -69,7 +66,7 @@ pub async fn run(
 }
 
 async fn list(store: &dyn Store, kind: EntityKind, args: EntityListArgs, out: &mut impl Write) -> Result<(), CliError> {
-    let page_req = PageRequest::offset(args.page, args.limit);
+    let page_req = args.paging.request();
     let page = match kind {
         EntityKind::Domain => store.list_domains(&page_req).await?,
         _ => store.list_objectives(&page_req).await?,
@@ -102,8 +99,8 @@ async fn list(store: &dyn Store, kind: EntityKind, args: EntityListArgs, out: &m
         "{} shown of {} (page {}, limit {})",
         rows.len(),
         page.total.unwrap_or(0),
-        args.page,
-        args.limit
+        args.paging.page,
+        args.paging.limit
     )?;
     Ok(())
 }
