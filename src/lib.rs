@@ -8,6 +8,5 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
-pub mod monitor;
+pub mod observability;
 pub mod store;
-pub mod telemetry;

@@ -44,11 +44,17 @@ async fn import_permit(state: &AppState) -> Result<OwnedSemaphorePermit, ApiErro
     if let Ok(permit) = state.imports.clone().try_acquire_owned() {
         return Ok(permit);
     }
-    metrics::counter!("mdl_imports_queued_total").increment(1);
+    state
+        .observability
+        .imports_queued
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     match tokio::time::timeout(IMPORT_QUEUE_WAIT, state.imports.clone().acquire_owned()).await {
         Ok(Ok(permit)) => Ok(permit),
         _ => {
-            metrics::counter!("mdl_imports_refused_total").increment(1);
+            state
+                .observability
+                .imports_refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Err(ApiError::Unavailable("other imports are running; retry shortly".into()))
         }
     }

@@ -1,18 +1,37 @@
-//! Cross-cutting response behaviour: request ids, timing, security headers.
+//! The one layer every request crosses, outermost: request id, tracing span, timeout, panic
+//! capture, the `x-no-compression` opt-out, the headers every response carries, timing and the
+//! per-route figures. One hand-written service with one boxed future per request: as separate
+//! `from_fn` layers each of these boxed its own future and cost, together, about as much as the
+//! whole of a do-nothing request.
 
-use super::error::REQUEST_ID;
-use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::Response;
-use std::time::Instant;
+use super::error::{ApiError, REQUEST_ID};
+use crate::observability::Observability;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
+use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tower::{Layer, Service};
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const X_RESPONSE_TIME: HeaderName = HeaderName::from_static("x-response-time");
+const X_NO_COMPRESSION: HeaderName = HeaderName::from_static("x-no-compression");
+
+/// The API serves data, never pages, except the vendored Swagger UI, which loads its own
+/// scripts and styles (and inline styles) from this server.
+const CSP_API: HeaderValue = HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'");
+const CSP_DOCS: HeaderValue = HeaderValue::from_static(
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+);
 
 /// A client's id is kept when it is a sane token (1-128 of `[A-Za-z0-9._-]`), else replaced.
-fn request_id(req: &Request) -> String {
-    req.headers()
+fn request_id(headers: &HeaderMap) -> String {
+    headers
         .get(&X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
@@ -23,7 +42,7 @@ fn request_id(req: &Request) -> String {
 }
 
 /// Every response may differ by `Accept-Encoding`, so every response says so.
-fn vary_accept_encoding(headers: &mut axum::http::HeaderMap) {
+fn vary_accept_encoding(headers: &mut HeaderMap) {
     let present = headers
         .get_all(header::VARY)
         .iter()
@@ -38,7 +57,7 @@ fn vary_accept_encoding(headers: &mut axum::http::HeaderMap) {
 }
 
 /// A re-encoded body is another byte sequence: its validator can only be weak.
-fn weaken_reencoded_etag(headers: &mut axum::http::HeaderMap) {
+fn weaken_reencoded_etag(headers: &mut HeaderMap) {
     if !headers.contains_key(header::CONTENT_ENCODING) {
         return;
     }
@@ -52,89 +71,114 @@ fn weaken_reencoded_etag(headers: &mut axum::http::HeaderMap) {
     }
 }
 
-/// Outermost layer: gives the request an id (visible to error bodies and logs), times it and
-/// adds the headers every response carries.
-pub async fn envelope(req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let id = request_id(&req);
-    let docs = req.uri().path().starts_with("/api-docs");
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
-    let mut response = REQUEST_ID
-        .scope(id.clone(), tracing::Instrument::instrument(next.run(req), span))
-        .await;
-    let elapsed = started.elapsed();
-    let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&id) {
+fn finish_headers(headers: &mut HeaderMap, id: &str, elapsed: Duration, docs: bool) {
+    if let Ok(v) = HeaderValue::from_str(id) {
         headers.insert(X_REQUEST_ID, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&format!("{:.3}ms", elapsed.as_secs_f64() * 1000.0)) {
+    let micros = elapsed.as_micros();
+    let text = format!("{}.{:03}ms", micros / 1000, micros % 1000);
+    if let Ok(v) = HeaderValue::from_str(&text) {
         headers.insert(X_RESPONSE_TIME, v);
     }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    // The API serves data, never pages, except the vendored Swagger UI, which loads its own
-    // scripts and styles (and inline styles) from this server.
-    let csp = if docs {
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
-    } else {
-        "default-src 'none'; frame-ancestors 'none'"
-    };
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    headers.insert(header::CONTENT_SECURITY_POLICY, if docs { CSP_DOCS } else { CSP_API });
     vary_accept_encoding(headers);
     weaken_reencoded_etag(headers);
-    tracing::debug!(
-        status = response.status().as_u16(),
-        elapsed_ms = elapsed.as_millis() as u64,
-        "answered"
-    );
-    response
 }
 
-/// The route template a response was produced by, for labels that never carry raw paths.
-#[derive(Debug, Clone)]
-pub struct RouteTemplate(pub axum::extract::MatchedPath);
-
-/// Route layer: tags the response with its route template.
-pub async fn tag_route(req: Request, next: Next) -> Response {
-    let matched = req.extensions().get::<axum::extract::MatchedPath>().cloned();
-    let mut response = next.run(req).await;
-    if let Some(m) = matched {
-        response.extensions_mut().insert(RouteTemplate(m));
-    }
-    response
+/// Installs [`Observe`] around every route and the fallback.
+#[derive(Clone)]
+pub struct ObserveLayer {
+    observability: Arc<Observability>,
+    timeout: Duration,
 }
 
-/// `METHOD /route/{template}`, or a fixed name for requests no route matched (so random paths
-/// cannot create new series).
-pub fn route_label(method: &axum::http::Method, response: &Response) -> String {
-    match response.extensions().get::<RouteTemplate>() {
-        Some(t) => format!("{method} {}", t.0.as_str()),
-        None => format!("{method} (unmatched)"),
+impl ObserveLayer {
+    pub fn new(observability: Arc<Observability>, timeout: Duration) -> ObserveLayer {
+        ObserveLayer { observability, timeout }
     }
 }
 
-/// Outermost: times every request under its route template, and logs the slow ones.
-pub async fn record(monitor: std::sync::Arc<crate::monitor::Monitor>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let response = next.run(req).await;
-    let label = route_label(&method, &response);
-    monitor.record(&label, started.elapsed(), !response.status().is_server_error());
-    crate::telemetry::record_request(
-        &method,
-        &label,
-        response.status().as_u16(),
-        started.elapsed(),
-        &response,
-    );
-    response
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Observe<S> {
+        Observe {
+            inner,
+            layer: self.clone(),
+        }
+    }
 }
 
-/// `x-no-compression: <anything>` opts a request out of compression, cached variants included.
-pub async fn compression_opt_out(mut req: Request, next: Next) -> Response {
-    if req.headers().contains_key("x-no-compression") {
-        req.headers_mut().remove(header::ACCEPT_ENCODING);
+#[derive(Clone)]
+pub struct Observe<S> {
+    inner: S,
+    layer: ObserveLayer,
+}
+
+impl<S> Service<Request> for Observe<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
     }
-    next.run(req).await
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let started = Instant::now();
+        let id = request_id(req.headers());
+        if req.headers().contains_key(&X_NO_COMPRESSION) {
+            req.headers_mut().remove(header::ACCEPT_ENCODING);
+        }
+        let method = req.method().clone();
+        // Routing has happened: this layer wraps each route (and the fallback) separately.
+        let template = req.extensions().get::<MatchedPath>().cloned();
+        let docs = req.uri().path().starts_with("/api-docs");
+        let span = tracing::info_span!("request", request_id = %id, method = %method, path = %req.uri().path());
+        let layer = self.layer.clone();
+        // The service that was polled ready answers this request; its clone waits for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let handled = tracing::Instrument::instrument(AssertUnwindSafe(inner.call(req)).catch_unwind(), span);
+            let outcome = REQUEST_ID
+                .scope(id.clone(), tokio::time::timeout(layer.timeout, handled))
+                .await;
+            let mut response = match outcome {
+                Ok(Ok(Ok(response))) => response,
+                Ok(Ok(Err(never))) => match never {},
+                // A panicking handler answers 500 for its request only.
+                Ok(Err(_panic)) => REQUEST_ID.sync_scope(id.clone(), || {
+                    ApiError::Internal("handler panicked".into()).into_response()
+                }),
+                Err(_elapsed) => REQUEST_ID.sync_scope(id.clone(), || {
+                    ApiError::Unavailable("the request took longer than the server's time limit".into()).into_response()
+                }),
+            };
+            let elapsed = started.elapsed();
+            finish_headers(response.headers_mut(), &id, elapsed, docs);
+            let status = response.status().as_u16();
+            let size = response
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .or_else(|| http_body::Body::size_hint(response.body()).exact());
+            let route = layer
+                .observability
+                .requests
+                .route(&method, template.as_ref().map(MatchedPath::as_str));
+            route.record(status, elapsed, size);
+            if elapsed >= layer.observability.requests.slow_after() {
+                tracing::warn!(request_id = %id, route = route.label(), status, elapsed_ms = elapsed.as_millis() as u64, "slow request");
+            }
+            Ok(response)
+        })
+    }
 }

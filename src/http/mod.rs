@@ -25,6 +25,7 @@ mod policies;
 mod query;
 mod rate_limit;
 mod respond;
+mod route_layer;
 mod schemas;
 pub mod serve;
 mod user_cache;
@@ -35,6 +36,7 @@ mod warm;
 use crate::auth::password::HashCost;
 use crate::auth::token::TokenService;
 use crate::config::ServeConfig;
+use crate::observability::Observability;
 use crate::store::DynStore;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -43,8 +45,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -76,8 +76,8 @@ pub struct Shared {
     pub cache: crate::cache::ResponseCache,
     /// The store's circuit breaker (the store above is wrapped by it).
     pub breaker: Arc<crate::store::guard::Breaker>,
-    pub queries: Arc<crate::monitor::Monitor>,
-    pub requests: Arc<crate::monitor::Monitor>,
+    /// Request and store-call figures, shown by the performance routes and `/metrics`.
+    pub observability: Arc<Observability>,
     /// Last grouped counts for the catalog gauges, and when they were read.
     pub catalog_gauges: std::sync::Mutex<Option<(Instant, Arc<crate::store::CatalogStats>)>>,
     pub started: Instant,
@@ -97,23 +97,21 @@ impl Application {
     /// Binds the listener (port 0 allowed) and builds the router over an opened, migrated
     /// store. The JWT secret comes from the configuration or the database.
     pub async fn build(config: ServeConfig, store: DynStore, hash_cost: HashCost) -> anyhow::Result<Application> {
-        crate::telemetry::handle();
         let secret = crate::auth::jwt_secret(&*store, config.jwt_secret.as_deref()).await?;
         let tokens = TokenService::new(secret.as_bytes(), config.access_token_ttl_s).map_err(anyhow::Error::msg)?;
         let cache = crate::cache::ResponseCache::new(&config.cache).map_err(anyhow::Error::msg)?;
         let breaker = Arc::new(crate::store::guard::Breaker::default());
-        let queries = Arc::new(crate::monitor::Monitor::new(
-            "store call",
-            Duration::from_millis(config.slow_query_ms),
-        ));
-        let requests = Arc::new(crate::monitor::Monitor::new(
-            "request",
+        let spec = openapi();
+        let templates = spec.paths.paths.keys().map(String::as_str).chain(SWAGGER_ROUTES);
+        let observability = Arc::new(Observability::new(
+            templates,
             Duration::from_millis(config.slow_request_ms),
+            Duration::from_millis(config.slow_query_ms),
         ));
         let store: DynStore = Arc::new(crate::store::guard::GuardedStore::new(
             store,
             breaker.clone(),
-            Some(queries.clone() as Arc<dyn crate::store::guard::CallObserver>),
+            Some(observability.calls.clone() as Arc<dyn crate::store::guard::CallObserver>),
         ));
         let listener = serve::listen(&config.bind).await?;
         let addr = listener.local_addr()?;
@@ -144,8 +142,7 @@ impl Application {
             tokens,
             hash_cost,
             breaker,
-            queries,
-            requests,
+            observability,
             catalog_gauges: std::sync::Mutex::new(None),
             started: Instant::now(),
         }));
@@ -312,6 +309,12 @@ pub fn allowed_query_params(method: &axum::http::Method, template: &str) -> &'st
     query::allowed(method, template)
 }
 
+/// The route templates the vendored Swagger UI registers (they are not in the OpenAPI document).
+const SWAGGER_ROUTES: [&str; 4] = ["/api-docs", "/api-docs/", "/api-docs/{*rest}", "/api-docs/openapi.json"];
+
+/// Layers, outermost first: [`middleware::Observe`] (request id, timing, timeout, panic
+/// capture, headers, figures), body limit, compression, CORS when configured; then routing;
+/// then, for matched routes only, [`route_layer::per_route`] (query check and response cache).
 fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_s.max(1));
     let max_body = state.config.max_body_bytes;
@@ -320,24 +323,18 @@ fn router(state: AppState) -> Router {
     // Without configured origins there is no CORS layer at all (it would still add `Vary`
     // headers to every response).
     let cors = tower::util::option_layer(cors(&state.config.cors_origin_list()));
-    let cache = axum::middleware::from_fn_with_state(state.clone(), cache_layer::layer);
+    let per_route = axum::middleware::from_fn_with_state(state.clone(), route_layer::per_route);
     let compression = compression(&state.config);
-    let requests = state.requests.clone();
+    let observability = state.observability.clone();
     let app = routes
-        .route_layer(cache)
-        // Runs before the cache: a parameter no route reads never becomes a key.
-        .route_layer(axum::middleware::from_fn(query::only_known_params))
-        .route_layer(axum::middleware::from_fn(middleware::tag_route))
+        .route_layer(per_route)
         .merge(SwaggerUi::new("/api-docs").url("/api-docs/openapi.json", spec))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(cors)
-        .layer(compression)
-        .layer(axum::middleware::from_fn(middleware::compression_opt_out));
-    with_common_layers(app, max_body, timeout).layer(axum::middleware::from_fn(move |req, next| {
-        middleware::record(requests.clone(), req, next)
-    }))
+        .layer(compression);
+    observed(app, max_body, timeout, observability)
 }
 
 /// br, zstd, gzip and deflate by the client's `Accept-Encoding` (q-values honoured), above the
@@ -367,18 +364,16 @@ fn compression(
     CompressionLayer::new().quality(level).compress_when(predicate)
 }
 
-/// The layers every route runs inside: body limit, timeout, panic capture (a panicking handler
-/// answers 500 for that request only) and, outermost, request id, timing and security headers.
+/// The layers every route runs inside: body limit and, outermost, [`middleware::Observe`]
+/// (with figures of its own: for routers built outside [`Application`]).
 pub fn with_common_layers(app: Router, max_body: usize, timeout: Duration) -> Router {
+    let observability = Arc::new(Observability::new([], Duration::MAX, Duration::MAX));
+    observed(app, max_body, timeout, observability)
+}
+
+fn observed(app: Router, max_body: usize, timeout: Duration, observability: Arc<Observability>) -> Router {
     app.layer(DefaultBodyLimit::max(max_body))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
-        ))
-        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
-            axum::response::IntoResponse::into_response(ApiError::Internal("handler panicked".into()))
-        }))
-        .layer(axum::middleware::from_fn(middleware::envelope))
+        .layer(middleware::ObserveLayer::new(observability, timeout))
 }
 
 /// CORS for the configured origins only; with none, no CORS headers at all.

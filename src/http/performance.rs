@@ -1,4 +1,5 @@
-//! Performance figures: Prometheus text for scrapers, JSON summaries for admins.
+//! The routes that show `observability`'s figures: Prometheus text for scrapers, JSON
+//! summaries for admins.
 
 use super::AppState;
 use super::caller::{Caller, Reader};
@@ -6,6 +7,7 @@ use super::error::ApiError;
 use super::query::{self, Params};
 use super::respond::no_store;
 use crate::domain::user::Role;
+use crate::observability::{Scrape, process};
 use crate::store::CatalogStats;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -59,24 +61,18 @@ pub async fn prometheus(
     if state.config.metrics_bind.is_some() && listener.is_none() {
         return ApiError::NotFound("metrics are served on MDL_METRICS_BIND".into()).into_response();
     }
-    let Some(handle) = crate::telemetry::handle() else {
-        return ApiError::Unavailable("metrics recorder not installed".into()).into_response();
-    };
     let catalog = if listener.is_some() || reader.is_ok() {
         catalog_counts(&state).await
     } else {
         None
     };
-    crate::telemetry::publish(&crate::telemetry::Snapshot {
+    let text = state.observability.render(&Scrape {
         cache: &state.cache.stats(),
         pool: state.store.pool_status(),
         breaker: state.breaker.status(),
         uptime: state.started.elapsed(),
+        catalog: catalog.as_deref(),
     });
-    let mut text = handle.render();
-    if let Some(stats) = catalog {
-        text.push_str(&crate::telemetry::catalog_text(&stats));
-    }
     (
         [(
             header::CONTENT_TYPE,
@@ -88,7 +84,7 @@ pub async fn prometheus(
 }
 
 fn process() -> serde_json::Value {
-    json!({ "rss_bytes": crate::monitor::rss_bytes() })
+    json!({ "rss_bytes": process::rss_bytes() })
 }
 
 #[utoipa::path(
@@ -109,7 +105,7 @@ pub async fn requests(State(state): State<AppState>, caller: Caller) -> Result<R
         json!({ "success": true, "data": {
             "uptime_s": state.started.elapsed().as_secs(),
             "process": process(),
-            "requests": state.requests.summary(),
+            "requests": state.observability.request_summary(),
         }}),
     ))
 }
@@ -130,7 +126,7 @@ pub async fn queries(State(state): State<AppState>, caller: Caller) -> Result<Re
     Ok(no_store(
         StatusCode::OK,
         json!({ "success": true, "data": {
-            "queries": state.queries.summary(),
+            "queries": state.observability.call_summary(),
             "pool": state.store.pool_status(),
             "circuit": state.breaker.status(),
             "uptime_s": state.started.elapsed().as_secs(),
@@ -168,7 +164,7 @@ pub async fn slow_queries(
     };
     Ok(no_store(
         StatusCode::OK,
-        json!({ "success": true, "data": state.queries.slow(limit) }),
+        json!({ "success": true, "data": state.observability.slow_calls(limit) }),
     ))
 }
 
@@ -187,6 +183,6 @@ pub async fn patterns(State(state): State<AppState>, caller: Caller) -> Result<R
     caller.require(Role::Admin)?;
     Ok(no_store(
         StatusCode::OK,
-        json!({ "success": true, "data": state.queries.patterns() }),
+        json!({ "success": true, "data": state.observability.patterns() }),
     ))
 }

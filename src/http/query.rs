@@ -12,7 +12,6 @@ use crate::store::PageRequest;
 use crate::store::query::{DEFAULT_LIMIT, MAX_LIMIT};
 use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 pub const PAGE_PARAMS: &[&str] = PageQuery::NAMES;
@@ -43,22 +42,19 @@ pub fn allowed(method: &Method, template: &str) -> &'static [&'static str] {
     }
 }
 
-/// Route layer, run before the response cache: a request naming a parameter its route does not
-/// take is refused before it can become a cache key (or a warming candidate).
-pub async fn only_known_params(req: Request, next: Next) -> Response {
-    if let (Some(raw), Some(matched)) = (req.uri().query(), req.extensions().get::<MatchedPath>()) {
-        let allowed = allowed(req.method(), matched.as_str());
-        if let Some(unknown) = unknown_param(raw, allowed) {
-            let refused = refuse(&unknown, allowed).into_response();
-            let read = *req.method() == Method::GET || *req.method() == Method::HEAD;
-            // A cacheable route says what the cache did with every read, refusals included.
-            return match read && keys::read_route(matched.as_str()).is_some() {
-                true => super::cache_layer::mark(refused, Outcome::Bypass),
-                false => refused,
-            };
-        }
-    }
-    next.run(req).await
+/// Run before the response cache: a request naming a parameter its route does not take is
+/// refused before it can become a cache key (or a warming candidate).
+pub fn refuse_unknown_params(req: &Request) -> Option<Response> {
+    let (raw, matched) = (req.uri().query()?, req.extensions().get::<MatchedPath>()?);
+    let allowed = allowed(req.method(), matched.as_str());
+    let unknown = unknown_param(raw, allowed)?;
+    let refused = refuse(&unknown, allowed).into_response();
+    let read = *req.method() == Method::GET || *req.method() == Method::HEAD;
+    // A cacheable route says what the cache did with every read, refusals included.
+    Some(match read && keys::read_route(matched.as_str()).is_some() {
+        true => super::cache_layer::mark(refused, Outcome::Bypass),
+        false => refused,
+    })
 }
 
 fn unknown_param(raw: &str, allowed: &[&str]) -> Option<String> {
