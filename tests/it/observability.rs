@@ -1,7 +1,6 @@
 //! Compression, request ids, monitoring, Prometheus, and surviving a database that goes away.
 
-use crate::http::{TestApp, load, spawn_on, spawn_with, test_config};
-use crate::support::{TcpProxy, postgres, postgres_url, sqlite};
+use crate::support::{TcpProxy, TestApp, load, postgres, postgres_url, spawn_on, spawn_with, sqlite, test_config};
 use mdl::config::DbConfig;
 use reqwest::Method;
 use serde_json::{Value, json};

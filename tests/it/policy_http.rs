@@ -1,7 +1,6 @@
 //! Policy routes and the `mdl policy`/`mdl policies` commands, on both backends.
 
-use crate::http::{error_code, load, spawn};
-use crate::support::{TestDb, backend_tests};
+use crate::support::{TestDb, backend_tests, error_code, load, spawn};
 use mdl::domain::Metric;
 use mdl::domain::policy::{Policy, string_literal};
 use serde_json::{Value, json};

@@ -1,8 +1,7 @@
 //! Versions as first-class reads (`/metrics/{id}/versions/{version}`, `/metrics/{id}/diff`) and
 //! merge patches of domains and objectives, on both backends.
 
-use crate::http::{error_code, spawn};
-use crate::support::{TestDb, backend_tests, sample_metrics};
+use crate::support::{TestDb, backend_tests, error_code, sample_metrics, spawn};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
