@@ -1,6 +1,6 @@
 //! Versions as first-class reads: `/metrics/{id}/versions/{version}` and `/metrics/{id}/diff`.
 
-use crate::support::{TestDb, backend_tests, error_code, sample_metrics, spawn};
+use crate::support::{Roles, TestApp, TestDb, backend_tests, error_code, sample_metrics, spawn};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
@@ -46,58 +46,78 @@ fn client_fields(doc: &Value) -> Value {
 }
 
 async fn versions_are_readable_and_diffable(db: &TestDb) {
-    // Arrange: version 1 from a sample, 2 renames it, 3 changes the unit and drops a tag.
     let app = spawn(db, false).await;
-    let viewer = app.user(db, "vera", "viewer").await;
-    let editor = app.user(db, "eddie", "editor").await;
-    let admin = app.token().await;
+    let roles = app.roles(db).await;
     let doc = sample_metrics()[0].clone();
-    let id = doc["metric_id"].as_str().unwrap().to_string();
+    let id = doc["metric_id"].as_str().unwrap();
     let path = format!("/api/v1/metrics/{id}");
+    let current = three_versions(&app, &roles, &doc, &path).await;
+
+    let v1 = one_version_reads_as_it_was(&app, &roles.viewer, &doc, &path).await;
+    unknown_versions_are_404_and_malformed_ones_400(&app, &roles.viewer, &path).await;
+    a_diff_patches_one_version_into_another(&app, &roles.viewer, id, &v1, &current).await;
+    a_backwards_diff_undoes_and_a_same_version_diff_is_empty(&app, &roles.viewer, &path, &doc, &current).await;
+    bad_diff_bounds_are_400_naming_each(&app, &roles.viewer, &path).await;
+    deleted_versions_stay_readable_and_recreation_continues_the_numbering(&app, &roles, &doc, &path).await;
+}
+
+/// Version 1 from `doc`, 2 renames it, 3 changes the unit and drops a tag; returns version 3.
+async fn three_versions(app: &TestApp, roles: &Roles, doc: &Value, path: &str) -> Value {
     assert_eq!(
-        app.send(Method::POST, "/api/v1/metrics", &editor, Some(&doc))
+        app.send(Method::POST, "/api/v1/metrics", &roles.editor, Some(doc))
             .await
             .status(),
         201
     );
     let rename = json!({ "name": "Renamed metric" });
     assert_eq!(
-        app.send(Method::PATCH, &path, &editor, Some(&rename)).await.status(),
+        app.send(Method::PATCH, path, &roles.editor, Some(&rename))
+            .await
+            .status(),
         200
     );
     let unit = json!({ "definition": { "unit": "per fortnight" }, "tags": ["only-one"] });
-    assert_eq!(app.send(Method::PATCH, &path, &editor, Some(&unit)).await.status(), 200);
-    let current: Value = app.get(&path, &viewer).await.json().await.unwrap();
+    assert_eq!(
+        app.send(Method::PATCH, path, &roles.editor, Some(&unit)).await.status(),
+        200
+    );
+    let current: Value = app.get(path, &roles.viewer).await.json().await.unwrap();
     assert_eq!(current["data"]["version"], 3);
+    current
+}
 
-    // One version: the document as it was, with its own ETag; 304 when the client has it.
-    let r = app.get(&format!("{path}/versions/1"), &viewer).await;
+/// The document as it was, with its own ETag; 304 when the client has it. Returns version 1.
+async fn one_version_reads_as_it_was(app: &TestApp, viewer: &str, doc: &Value, path: &str) -> Value {
+    let r = app.get(&format!("{path}/versions/1"), viewer).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["etag"], "\"v1\"");
     let v1: Value = r.json().await.unwrap();
     assert_eq!(v1["data"]["version"], 1);
     assert_eq!(v1["data"]["name"], doc["name"]);
-    assert_eq!(client_fields(&v1["data"]), client_fields(&doc));
+    assert_eq!(client_fields(&v1["data"]), client_fields(doc));
     let r = app
         .client
         .get(app.url(&format!("{path}/versions/1")))
-        .bearer_auth(&viewer)
+        .bearer_auth(viewer)
         .header("if-none-match", "\"v1\"")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 304);
     let v2: Value = app
-        .get(&format!("{path}/versions/2"), &viewer)
+        .get(&format!("{path}/versions/2"), viewer)
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(v2["data"]["name"], "Renamed metric");
+    v1
+}
 
-    // Unknown versions are 404; versions that are not whole numbers from 1 are 400.
+/// Malformed means not a whole number from 1.
+async fn unknown_versions_are_404_and_malformed_ones_400(app: &TestApp, viewer: &str, path: &str) {
     for missing in ["4", "99"] {
-        let (status, code, _) = error_code(app.get(&format!("{path}/versions/{missing}"), &viewer).await).await;
+        let (status, code, _) = error_code(app.get(&format!("{path}/versions/{missing}"), viewer).await).await;
         assert_eq!(
             (status.as_u16(), code.as_str()),
             (404, "NOT_FOUND"),
@@ -105,17 +125,21 @@ async fn versions_are_readable_and_diffable(db: &TestDb) {
         );
     }
     for bad in ["0", "-1", "two", "1.5"] {
-        let (status, code, _) = error_code(app.get(&format!("{path}/versions/{bad}"), &viewer).await).await;
+        let (status, code, _) = error_code(app.get(&format!("{path}/versions/{bad}"), viewer).await).await;
         assert_eq!(
             (status.as_u16(), code.as_str()),
             (400, "VALIDATION_ERROR"),
             "version {bad}"
         );
     }
-    assert_eq!(app.get("/api/v1/metrics/NOPE/versions/1", &viewer).await.status(), 404);
+    assert_eq!(app.get("/api/v1/metrics/NOPE/versions/1", viewer).await.status(), 404);
+}
 
-    // Diff: JSON Patch from 1 to 3 turns version 1 into version 3; server fields left out.
-    let r = app.get(&format!("{path}/diff?from=1&to=3"), &viewer).await;
+/// The JSON Patch from 1 to 3 turns version 1 into version 3, server fields left out; the
+/// diff's ETag does not depend on the order of the query parameters.
+async fn a_diff_patches_one_version_into_another(app: &TestApp, viewer: &str, id: &str, v1: &Value, current: &Value) {
+    let path = format!("/api/v1/metrics/{id}");
+    let r = app.get(&format!("{path}/diff?from=1&to=3"), viewer).await;
     assert_eq!(r.status(), 200);
     let etag = r.headers()["etag"].to_str().unwrap().to_string();
     let diff: Value = r.json().await.unwrap();
@@ -139,33 +163,42 @@ async fn versions_are_readable_and_diffable(db: &TestDb) {
     let r = app
         .client
         .get(app.url(&format!("{path}/diff?to=3&from=1")))
-        .bearer_auth(&viewer)
+        .bearer_auth(viewer)
         .header("if-none-match", etag)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 304);
+}
 
-    // Backwards undoes; the same version twice is no change.
+async fn a_backwards_diff_undoes_and_a_same_version_diff_is_empty(
+    app: &TestApp,
+    viewer: &str,
+    path: &str,
+    doc: &Value,
+    current: &Value,
+) {
     let back: Value = app
-        .get(&format!("{path}/diff?from=3&to=1"), &viewer)
+        .get(&format!("{path}/diff?from=3&to=1"), viewer)
         .await
         .json()
         .await
         .unwrap();
     let mut undone = client_fields(&current["data"]);
     apply(&mut undone, back["data"]["operations"].as_array().unwrap());
-    assert_eq!(undone, client_fields(&doc));
+    assert_eq!(undone, client_fields(doc));
     let same: Value = app
-        .get(&format!("{path}/diff?from=2&to=2"), &viewer)
+        .get(&format!("{path}/diff?from=2&to=2"), viewer)
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(same["data"]["operations"], json!([]));
+}
 
-    // Bad or missing bounds are 400 naming each; unknown versions 404.
-    let (status, _, body) = error_code(app.get(&format!("{path}/diff?from=x"), &viewer).await).await;
+/// Unknown versions as bounds are 404.
+async fn bad_diff_bounds_are_400_naming_each(app: &TestApp, viewer: &str, path: &str) {
+    let (status, _, body) = error_code(app.get(&format!("{path}/diff?from=x"), viewer).await).await;
     assert_eq!(status, 400);
     let fields: Vec<&str> = body["error"]["details"]
         .as_array()
@@ -182,41 +215,45 @@ async fn versions_are_readable_and_diffable(db: &TestDb) {
         "from=1&to=2&extra=1",
         "",
     ] {
-        let status = app.get(&format!("{path}/diff?{query}"), &viewer).await.status();
+        let status = app.get(&format!("{path}/diff?{query}"), viewer).await.status();
         assert_eq!(status, 400, "diff?{query}");
     }
-    let (status, code, _) = error_code(app.get(&format!("{path}/diff?from=1&to=40"), &viewer).await).await;
+    let (status, code, _) = error_code(app.get(&format!("{path}/diff?from=1&to=40"), viewer).await).await;
     assert_eq!((status.as_u16(), code.as_str()), (404, "NOT_FOUND"));
+}
 
-    // Deleted: versions stay readable, the deletion itself is not a document, and a re-created
-    // metric continues the numbering.
-    assert_eq!(app.send(Method::DELETE, &path, &admin, None).await.status(), 204);
-    assert_eq!(app.get(&format!("{path}/versions/2"), &viewer).await.status(), 200);
-    let (status, _, body) = error_code(app.get(&format!("{path}/versions/4"), &viewer).await).await;
+/// The deletion is version 4 but not a document.
+async fn deleted_versions_stay_readable_and_recreation_continues_the_numbering(
+    app: &TestApp,
+    roles: &Roles,
+    doc: &Value,
+    path: &str,
+) {
+    let viewer = roles.viewer.as_str();
+    assert_eq!(app.send(Method::DELETE, path, &roles.admin, None).await.status(), 204);
+    assert_eq!(app.get(&format!("{path}/versions/2"), viewer).await.status(), 200);
+    let (status, _, body) = error_code(app.get(&format!("{path}/versions/4"), viewer).await).await;
     assert_eq!(status, 404);
     assert!(
         body["error"]["message"].as_str().unwrap().contains("deletion"),
         "{body}"
     );
+    assert_eq!(app.get(&format!("{path}/diff?from=3&to=4"), viewer).await.status(), 404);
     assert_eq!(
-        app.get(&format!("{path}/diff?from=3&to=4"), &viewer).await.status(),
-        404
-    );
-    assert_eq!(
-        app.send(Method::POST, "/api/v1/metrics", &editor, Some(&doc))
+        app.send(Method::POST, "/api/v1/metrics", &roles.editor, Some(doc))
             .await
             .status(),
         201
     );
     let v5: Value = app
-        .get(&format!("{path}/versions/5"), &viewer)
+        .get(&format!("{path}/versions/5"), viewer)
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(v5["data"]["version"], 5);
     let diff: Value = app
-        .get(&format!("{path}/diff?from=1&to=5"), &viewer)
+        .get(&format!("{path}/diff?from=1&to=5"), viewer)
         .await
         .json()
         .await

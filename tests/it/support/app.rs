@@ -55,6 +55,13 @@ fn config(public_read: bool) -> ServeConfig {
     }
 }
 
+/// Access tokens by role, from [`TestApp::roles`].
+pub struct Roles {
+    pub viewer: String,
+    pub editor: String,
+    pub admin: String,
+}
+
 pub async fn spawn(db: &TestDb, public_read: bool) -> TestApp {
     spawn_with(db, config(public_read)).await
 }
@@ -125,6 +132,15 @@ impl TestApp {
             .unwrap();
         db.store.create_user(&new, &hash).await.unwrap();
         self.access_token(name, &password).await
+    }
+
+    /// Tokens for one user of each role: `vera` (viewer), `eddie` (editor) and the admin.
+    pub async fn roles(&self, db: &TestDb) -> Roles {
+        Roles {
+            viewer: self.user(db, "vera", "viewer").await,
+            editor: self.user(db, "eddie", "editor").await,
+            admin: self.token().await,
+        }
     }
 
     pub async fn send(

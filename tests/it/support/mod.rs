@@ -7,7 +7,7 @@ mod db;
 mod examples;
 mod redis;
 
-pub use app::{ADMIN_PASSWORD, TestApp, error_code, load, spawn, spawn_on, spawn_with, test_config};
+pub use app::{ADMIN_PASSWORD, Roles, TestApp, error_code, load, spawn, spawn_on, spawn_with, test_config};
 pub use db::{TestDb, postgres, postgres_url, sqlite};
 pub use examples::{example, example_json, examples_dir, sample_metrics};
 pub use redis::{PrivateRedis, TcpProxy, redis_prefix, redis_url};
