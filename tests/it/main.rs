@@ -15,6 +15,7 @@ mod hostile_http;
 mod hostile_import;
 mod import_export;
 mod observability;
+mod outage;
 mod policy;
 mod policy_http;
 mod store_suite;
