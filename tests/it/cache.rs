@@ -1,8 +1,10 @@
 //! The response cache end to end: real servers, the machine's Redis (a key prefix per test) and
 //! private `redis-server`s that tests stop and restart.
 
-use crate::http::{TestApp, load, spawn_on, spawn_with, test_config};
-use crate::support::{PrivateRedis, TestDb, backend_tests, redis_prefix, redis_url, sqlite};
+use crate::support::{
+    PrivateRedis, TestApp, TestDb, backend_tests, load, redis_prefix, redis_url, spawn_on, spawn_with, sqlite,
+    test_config,
+};
 use mdl::cache::keys::{canonical_query, read_route};
 use mdl::config::{DbConfig, ServeConfig};
 use reqwest::Method;

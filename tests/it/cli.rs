@@ -361,7 +361,7 @@ async fn cli_deletes_reach_running_servers(db: &TestDb) {
     let domain = json!({ "domain_id": "DOM-CLI", "name": "Command line" });
     let domain = mdl::domain::BusinessDomain::parse(domain).unwrap();
     db.store.save_domain(&domain, "cli-test", Expect::Absent).await.unwrap();
-    let app = crate::http::spawn_with(db, with_redis(&redis, &prefix)).await;
+    let app = crate::support::spawn_with(db, with_redis(&redis, &prefix)).await;
     let token = app.token().await;
     redis_tier_live(&app).await;
     for path in ["/api/v1/metrics/METRIC-CSAT", "/api/v1/domains/DOM-CLI"] {

@@ -1,7 +1,7 @@
 //! The OpenAPI contract: what clients are generated from and what the server enforces must be
 //! the same thing.
 
-use crate::http::spawn;
+use crate::support::spawn;
 use axum::http::Method;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

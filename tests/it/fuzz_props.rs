@@ -395,8 +395,8 @@ fn query_strings_never_reach_a_server_error() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let (db, app, token) = rt.block_on(async {
         let db = sqlite().await;
-        crate::http::load(&db).await;
-        let app = crate::http::spawn(&db, false).await;
+        crate::support::load(&db).await;
+        let app = crate::support::spawn(&db, false).await;
         let token = app.token().await;
         (db, app, token)
     });

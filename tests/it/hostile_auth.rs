@@ -2,8 +2,10 @@
 //! cannot turn against the real user, scoped keys, revocation that takes effect at once, and
 //! connections that cannot be held open by slow clients.
 
-use crate::http::{ADMIN_PASSWORD, TestApp, error_code, spawn_on, spawn_with, test_config};
-use crate::support::{TestDb, backend_tests, redis_prefix, redis_url};
+use crate::support::{
+    ADMIN_PASSWORD, TestApp, TestDb, backend_tests, error_code, redis_prefix, redis_url, spawn_on, spawn_with,
+    test_config,
+};
 use mdl::auth::password::{HashCost, hash_password};
 use mdl::config::{DbConfig, ServeConfig};
 use mdl::domain::user::NewUser;

@@ -2,8 +2,10 @@
 //! response cache, spellings of one id that must share one cache entry, and content negotiation
 //! on cache hits.
 
-use crate::http::{TestApp, error_code, load, spawn, spawn_with, test_config};
-use crate::support::{PrivateRedis, TestDb, backend_tests, redis_prefix, sqlite};
+use crate::support::{
+    PrivateRedis, TestApp, TestDb, backend_tests, error_code, load, redis_prefix, spawn, spawn_with, sqlite,
+    test_config,
+};
 use mdl::cache::keys::{canonical_query, read_route};
 use reqwest::Method;
 use serde_json::{Value, json};

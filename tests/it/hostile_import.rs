@@ -1,8 +1,10 @@
 //! Hostile input against imports and the public edges: alias bombs, forged server fields,
 //! anonymous scrapes, weak secrets, a database that is not there.
 
-use crate::http::{error_code, spawn, spawn_on, spawn_with, test_config};
-use crate::support::{TcpProxy, TestDb, backend_tests, postgres, postgres_url, sample_metrics, sqlite};
+use crate::support::{
+    TcpProxy, TestApp, TestDb, backend_tests, error_code, postgres, postgres_url, sample_metrics, spawn, spawn_on,
+    spawn_with, sqlite, test_config,
+};
 use mdl::catalog::import::{self, ImportOptions};
 use mdl::catalog::{Format, format};
 use mdl::config::{DbConfig, check_jwt_secret};
@@ -91,7 +93,7 @@ fn big_yaml(n: usize) -> Vec<u8> {
         .into_bytes()
 }
 
-async fn dry_run_import(app: &crate::http::TestApp, token: &str, body: Vec<u8>) -> reqwest::Response {
+async fn dry_run_import(app: &TestApp, token: &str, body: Vec<u8>) -> reqwest::Response {
     app.client
         .post(app.url("/api/v1/import?dry_run=true"))
         .bearer_auth(token)
@@ -186,7 +188,7 @@ fn forged(id: &str, version: Value) -> Value {
     doc
 }
 
-async fn post_import(app: &crate::http::TestApp, token: &str, catalog: &Value) -> Value {
+async fn post_import(app: &TestApp, token: &str, catalog: &Value) -> Value {
     let r = app.send(Method::POST, "/api/v1/import", token, Some(catalog)).await;
     assert!(r.status().is_success(), "{}", r.status());
     r.json().await.unwrap()
@@ -301,7 +303,7 @@ backend_tests!(
 #[tokio::test]
 async fn anonymous_scrapes_get_no_catalog_gauges() {
     let db = sqlite().await;
-    crate::http::load(&db).await;
+    crate::support::load(&db).await;
     let app = spawn(&db, false).await;
     let token = app.token().await;
     let scrape = async |token: Option<&str>| {

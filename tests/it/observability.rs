@@ -1,12 +1,8 @@
-//! Compression, request ids, monitoring, Prometheus, and surviving a database that goes away.
+//! Compression, request ids, performance stats and Prometheus.
 
-use crate::http::{TestApp, load, spawn_on, spawn_with, test_config};
-use crate::support::{TcpProxy, postgres, postgres_url, sqlite};
-use mdl::config::DbConfig;
-use reqwest::Method;
-use serde_json::{Value, json};
+use crate::support::{TestApp, load, spawn_with, sqlite, test_config};
+use serde_json::Value;
 use std::io::Read;
-use std::time::{Duration, Instant};
 
 async fn get_with(app: &TestApp, path: &str, token: &str, headers: &[(&str, &str)]) -> reqwest::Response {
     let mut req = app.client.get(app.url(path)).bearer_auth(token);
@@ -168,7 +164,17 @@ async fn prometheus_labels_monitors_and_shipped_dashboards() {
     load(&db).await;
     let app = spawn_with(&db, test_config()).await;
     let token = app.token().await;
-    let before: Value = get_with(&app, "/api/v1/stats/performance", &token, &[])
+
+    let random = query_stats_count_each_list_and_the_pool(&app, &token).await;
+    request_stats_group_by_route_and_health_shows_the_pool(&app, &token).await;
+    let scrape = scrape_labels_routes_by_template(&app, &token, &random).await;
+    every_series_the_shipped_monitoring_uses_is_exported(&scrape);
+    db.cleanup().await;
+}
+
+/// Three metric lists and a request to an unknown path; returns that path.
+async fn query_stats_count_each_list_and_the_pool(app: &TestApp, token: &str) -> String {
+    let before: Value = get_with(app, "/api/v1/stats/performance", token, &[])
         .await
         .json()
         .await
@@ -180,7 +186,7 @@ async fn prometheus_labels_monitors_and_shipped_dashboards() {
     };
     for q in ["tier=Tier-1", "tier=Tier-2", "category=Engineering"] {
         assert_eq!(
-            get_with(&app, &format!("/api/v1/metrics?{q}"), &token, &[])
+            get_with(app, &format!("/api/v1/metrics?{q}"), token, &[])
                 .await
                 .status(),
             200
@@ -188,7 +194,7 @@ async fn prometheus_labels_monitors_and_shipped_dashboards() {
     }
     let random = format!("/no/such/{}", uuid::Uuid::new_v4().simple());
     assert_eq!(app.client.get(app.url(&random)).send().await.unwrap().status(), 404);
-    let after: Value = get_with(&app, "/api/v1/stats/performance", &token, &[])
+    let after: Value = get_with(app, "/api/v1/stats/performance", token, &[])
         .await
         .json()
         .await
@@ -196,7 +202,7 @@ async fn prometheus_labels_monitors_and_shipped_dashboards() {
     assert_eq!(listed(&after), listed(&before) + 3, "{after}");
     assert!(after["data"]["pool"]["max"].as_u64().is_some());
     assert_eq!(after["data"]["circuit"]["state"], "closed");
-    let patterns: Value = get_with(&app, "/api/v1/stats/performance/patterns", &token, &[])
+    let patterns: Value = get_with(app, "/api/v1/stats/performance/patterns", token, &[])
         .await
         .json()
         .await
@@ -208,9 +214,13 @@ async fn prometheus_labels_monitors_and_shipped_dashboards() {
             .iter()
             .any(|p| p["pattern"] == "list_metrics")
     );
-    let slow = get_with(&app, "/api/v1/stats/performance/slow-queries?limit=5", &token, &[]).await;
+    let slow = get_with(app, "/api/v1/stats/performance/slow-queries?limit=5", token, &[]).await;
     assert_eq!(slow.status(), 200);
-    let requests: Value = get_with(&app, "/api/performance/stats", &token, &[])
+    random
+}
+
+async fn request_stats_group_by_route_and_health_shows_the_pool(app: &TestApp, token: &str) {
+    let requests: Value = get_with(app, "/api/performance/stats", token, &[])
         .await
         .json()
         .await
@@ -223,27 +233,47 @@ async fn prometheus_labels_monitors_and_shipped_dashboards() {
     let database = &health["components"]["database"];
     assert!(database["pool"]["max"].as_u64().unwrap() >= 1, "{health}");
     assert_eq!(database["circuit"], "closed");
+}
 
-    // A reader's scrape: anonymous ones get no catalog gauges.
+/// A reader's scrape (anonymous ones get no catalog gauges); returns the exposition text.
+async fn scrape_labels_routes_by_template(app: &TestApp, token: &str, random: &str) -> String {
     let text = app
         .client
         .get(app.url("/metrics"))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .send()
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    assert!(!text.contains(&random), "raw paths never become labels");
+    assert!(!text.contains(random), "raw paths never become labels");
     assert!(text.contains(r#"route="GET (unmatched)""#));
     assert!(text.contains(r#"route="GET /api/v1/metrics""#));
     assert!(
         text.contains("mdl_catalog_metrics_total 12"),
         "catalog gauges from grouped counts"
     );
+    text
+}
 
-    // Every series the shipped dashboard and alert rules use is exported.
+fn every_series_the_shipped_monitoring_uses_is_exported(scrape: &str) {
+    let used = series_used_by_shipped_monitoring();
+    assert!(used.len() >= 12, "{used:?}");
+    let exported: std::collections::BTreeSet<&str> = scrape
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+    let missing: Vec<&String> = used.iter().filter(|n| !exported.contains(n.as_str())).collect();
+    assert!(
+        missing.is_empty(),
+        "used by deploy/monitoring but not exported: {missing:?}"
+    );
+}
+
+/// Every `mdl_*` and `process_*` name in the Grafana dashboard and the alert rules.
+fn series_used_by_shipped_monitoring() -> std::collections::BTreeSet<String> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/monitoring");
     let mut used = std::collections::BTreeSet::new();
     for file in ["grafana-dashboard.json", "alerts.yml"] {
@@ -266,18 +296,7 @@ async fn prometheus_labels_monitors_and_shipped_dashboards() {
             }
         }
     }
-    assert!(used.len() >= 12, "{used:?}");
-    let exported: std::collections::BTreeSet<&str> = text
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split(['{', ' ']).next())
-        .collect();
-    let missing: Vec<&String> = used.iter().filter(|n| !exported.contains(n.as_str())).collect();
-    assert!(
-        missing.is_empty(),
-        "used by deploy/monitoring but not exported: {missing:?}"
-    );
-    db.cleanup().await;
+    used
 }
 
 #[tokio::test]
@@ -294,110 +313,5 @@ async fn metrics_on_their_own_listener_only() {
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
     assert!(text.contains("mdl_uptime_seconds"), "{text}");
-    db.cleanup().await;
-}
-
-/// PostgreSQL behind a proxy the test cuts: cached reads go on, the rest fail fast with 503
-/// and `Retry-After`, the breaker opens, and everything recovers with no acknowledged write lost.
-#[tokio::test]
-async fn database_outage_and_recovery() {
-    let Some(base) = postgres_url() else { return };
-    let Some(db) = postgres().await else { return };
-    load(&db).await;
-    let upstream: std::net::SocketAddr = "127.0.0.1:5432".parse().unwrap();
-    let mut proxy = TcpProxy::start(upstream).await;
-    assert!(
-        base.contains("127.0.0.1:5432"),
-        "the test expects the database at 127.0.0.1:5432"
-    );
-    let url = db.url.replace("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port));
-    let store = mdl::store::connect(&DbConfig::new(&url)).await.unwrap();
-    let app = spawn_on(store, test_config()).await;
-    let token = app.token().await;
-    let cached = "/api/v1/metrics?tier=Tier-1";
-    get_with(&app, cached, &token, &[]).await;
-    let mut acknowledged = Vec::new();
-    let create = |n: usize| {
-        let mut doc = crate::support::sample_metrics()[0].clone();
-        doc["metric_id"] = json!(format!("OUTAGE-{n}"));
-        doc
-    };
-    for n in 0..3 {
-        let r = app
-            .send(Method::POST, "/api/v1/metrics", &token, Some(&create(n)))
-            .await;
-        assert_eq!(r.status(), 201);
-        acknowledged.push(n);
-    }
-    get_with(&app, cached, &token, &[]).await; // re-cache after the writes
-
-    proxy.cut();
-    let r = get_with(&app, cached, &token, &[]).await;
-    assert_eq!(
-        (r.status().as_u16(), header(&r, "x-cache").as_deref()),
-        (200, Some("HIT")),
-        "cached reads go on"
-    );
-    let mut statuses = Vec::new();
-    for n in 3..12 {
-        let started = Instant::now();
-        let r = app
-            .send(Method::POST, "/api/v1/metrics", &token, Some(&create(n)))
-            .await;
-        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
-        if r.status().is_success() {
-            acknowledged.push(n);
-        } else {
-            assert_eq!(r.status(), 503);
-            assert!(header(&r, "retry-after").is_some());
-            let body: Value = r.json().await.unwrap();
-            assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
-        }
-        let r = get_with(&app, &format!("/api/v1/metrics/OUTAGE-{n}"), &token, &[]).await;
-        statuses.push(r.status().as_u16());
-    }
-    assert!(statuses.iter().all(|s| *s == 503), "{statuses:?}");
-    let perf: Value = get_with(&app, "/api/v1/stats/performance", &token, &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    let circuit = &perf["data"]["circuit"];
-    assert_ne!(circuit["state"], "closed", "{circuit}");
-    assert!(circuit["opened"].as_u64().unwrap() >= 1);
-    assert!(
-        circuit["short_circuited"].as_u64().unwrap() >= 1,
-        "later calls never touched the database: {circuit}"
-    );
-    let health = app.client.get(app.url("/health/ready")).send().await.unwrap();
-    assert_eq!(health.status(), 503);
-
-    proxy.restore().await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let r = app
-            .send(Method::POST, "/api/v1/metrics", &token, Some(&create(100)))
-            .await;
-        if r.status() == 201 {
-            acknowledged.push(100);
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "service did not resume within 10 s: {}",
-            r.status()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    for n in &acknowledged {
-        let r = get_with(&app, &format!("/api/v1/metrics/OUTAGE-{n}"), &token, &[]).await;
-        assert_eq!(r.status(), 200, "acknowledged write OUTAGE-{n} is there");
-    }
-    let perf: Value = get_with(&app, "/api/v1/stats/performance", &token, &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(perf["data"]["circuit"]["state"], "closed");
     db.cleanup().await;
 }

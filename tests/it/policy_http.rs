@@ -1,7 +1,6 @@
 //! Policy routes and the `mdl policy`/`mdl policies` commands, on both backends.
 
-use crate::http::{error_code, load, spawn};
-use crate::support::{TestDb, backend_tests};
+use crate::support::{TestApp, TestDb, backend_tests, error_code, load, spawn};
 use mdl::domain::Metric;
 use mdl::domain::policy::{Policy, string_literal};
 use serde_json::{Value, json};
@@ -168,18 +167,32 @@ async fn bundle_is_real_deterministic_and_polls_with_304(db: &TestDb) {
     load(db).await;
     let app = spawn(db, false).await;
     let token = app.token().await;
-    let fetch = |etag: Option<String>| {
-        let mut req = app
-            .client
-            .get(app.url("/api/v1/policies/bundle.tar.gz"))
-            .bearer_auth(&token);
-        if let Some(e) = etag {
-            req = req.header("if-none-match", e);
-        }
-        req.send()
-    };
 
-    let r = fetch(None).await.unwrap();
+    let (first, etag, revision) = the_bundle_is_a_tarball_tagged_with_its_revision(&app, &token).await;
+    the_whole_bundle_loads_as_opa_would_and_decides(&untar(&first));
+    an_unchanged_catalog_gives_the_same_bytes_and_304(&app, &token, &first, &etag).await;
+    a_change_elsewhere_in_the_catalog_leaves_the_bundle_alone(&app, &token, &etag).await;
+    let new_etag = a_metric_change_moves_the_revision(&app, &token, &etag, &revision).await;
+    deleting_a_metric_removes_its_module(&app, &token, new_etag).await;
+}
+
+async fn fetch_bundle(app: &TestApp, token: &str, etag: Option<&str>) -> reqwest::Response {
+    let mut req = app
+        .client
+        .get(app.url("/api/v1/policies/bundle.tar.gz"))
+        .bearer_auth(token);
+    if let Some(e) = etag {
+        req = req.header("if-none-match", e);
+    }
+    req.send().await.unwrap()
+}
+
+/// Returns the bundle's bytes, its ETag and its manifest revision.
+async fn the_bundle_is_a_tarball_tagged_with_its_revision(
+    app: &TestApp,
+    token: &str,
+) -> (bytes::Bytes, String, String) {
+    let r = fetch_bundle(app, token, None).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/gzip");
     let etag = r.headers()["etag"].to_str().unwrap().to_string();
@@ -189,9 +202,11 @@ async fn bundle_is_real_deterministic_and_polls_with_304(db: &TestDb) {
     assert!(files.contains_key(&format!("mdl/metrics/{LOGIN}/policy.rego")));
     let revision = manifest_revision(&files);
     assert_eq!(etag, format!("\"{revision}\""), "the ETag is the manifest revision");
+    (first, etag, revision)
+}
 
-    // The whole bundle loads as OPA would load it, and decides.
-    let mut engine = load_bundle(&files);
+fn the_whole_bundle_loads_as_opa_would_and_decides(files: &BTreeMap<String, Vec<u8>>) {
+    let mut engine = load_bundle(files);
     let input = json!({"metric_id": LOGIN, "value": 0.97, "dimensions": {"platform": "web"}, "user": {"id": "data_engineering"}});
     engine.set_input(regorus::Value::from_json_str(&input.to_string()).unwrap());
     let allow = engine
@@ -201,32 +216,36 @@ async fn bundle_is_real_deterministic_and_polls_with_304(db: &TestDb) {
         serde_json::to_value(&allow.result[0].expressions[0].value).unwrap(),
         true
     );
+}
 
-    // Nothing changed: same bytes, and polling with the ETag gets 304.
-    let second = fetch(None).await.unwrap().bytes().await.unwrap();
+async fn an_unchanged_catalog_gives_the_same_bytes_and_304(app: &TestApp, token: &str, first: &[u8], etag: &str) {
+    let second = fetch_bundle(app, token, None).await.bytes().await.unwrap();
     assert_eq!(first, second, "byte-identical across requests");
-    assert_eq!(fetch(Some(etag.clone())).await.unwrap().status(), 304);
+    assert_eq!(fetch_bundle(app, token, Some(etag)).await.status(), 304);
+}
 
-    // A change elsewhere in the catalog leaves the bundle alone.
+async fn a_change_elsewhere_in_the_catalog_leaves_the_bundle_alone(app: &TestApp, token: &str, etag: &str) {
     let domain = json!({"domain_id": "ops", "name": "Operations", "description": "d", "owner_team": "ops"});
     let r = app
-        .send(reqwest::Method::POST, "/api/v1/domains", &token, Some(&domain))
+        .send(reqwest::Method::POST, "/api/v1/domains", token, Some(&domain))
         .await;
     assert_eq!(r.status(), 201);
-    assert_eq!(fetch(Some(etag.clone())).await.unwrap().status(), 304);
+    assert_eq!(fetch_bundle(app, token, Some(etag)).await.status(), 304);
+}
 
-    // A metric change moves the revision.
+/// Returns the new ETag.
+async fn a_metric_change_moves_the_revision(app: &TestApp, token: &str, etag: &str, revision: &str) -> String {
     let patch = json!({"targets_and_alerts": {"critical_threshold": 0.5}});
     let r = app
         .send(
             reqwest::Method::PATCH,
             &format!("/api/v1/metrics/{LOGIN}"),
-            &token,
+            token,
             Some(&patch),
         )
         .await;
     assert_eq!(r.status(), 200);
-    let r = fetch(Some(etag.clone())).await.unwrap();
+    let r = fetch_bundle(app, token, Some(etag)).await;
     assert_eq!(r.status(), 200);
     let new_etag = r.headers()["etag"].to_str().unwrap().to_string();
     assert_ne!(new_etag, etag);
@@ -234,18 +253,20 @@ async fn bundle_is_real_deterministic_and_polls_with_304(db: &TestDb) {
     assert_ne!(manifest_revision(&files), revision);
     let rego = String::from_utf8(files[&format!("mdl/metrics/{LOGIN}/policy.rego")].clone()).unwrap();
     assert!(rego.contains("input.value >= 0.5"), "{rego}");
+    new_etag
+}
 
-    // Deleting a metric removes its module.
+async fn deleting_a_metric_removes_its_module(app: &TestApp, token: &str, etag: String) {
     let r = app
         .send(
             reqwest::Method::DELETE,
             &format!("/api/v1/metrics/{LOGIN}"),
-            &token,
+            token,
             None,
         )
         .await;
     assert_eq!(r.status(), 204);
-    let files = untar(&fetch(Some(new_etag)).await.unwrap().bytes().await.unwrap());
+    let files = untar(&fetch_bundle(app, token, Some(&etag)).await.bytes().await.unwrap());
     assert_eq!(files.len(), 2 + 11);
 }
 
