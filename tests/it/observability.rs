@@ -315,3 +315,60 @@ async fn metrics_on_their_own_listener_only() {
     assert!(text.contains("mdl_uptime_seconds"), "{text}");
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn every_served_route_has_its_own_figures_and_invented_methods_create_no_series() {
+    let db = sqlite().await;
+    let app = spawn_with(&db, test_config()).await;
+    let token = app.token().await;
+    for path in ["/api-docs/openapi.json", "/api-docs/", "/health/live"] {
+        assert_eq!(
+            app.client.get(app.url(path)).send().await.unwrap().status(),
+            200,
+            "{path}"
+        );
+    }
+    let invented = reqwest::Method::from_bytes(b"BREW").unwrap();
+    let r = app
+        .client
+        .request(invented, app.url("/api/v1/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+
+    let stats: Value = get_with(&app, "/api/performance/stats", &token, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let routes = &stats["data"]["requests"]["by_key"];
+    for label in [
+        "GET /api-docs/openapi.json",
+        "GET /health/live",
+        "OTHER /api/v1/metrics",
+    ] {
+        assert_eq!(routes[label]["count"], 1, "{label}: {stats}");
+        let (p50, p99, max) = (
+            routes[label]["p50_ms"].as_f64().unwrap(),
+            routes[label]["p99_ms"].as_f64().unwrap(),
+            routes[label]["max_ms"].as_f64().unwrap(),
+        );
+        assert!(p50 <= p99 && p99 <= max && max > 0.0, "{label}: {p50} {p99} {max}");
+    }
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains("BREW"), "methods are a fixed set of labels");
+    assert!(text.contains(r#"mdl_http_requests_total{method="OTHER",route="OTHER /api/v1/metrics",status="405"} 1"#));
+    let live = r#"mdl_http_request_duration_seconds_count{method="GET",route="GET /health/live"} 1"#;
+    assert!(text.contains(live), "{text}");
+    db.cleanup().await;
+}

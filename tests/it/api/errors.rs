@@ -75,4 +75,30 @@ async fn a_panicking_handler_answers_500_for_that_request_only() {
     );
 }
 
+#[tokio::test]
+async fn a_handler_past_the_time_limit_answers_503_with_the_envelope_and_its_request_id() {
+    async fn slow() -> &'static str {
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        "late"
+    }
+    let app = axum::Router::new().route("/slow", axum::routing::get(slow));
+    let app = mdl::http::with_common_layers(app, 1024, std::time::Duration::from_millis(200));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let started = std::time::Instant::now();
+    let r = reqwest::Client::new()
+        .get(format!("{base}/slow"))
+        .header("x-request-id", "slow-1")
+        .send()
+        .await
+        .unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(r.headers()["x-request-id"], "slow-1");
+    assert!(r.headers().contains_key("x-response-time"));
+    let (status, code, body) = error_code(r).await;
+    assert_eq!((status.as_u16(), code.as_str()), (503, "SERVICE_UNAVAILABLE"));
+    assert_eq!(body["request_id"], "slow-1");
+}
+
 backend_tests!(unknown_routes_methods_and_bodies_get_the_envelope,);
