@@ -59,16 +59,16 @@ cost() {
   drive "$port" "$path" 200
   callgrind_control -z "$pid" >/dev/null
   drive "$port" "$path" "$REQUESTS"
-  callgrind_control -d "$label" "$pid" >/dev/null
-  local file
-  file=$(ls -t "$WORK"/callgrind.out.* | head -n1)
-  local total
-  total=$(callgrind_annotate "$file" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1; exit}')
+  callgrind_control -d "$pid" >/dev/null
+  local file total
+  file=$(ls -t "$WORK/callgrind.out.$pid".* | head -n1)
+  # Instructions of every thread since the zeroing: the `summary:` (or `totals:`) line.
+  total=$(awk '/^(summary|totals):/ {print $2; exit}' "$file")
   echo "$label|$((total / REQUESTS))"
 }
 
-vg() { valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out.%p" "$@"; }
-MDL_ADMIN_PASSWORD=$PASSWORD RUST_LOG=warn vg $MDL serve --bind 127.0.0.1:3401 >"$WORK/mdl.log" 2>&1 &
+vg() { exec valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out.%p" "$@"; }
+MDL_ADMIN_PASSWORD=$PASSWORD RUST_LOG=warn vg "$MDL" serve --bind 127.0.0.1:3401 >"$WORK/mdl.log" 2>&1 &
 mdl=$!; PIDS+=($mdl)
 vg "$CEILING" "$WORK/page.body" 127.0.0.1:3402 >/dev/null 2>&1 &
 ceil_page=$!; PIDS+=($ceil_page)

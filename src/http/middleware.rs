@@ -88,7 +88,12 @@ fn finish_headers(headers: &mut HeaderMap, id: &str, elapsed: Duration, docs: bo
     weaken_reencoded_etag(headers);
 }
 
-/// Installs [`Observe`] around every route and the fallback.
+/// The route template that answered, set on the response by the route layer (this layer runs
+/// before routing, so the request cannot tell it).
+#[derive(Debug, Clone)]
+pub struct RouteTemplate(pub MatchedPath);
+
+/// Installs [`Observe`].
 #[derive(Clone)]
 pub struct ObserveLayer {
     observability: Arc<Observability>,
@@ -138,8 +143,9 @@ where
             req.headers_mut().remove(header::ACCEPT_ENCODING);
         }
         let method = req.method().clone();
-        // Routing has happened: this layer wraps each route (and the fallback) separately.
-        let template = req.extensions().get::<MatchedPath>().cloned();
+        // Set when this layer wraps a single route (`with_common_layers`); otherwise the route
+        // layer tags the response.
+        let matched = req.extensions().get::<MatchedPath>().cloned();
         let docs = req.uri().path().starts_with("/api-docs");
         let span = tracing::info_span!("request", request_id = %id, method = %method, path = %req.uri().path());
         let layer = self.layer.clone();
@@ -170,10 +176,15 @@ where
                 .get(header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
                 .or_else(|| http_body::Body::size_hint(response.body()).exact());
+            let template = response
+                .extensions()
+                .get::<RouteTemplate>()
+                .map(|t| &t.0)
+                .or(matched.as_ref());
             let route = layer
                 .observability
                 .requests
-                .route(&method, template.as_ref().map(MatchedPath::as_str));
+                .route(&method, template.map(MatchedPath::as_str));
             route.record(status, elapsed, size);
             if elapsed >= layer.observability.requests.slow_after() {
                 tracing::warn!(request_id = %id, route = route.label(), status, elapsed_ms = elapsed.as_millis() as u64, "slow request");

@@ -4,11 +4,13 @@
 //! `axum::serve` sets no timer, so hyper's header-read timeout never fires and a client that
 //! drips header bytes holds its connection (and a file descriptor) for as long as it likes.
 
-use axum::Router;
-use axum::extract::ConnectInfo;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use axum::response::Response;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -31,12 +33,19 @@ pub struct ConnectionLimits {
 
 /// Serves `router` on `listener` until `stop` completes, then stops accepting and waits (up to
 /// the drain timeout) for open connections to finish their requests.
-pub async fn serve(
+pub async fn serve<S>(
     listener: TcpListener,
-    router: Router,
+    app: S,
     limits: ConnectionLimits,
     stop: impl Future<Output = ()> + Send + 'static,
-) -> io::Result<()> {
+) -> io::Result<()>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -68,11 +77,11 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let service = router
+        let service = app
             .clone()
             .map_request(move |mut req: hyper::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
-                req
+                req.map(Body::new)
             });
         let io = TokioIo::new(IdleTimeout::new(stream, limits.idle_timeout));
         let conn = builder.serve_connection(io, TowerToHyperService::new(service));
