@@ -1,15 +1,13 @@
 //! Persistence: one `Store` trait, a SQLite and a PostgreSQL implementation.
 
-#[macro_use]
 mod backend;
 pub mod error;
 pub mod guard;
 pub mod model;
 pub mod postgres;
 pub mod query;
-pub mod sqlite;
-pub(crate) use backend::impl_store;
 mod sql;
+pub mod sqlite;
 mod write;
 
 pub use error::StoreError;
