@@ -28,6 +28,55 @@ impl EntityKind {
             EntityKind::Objective => "objective",
         }
     }
+
+    pub fn table(self) -> &'static str {
+        match self {
+            EntityKind::Metric => "metrics",
+            EntityKind::Domain => "domains",
+            EntityKind::Objective => "objectives",
+        }
+    }
+
+    /// The id field of the document, and the id column of the table.
+    pub fn id_col(self) -> &'static str {
+        match self {
+            EntityKind::Metric => "metric_id",
+            EntityKind::Domain => "domain_id",
+            EntityKind::Objective => "objective_id",
+        }
+    }
+}
+
+/// A validated domain or objective, ready to save. Metrics are not among them: their writes
+/// also keep history and tags (`Store::save_metric`).
+#[derive(Debug, Clone)]
+pub enum Entity {
+    Domain(BusinessDomain),
+    Objective(Objective),
+}
+
+impl Entity {
+    pub fn kind(&self) -> EntityKind {
+        match self {
+            Entity::Domain(_) => EntityKind::Domain,
+            Entity::Objective(_) => EntityKind::Objective,
+        }
+    }
+
+    pub fn doc(&self) -> &Map<String, Value> {
+        match self {
+            Entity::Domain(d) => &d.doc,
+            Entity::Objective(o) => &o.doc,
+        }
+    }
+
+    /// Fields the schema does not know, stored as sent.
+    pub fn unknown_fields(&self) -> &[String] {
+        match self {
+            Entity::Domain(d) => &d.unknown_fields,
+            Entity::Objective(o) => &o.unknown_fields,
+        }
+    }
 }
 
 /// A stored entity: the client's document plus the server-managed fields.

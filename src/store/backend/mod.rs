@@ -6,12 +6,12 @@ mod accounts;
 mod catalog;
 
 use super::error::StoreError;
-use super::model::{Backend, EntityKind, Provenance, Saved, Stored, WriteKind};
+use super::model::{Backend, Entity, EntityKind, Provenance, Saved, Stored, WriteKind};
 use super::query::{MetricFilter, MetricQuery, Page, PageRequest};
 use super::sql::{self, Dialect, RowSpec};
 use super::write::{self, Plan, WriteInput};
 use super::{Expect, PoolStatus, StoreResult};
-use crate::domain::{BusinessDomain, Metric, Objective};
+use crate::domain::Metric;
 use serde_json::{Map, Value};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, QueryBuilder, Transaction, Type};
 use std::collections::HashMap;
@@ -216,11 +216,10 @@ where
     async fn delete_row(
         conn: &mut DB::Connection,
         kind: EntityKind,
-        table: &str,
-        id_col: &str,
         id: &str,
         version: Option<i64>,
     ) -> StoreResult<Stored> {
+        let (table, id_col) = (kind.table(), kind.id_col());
         let current = Self::fetch_stored(conn, table, id_col, id, true).await?;
         let cur = write::check_delete(kind, id, current.as_ref(), version)?;
         let mut qb = QueryBuilder::<DB>::new(format!("DELETE FROM {table} WHERE {id_col} = "));
@@ -282,12 +281,12 @@ where
         }))
     }
 
-    async fn get(&self, table: &str, id_col: &str, id: &str) -> StoreResult<Option<Stored>> {
-        Self::fetch_stored(&mut *self.pool.acquire().await?, table, id_col, id, false).await
+    async fn get(&self, kind: EntityKind, id: &str) -> StoreResult<Option<Stored>> {
+        Self::fetch_stored(&mut *self.pool.acquire().await?, kind.table(), kind.id_col(), id, false).await
     }
 
     pub(crate) async fn get_metric(&self, id: &str) -> StoreResult<Option<Stored>> {
-        self.get("metrics", "metric_id", id).await
+        self.get(EntityKind::Metric, id).await
     }
 
     pub(crate) async fn list_metrics(&self, query: &MetricQuery) -> StoreResult<Page<Stored>> {
@@ -306,7 +305,7 @@ where
 
     pub(crate) async fn delete_metric(&self, id: &str, actor: &str, version: Option<i64>) -> StoreResult<()> {
         let mut tx = DB::begin_write(&self.pool).await?;
-        let cur = Self::delete_row(&mut tx, EntityKind::Metric, "metrics", "metric_id", id, version).await?;
+        let cur = Self::delete_row(&mut tx, EntityKind::Metric, id, version).await?;
         // The last state as it was stored, server fields included.
         let snapshot = cur.to_json_string()?;
         let plan = write::delete_plan(cur, actor)?;
@@ -315,56 +314,31 @@ where
         Ok(())
     }
 
-    pub(crate) async fn get_domain(&self, id: &str) -> StoreResult<Option<Stored>> {
-        self.get("domains", "domain_id", id).await
+    pub(crate) async fn get_entity(&self, kind: EntityKind, id: &str) -> StoreResult<Option<Stored>> {
+        self.get(kind, id).await
     }
 
-    pub(crate) async fn list_domains(&self, page: &PageRequest) -> StoreResult<Page<Stored>> {
-        self.list(&sql::named_spec::<DB>("domains", "domain_id", page), None)
+    pub(crate) async fn list_entities(&self, kind: EntityKind, page: &PageRequest) -> StoreResult<Page<Stored>> {
+        self.list(&sql::named_spec::<DB>(kind.table(), kind.id_col(), page), None)
             .await
     }
 
-    pub(crate) async fn save_domain(&self, d: &BusinessDomain, actor: &str, expect: Expect) -> StoreResult<Saved> {
+    pub(crate) async fn save_entity(&self, entity: &Entity, actor: &str, expect: Expect) -> StoreResult<Saved> {
         let mut tx = DB::begin_write(&self.pool).await?;
-        let saved = Self::write_plain(&mut tx, sql::domain_row(d), &d.doc, actor, expect, None).await?;
+        let saved = Self::write_plain(&mut tx, sql::entity_row(entity), entity.doc(), actor, expect, None).await?;
         tx.commit().await?;
         Ok(saved)
     }
 
-    pub(crate) async fn delete_domain(&self, id: &str, version: Option<i64>) -> StoreResult<()> {
+    pub(crate) async fn delete_entity(&self, kind: EntityKind, id: &str, version: Option<i64>) -> StoreResult<()> {
+        if kind == EntityKind::Metric {
+            return Err(StoreError::invalid(
+                "kind",
+                "metrics are deleted with their history (delete_metric)",
+            ));
+        }
         let mut tx = DB::begin_write(&self.pool).await?;
-        Self::delete_row(&mut tx, EntityKind::Domain, "domains", "domain_id", id, version).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub(crate) async fn get_objective(&self, id: &str) -> StoreResult<Option<Stored>> {
-        self.get("objectives", "objective_id", id).await
-    }
-
-    pub(crate) async fn list_objectives(&self, page: &PageRequest) -> StoreResult<Page<Stored>> {
-        self.list(&sql::named_spec::<DB>("objectives", "objective_id", page), None)
-            .await
-    }
-
-    pub(crate) async fn save_objective(&self, o: &Objective, actor: &str, expect: Expect) -> StoreResult<Saved> {
-        let mut tx = DB::begin_write(&self.pool).await?;
-        let saved = Self::write_plain(&mut tx, sql::objective_row(o), &o.doc, actor, expect, None).await?;
-        tx.commit().await?;
-        Ok(saved)
-    }
-
-    pub(crate) async fn delete_objective(&self, id: &str, version: Option<i64>) -> StoreResult<()> {
-        let mut tx = DB::begin_write(&self.pool).await?;
-        Self::delete_row(
-            &mut tx,
-            EntityKind::Objective,
-            "objectives",
-            "objective_id",
-            id,
-            version,
-        )
-        .await?;
+        Self::delete_row(&mut tx, kind, id, version).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -3,15 +3,15 @@
 use super::backend::{SqlBackend, SqlStore, migration_error};
 use super::error::StoreError;
 use super::model::{
-    ApiKey, Backend, CatalogSnapshot, CatalogStats, HistoryEntry, ImportBatch, ImportOutcome, RefreshUse, Saved,
-    Stored, UserChange, now, parse_timestamp,
+    ApiKey, Backend, CatalogSnapshot, CatalogStats, Entity, EntityKind, HistoryEntry, ImportBatch, ImportOutcome,
+    RefreshUse, Saved, Stored, UserChange, now, parse_timestamp,
 };
 use super::query::{MetricQuery, Page, PageRequest};
 use super::sql::Dialect;
 use super::{Expect, PoolStatus, Store, StoreResult};
 use crate::config::DbConfig;
+use crate::domain::Metric;
 use crate::domain::user::{NewUser, User};
-use crate::domain::{BusinessDomain, Metric, Objective};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -218,29 +218,17 @@ impl Store for PgStore {
     async fn metric_version(&self, id: &str, version: i64) -> StoreResult<Option<HistoryEntry>> {
         self.db.metric_version(id, version).await
     }
-    async fn get_domain(&self, id: &str) -> StoreResult<Option<Stored>> {
-        self.db.get_domain(id).await
+    async fn get_entity(&self, kind: EntityKind, id: &str) -> StoreResult<Option<Stored>> {
+        self.db.get_entity(kind, id).await
     }
-    async fn list_domains(&self, page: &PageRequest) -> StoreResult<Page<Stored>> {
-        self.db.list_domains(page).await
+    async fn list_entities(&self, kind: EntityKind, page: &PageRequest) -> StoreResult<Page<Stored>> {
+        self.db.list_entities(kind, page).await
     }
-    async fn save_domain(&self, domain: &BusinessDomain, actor: &str, expect: Expect) -> StoreResult<Saved> {
-        self.db.save_domain(domain, actor, expect).await
+    async fn save_entity(&self, entity: &Entity, actor: &str, expect: Expect) -> StoreResult<Saved> {
+        self.db.save_entity(entity, actor, expect).await
     }
-    async fn delete_domain(&self, id: &str, version: Option<i64>) -> StoreResult<()> {
-        self.db.delete_domain(id, version).await
-    }
-    async fn get_objective(&self, id: &str) -> StoreResult<Option<Stored>> {
-        self.db.get_objective(id).await
-    }
-    async fn list_objectives(&self, page: &PageRequest) -> StoreResult<Page<Stored>> {
-        self.db.list_objectives(page).await
-    }
-    async fn save_objective(&self, objective: &Objective, actor: &str, expect: Expect) -> StoreResult<Saved> {
-        self.db.save_objective(objective, actor, expect).await
-    }
-    async fn delete_objective(&self, id: &str, version: Option<i64>) -> StoreResult<()> {
-        self.db.delete_objective(id, version).await
+    async fn delete_entity(&self, kind: EntityKind, id: &str, version: Option<i64>) -> StoreResult<()> {
+        self.db.delete_entity(kind, id, version).await
     }
     async fn import(&self, batch: &ImportBatch, actor: &str) -> StoreResult<ImportOutcome> {
         self.db.import(batch, actor).await

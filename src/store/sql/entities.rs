@@ -2,7 +2,7 @@
 
 use super::{Dialect, ListSpec};
 use crate::store::error::StoreError;
-use crate::store::model::{EntityKind, Stored, timestamp_text};
+use crate::store::model::{Entity, EntityKind, Stored, timestamp_text};
 use crate::store::query::{MetricSort, PageRequest};
 use sqlx::{ColumnIndex, Database, Decode, Encode, QueryBuilder, Row, Type};
 
@@ -115,6 +115,13 @@ pub(crate) fn domain_row(d: &crate::domain::BusinessDomain) -> RowSpec {
         table: "domains",
         id_col: "domain_id",
         columns: vec![("name", Some(d.name.clone())), ("owner_team", d.owner_team.clone())],
+    }
+}
+
+pub(crate) fn entity_row(entity: &Entity) -> RowSpec {
+    match entity {
+        Entity::Domain(d) => domain_row(d),
+        Entity::Objective(o) => objective_row(o),
     }
 }
 
