@@ -7,6 +7,7 @@
 //! reached the database, and the client, told it failed, decides.
 
 use super::*;
+use futures_util::future::BoxFuture;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -125,6 +126,15 @@ fn by_kind(kind: EntityKind, names: [&'static str; 3]) -> &'static str {
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Call {
+    /// Idempotent: retried once after a lost connection.
+    Read,
+    /// Never retried: it may have reached the database before the connection failed.
+    Write,
+}
+use Call::{Read, Write};
+
 pub struct GuardedStore {
     inner: DynStore,
     breaker: Arc<Breaker>,
@@ -157,15 +167,20 @@ impl GuardedStore {
         result
     }
 
-    /// An idempotent read: one retry after a lost connection (a pooled connection that died,
-    /// which a fresh one replaces), but not after waiting out the pool timeout.
-    async fn read<T, F: Future<Output = StoreResult<T>>>(
-        &self,
+    /// One store call under the breaker, timed and observed. `f` starts the call on the inner
+    /// store; an idempotent read is started again once after a lost connection (a pooled
+    /// connection that died, which a fresh one replaces), but not after waiting out the pool
+    /// timeout.
+    async fn call<'a, T>(
+        &'a self,
         operation: &'static str,
-        call: impl Fn() -> F,
+        kind: Call,
+        f: impl Fn(&'a dyn Store) -> BoxFuture<'a, StoreResult<T>>,
     ) -> StoreResult<T> {
-        match self.once(operation, call()).await {
-            Err(StoreError::Unreachable(e)) if !e.contains("timed out") => self.once(operation, call()).await,
+        match self.once(operation, f(&*self.inner)).await {
+            Err(StoreError::Unreachable(e)) if kind == Call::Read && !e.contains("timed out") => {
+                self.once(operation, f(&*self.inner)).await
+            }
             other => other,
         }
     }
@@ -177,7 +192,7 @@ impl Store for GuardedStore {
         self.inner.backend()
     }
     async fn migrate(&self) -> StoreResult<()> {
-        self.once("migrate", self.inner.migrate()).await
+        self.call("migrate", Write, |s| s.migrate()).await
     }
     async fn ping(&self) -> StoreResult<()> {
         // Health checks see the database itself, not the breaker's opinion of it.
@@ -190,93 +205,93 @@ impl Store for GuardedStore {
         self.inner.close().await;
     }
     async fn get_metric(&self, id: &str) -> StoreResult<Option<Stored>> {
-        self.read("get_metric", || self.inner.get_metric(id)).await
+        self.call("get_metric", Read, |s| s.get_metric(id)).await
     }
     async fn list_metrics(&self, query: &MetricQuery) -> StoreResult<Page<Stored>> {
-        self.read("list_metrics", || self.inner.list_metrics(query)).await
+        self.call("list_metrics", Read, |s| s.list_metrics(query)).await
     }
     async fn save_metric(&self, metric: &Metric, actor: &str, expect: Expect) -> StoreResult<Saved> {
-        self.once("save_metric", self.inner.save_metric(metric, actor, expect))
+        self.call("save_metric", Write, |s| s.save_metric(metric, actor, expect))
             .await
     }
     async fn delete_metric(&self, id: &str, actor: &str, version: Option<i64>) -> StoreResult<()> {
-        self.once("delete_metric", self.inner.delete_metric(id, actor, version))
+        self.call("delete_metric", Write, |s| s.delete_metric(id, actor, version))
             .await
     }
     async fn metric_history(&self, id: &str, page: &PageRequest) -> StoreResult<Page<HistoryEntry>> {
-        self.read("metric_history", || self.inner.metric_history(id, page))
-            .await
+        self.call("metric_history", Read, |s| s.metric_history(id, page)).await
     }
     async fn metric_version(&self, id: &str, version: i64) -> StoreResult<Option<HistoryEntry>> {
-        self.read("metric_version", || self.inner.metric_version(id, version))
+        self.call("metric_version", Read, |s| s.metric_version(id, version))
             .await
     }
     async fn get_entity(&self, kind: EntityKind, id: &str) -> StoreResult<Option<Stored>> {
         let op = by_kind(kind, ["get_metric", "get_domain", "get_objective"]);
-        self.read(op, || self.inner.get_entity(kind, id)).await
+        self.call(op, Read, |s| s.get_entity(kind, id)).await
     }
     async fn list_entities(&self, kind: EntityKind, page: &PageRequest) -> StoreResult<Page<Stored>> {
         let op = by_kind(kind, ["list_entities", "list_domains", "list_objectives"]);
-        self.read(op, || self.inner.list_entities(kind, page)).await
+        self.call(op, Read, |s| s.list_entities(kind, page)).await
     }
     async fn save_entity(&self, entity: &Entity, actor: &str, expect: Expect) -> StoreResult<Saved> {
         let op = by_kind(entity.kind(), ["save_entity", "save_domain", "save_objective"]);
-        self.once(op, self.inner.save_entity(entity, actor, expect)).await
+        self.call(op, Write, |s| s.save_entity(entity, actor, expect)).await
     }
     async fn delete_entity(&self, kind: EntityKind, id: &str, version: Option<i64>) -> StoreResult<()> {
         let op = by_kind(kind, ["delete_entity", "delete_domain", "delete_objective"]);
-        self.once(op, self.inner.delete_entity(kind, id, version)).await
+        self.call(op, Write, |s| s.delete_entity(kind, id, version)).await
     }
     async fn import(&self, batch: &ImportBatch, actor: &str) -> StoreResult<ImportOutcome> {
-        self.once("import", self.inner.import(batch, actor)).await
+        self.call("import", Write, |s| s.import(batch, actor)).await
     }
     async fn catalog_info(&self) -> StoreResult<Map<String, Value>> {
-        self.read("catalog_info", || self.inner.catalog_info()).await
+        self.call("catalog_info", Read, |s| s.catalog_info()).await
     }
     async fn snapshot(&self) -> StoreResult<CatalogSnapshot> {
-        self.read("snapshot", || self.inner.snapshot()).await
+        self.call("snapshot", Read, |s| s.snapshot()).await
     }
     async fn setting_or_init(&self, key: &str, candidate: &str) -> StoreResult<String> {
-        self.once("setting_or_init", self.inner.setting_or_init(key, candidate))
+        self.call("setting_or_init", Write, |s| s.setting_or_init(key, candidate))
             .await
     }
     async fn count_users(&self) -> StoreResult<u64> {
-        self.read("count_users", || self.inner.count_users()).await
+        self.call("count_users", Read, |s| s.count_users()).await
     }
     async fn create_user(&self, user: &NewUser, password_hash: &str) -> StoreResult<User> {
-        self.once("create_user", self.inner.create_user(user, password_hash))
+        self.call("create_user", Write, |s| s.create_user(user, password_hash))
             .await
     }
     async fn get_user(&self, user_id: &str) -> StoreResult<Option<User>> {
-        self.read("get_user", || self.inner.get_user(user_id)).await
+        self.call("get_user", Read, |s| s.get_user(user_id)).await
     }
     async fn find_user(&self, username: &str) -> StoreResult<Option<(User, String)>> {
-        self.read("find_user", || self.inner.find_user(username)).await
+        self.call("find_user", Read, |s| s.find_user(username)).await
     }
     async fn list_users(&self, page: &PageRequest) -> StoreResult<Page<User>> {
-        self.read("list_users", || self.inner.list_users(page)).await
+        self.call("list_users", Read, |s| s.list_users(page)).await
     }
     async fn update_user(&self, user_id: &str, change: &UserChange) -> StoreResult<User> {
-        self.once("update_user", self.inner.update_user(user_id, change)).await
+        self.call("update_user", Write, |s| s.update_user(user_id, change))
+            .await
     }
     async fn delete_user(&self, user_id: &str) -> StoreResult<()> {
-        self.once("delete_user", self.inner.delete_user(user_id)).await
+        self.call("delete_user", Write, |s| s.delete_user(user_id)).await
     }
     async fn create_api_key(&self, key: &ApiKey, key_hash: &str) -> StoreResult<()> {
-        self.once("create_api_key", self.inner.create_api_key(key, key_hash))
+        self.call("create_api_key", Write, |s| s.create_api_key(key, key_hash))
             .await
     }
     async fn list_api_keys(&self, user_id: &str) -> StoreResult<Vec<ApiKey>> {
-        self.read("list_api_keys", || self.inner.list_api_keys(user_id)).await
+        self.call("list_api_keys", Read, |s| s.list_api_keys(user_id)).await
     }
     async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
-        self.read("find_api_key", || self.inner.find_api_key(key_hash)).await
+        self.call("find_api_key", Read, |s| s.find_api_key(key_hash)).await
     }
     async fn get_api_key(&self, key_id: &str) -> StoreResult<Option<ApiKey>> {
-        self.read("get_api_key", || self.inner.get_api_key(key_id)).await
+        self.call("get_api_key", Read, |s| s.get_api_key(key_id)).await
     }
     async fn revoke_api_key(&self, key_id: &str, now: i64) -> StoreResult<()> {
-        self.once("revoke_api_key", self.inner.revoke_api_key(key_id, now))
+        self.call("revoke_api_key", Write, |s| s.revoke_api_key(key_id, now))
             .await
     }
     async fn insert_refresh_token(
@@ -286,30 +301,28 @@ impl Store for GuardedStore {
         user_id: &str,
         expires_at: i64,
     ) -> StoreResult<()> {
-        let call = self
-            .inner
-            .insert_refresh_token(token_hash, family_id, user_id, expires_at);
-        self.once("insert_refresh_token", call).await
+        self.call("insert_refresh_token", Write, |s| {
+            s.insert_refresh_token(token_hash, family_id, user_id, expires_at)
+        })
+        .await
     }
     async fn use_refresh_token(&self, token_hash: &str, now: i64) -> StoreResult<RefreshUse> {
-        self.once("use_refresh_token", self.inner.use_refresh_token(token_hash, now))
+        self.call("use_refresh_token", Write, |s| s.use_refresh_token(token_hash, now))
             .await
     }
     async fn revoke_refresh_family(&self, token_hash: &str, now: i64) -> StoreResult<()> {
-        self.once(
-            "revoke_refresh_family",
-            self.inner.revoke_refresh_family(token_hash, now),
-        )
+        self.call("revoke_refresh_family", Write, |s| {
+            s.revoke_refresh_family(token_hash, now)
+        })
         .await
     }
     async fn revoke_user_refresh_tokens(&self, user_id: &str, now: i64) -> StoreResult<()> {
-        self.once(
-            "revoke_user_refresh_tokens",
-            self.inner.revoke_user_refresh_tokens(user_id, now),
-        )
+        self.call("revoke_user_refresh_tokens", Write, |s| {
+            s.revoke_user_refresh_tokens(user_id, now)
+        })
         .await
     }
     async fn stats(&self) -> StoreResult<CatalogStats> {
-        self.read("stats", || self.inner.stats()).await
+        self.call("stats", Read, |s| s.stats()).await
     }
 }
