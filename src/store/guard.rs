@@ -1,119 +1,23 @@
 //! A circuit breaker around the store, and timing of every store call.
 //!
-//! After `THRESHOLD` consecutive "unreachable" failures, calls fail at once (503 with
-//! `Retry-After`) instead of each waiting for a connection that will not come; after `OPEN_FOR`
-//! one call probes, and its success closes the breaker. Idempotent reads are retried once, and
+//! After five consecutive "unreachable" failures, calls fail at once (503 with `Retry-After`)
+//! instead of each waiting for a connection that will not come; two seconds later one call
+//! probes, and its success closes the breaker. Idempotent reads are retried once, and
 //! only after a connection failure. Writes are never retried: a write that failed may have
 //! reached the database, and the client, told it failed, decides.
 
 use super::*;
 use futures_util::future::BoxFuture;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-const THRESHOLD: u32 = 5;
-const OPEN_FOR: Duration = Duration::from_secs(2);
+pub use crate::breaker::BreakerStatus;
 
-/// What the breaker is doing, for health, metrics and tests.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct BreakerStatus {
-    pub state: &'static str,
-    pub consecutive_failures: u32,
-    /// Times it opened since start.
-    pub opened: u64,
-    /// Calls refused without touching the database.
-    pub short_circuited: u64,
-    pub last_error: Option<String>,
-}
+/// After 5 consecutive "unreachable" failures, refuse calls for 2 s.
+pub type Breaker = crate::breaker::Breaker<5, 2000>;
 
 /// Observes each store call: operation name, duration, outcome.
 pub trait CallObserver: Send + Sync {
     fn observe(&self, operation: &'static str, elapsed: Duration, ok: bool);
-}
-
-#[derive(Default)]
-pub struct Breaker {
-    failures: AtomicU32,
-    /// Milliseconds since `epoch` until which calls are refused; 0 when closed.
-    open_until_ms: AtomicU64,
-    opened: AtomicU64,
-    short_circuited: AtomicU64,
-    last_error: Mutex<Option<String>>,
-    epoch: Mutex<Option<Instant>>,
-}
-
-impl Breaker {
-    fn now_ms(&self) -> u64 {
-        let mut epoch = self.epoch.lock().unwrap_or_else(|e| e.into_inner());
-        epoch.get_or_insert_with(Instant::now).elapsed().as_millis() as u64
-    }
-
-    fn allow(&self) -> bool {
-        let until = self.open_until_ms.load(Ordering::Acquire);
-        if until == 0 {
-            return true;
-        }
-        let now = self.now_ms();
-        // Half-open: exactly one caller probes; the others keep failing fast until it reports.
-        if now >= until
-            && self
-                .open_until_ms
-                .compare_exchange(
-                    until,
-                    now + OPEN_FOR.as_millis() as u64,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                )
-                .is_ok()
-        {
-            return true;
-        }
-        self.short_circuited.fetch_add(1, Ordering::Relaxed);
-        false
-    }
-
-    fn success(&self) {
-        self.failures.store(0, Ordering::Release);
-        if self.open_until_ms.swap(0, Ordering::AcqRel) != 0 {
-            tracing::warn!("database reachable again: circuit closed");
-        }
-    }
-
-    fn failure(&self, error: &str) {
-        if let Ok(mut last) = self.last_error.lock() {
-            *last = Some(error.to_owned());
-        }
-        let failures = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
-        if failures >= THRESHOLD {
-            let until = self.now_ms() + OPEN_FOR.as_millis() as u64;
-            if self.open_until_ms.swap(until, Ordering::AcqRel) == 0 {
-                self.opened.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(%error, "database unreachable: circuit open, failing fast");
-            }
-        }
-    }
-
-    pub fn status(&self) -> BreakerStatus {
-        let until = self.open_until_ms.load(Ordering::Acquire);
-        let state = match until {
-            0 => "closed",
-            u if self.now_ms() < u => "open",
-            _ => "half_open",
-        };
-        BreakerStatus {
-            state,
-            consecutive_failures: self.failures.load(Ordering::Acquire),
-            opened: self.opened.load(Ordering::Relaxed),
-            short_circuited: self.short_circuited.load(Ordering::Relaxed),
-            last_error: self.last_error.lock().ok().and_then(|l| l.clone()),
-        }
-    }
-
-    /// Seconds a client should wait before retrying.
-    pub fn retry_after_s(&self) -> u64 {
-        OPEN_FOR.as_secs().max(1)
-    }
 }
 
 /// The operation name for one kind (metric, domain, objective): the names the calls had
@@ -157,9 +61,17 @@ impl GuardedStore {
         let started = Instant::now();
         let result = call.await;
         match &result {
-            Err(StoreError::Unreachable(e)) => self.breaker.failure(e),
+            Err(StoreError::Unreachable(e)) => {
+                if self.breaker.failure(e) {
+                    tracing::error!(error = %e, "database unreachable: circuit open, failing fast");
+                }
+            }
             // Any answer from the database, even a refusal, proves it is reachable.
-            _ => self.breaker.success(),
+            _ => {
+                if self.breaker.success() {
+                    tracing::warn!("database reachable again: circuit closed");
+                }
+            }
         }
         if let Some(o) = &self.observer {
             o.observe(operation, started.elapsed(), result.is_ok());
