@@ -137,9 +137,7 @@ where
     pub(crate) async fn update_user(&self, user_id: &str, change: &UserChange) -> StoreResult<User> {
         let mut qb = sql::user_update::<DB>(user_id, change, &now());
         let done = qb.build().execute(&self.pool).await?;
-        if DB::rows_affected(&done) == 0 {
-            return Err(StoreError::not_found("user", user_id));
-        }
+        DB::changed_any(&done, "user", user_id)?;
         self.get_user(user_id)
             .await?
             .ok_or_else(|| StoreError::not_found("user", user_id))
@@ -150,10 +148,7 @@ where
             .bind(user_id)
             .execute(&self.pool)
             .await?;
-        if DB::rows_affected(&done) == 0 {
-            return Err(StoreError::not_found("user", user_id));
-        }
-        Ok(())
+        DB::changed_any(&done, "user", user_id)
     }
 
     pub(crate) async fn create_api_key(&self, key: &ApiKey, key_hash: &str) -> StoreResult<()> {
@@ -202,10 +197,7 @@ where
             .bind(key_id)
             .execute(&self.pool)
             .await?;
-        if DB::rows_affected(&done) == 0 {
-            return Err(StoreError::not_found("api key", key_id));
-        }
-        Ok(())
+        DB::changed_any(&done, "api key", key_id)
     }
 
     pub(crate) async fn insert_refresh_token(

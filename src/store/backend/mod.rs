@@ -23,6 +23,13 @@ pub(crate) trait SqlBackend: Dialect + sqlx::database::HasStatementCache {
     const KIND: Backend;
     /// sqlx has no trait for this: each backend's result type has its own method.
     fn rows_affected(result: &Self::QueryResult) -> u64;
+    /// `NotFound` when a statement changed no row.
+    fn changed_any(result: &Self::QueryResult, noun: &'static str, id: &str) -> StoreResult<()> {
+        match Self::rows_affected(result) {
+            0 => Err(StoreError::not_found(noun, id)),
+            _ => Ok(()),
+        }
+    }
     /// Starts a write transaction (SQLite takes its one write lock up front).
     fn begin_write(pool: &Pool<Self>) -> impl Future<Output = StoreResult<Transaction<'static, Self>>> + Send;
     /// Brings the tag index of these metrics (all already written in this transaction) up to date.
