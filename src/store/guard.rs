@@ -122,6 +122,9 @@ impl Store for GuardedStore {
     async fn list_metrics(&self, query: &MetricQuery) -> StoreResult<Page<Stored>> {
         self.call("list_metrics", Read, |s| s.list_metrics(query)).await
     }
+    async fn list_metrics_raw(&self, query: &MetricQuery) -> StoreResult<Page<RawStored>> {
+        self.call("list_metrics", Read, |s| s.list_metrics_raw(query)).await
+    }
     async fn save_metric(&self, metric: &Metric, actor: &str, expect: Expect) -> StoreResult<Saved> {
         self.call("save_metric", Write, |s| s.save_metric(metric, actor, expect))
             .await

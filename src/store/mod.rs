@@ -13,7 +13,7 @@ mod write;
 pub use error::StoreError;
 pub use model::{
     ApiKey, Backend, CatalogSnapshot, CatalogStats, Entity, EntityKind, HistoryEntry, ImportBatch, ImportOutcome,
-    RefreshUse, Saved, Stored, UserChange, WriteKind,
+    RawStored, RefreshUse, Saved, Stored, UserChange, WriteKind,
 };
 pub use query::{Cursor, MetricFilter, MetricQuery, MetricSort, Page, PageRequest};
 
@@ -53,6 +53,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn get_metric(&self, id: &str) -> StoreResult<Option<Stored>>;
     async fn list_metrics(&self, query: &MetricQuery) -> StoreResult<Page<Stored>>;
+    /// `list_metrics` with each document left as the stored JSON text.
+    async fn list_metrics_raw(&self, query: &MetricQuery) -> StoreResult<Page<RawStored>>;
     async fn save_metric(&self, metric: &Metric, actor: &str, expect: Expect) -> StoreResult<Saved>;
     async fn delete_metric(&self, id: &str, actor: &str, version: Option<i64>) -> StoreResult<()>;
     /// Newest first; still readable after the metric is deleted.

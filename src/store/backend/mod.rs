@@ -6,7 +6,7 @@ mod accounts;
 mod catalog;
 
 use super::error::StoreError;
-use super::model::{Backend, Entity, EntityKind, Provenance, Saved, Stored, WriteKind};
+use super::model::{Backend, Entity, EntityKind, Provenance, RawStored, Saved, Stored, WriteKind};
 use super::query::{MetricFilter, MetricQuery, Page, PageRequest};
 use super::sql::{self, Dialect, RowSpec};
 use super::write::{self, Plan, WriteInput};
@@ -270,12 +270,22 @@ where
     }
 
     async fn list(&self, spec: &sql::ListSpec<'_>, filter: Option<&MetricFilter>) -> StoreResult<Page<Stored>> {
+        let decode = sql::decode_stored::<DB>;
+        self.list_rows(spec, filter, decode, |s| sql::stored_key(spec.sort_col, s))
+            .await
+    }
+
+    /// One page of rows decoded by `decode`; `key` gives a row's sort key and id for the cursor.
+    async fn list_rows<T>(
+        &self,
+        spec: &sql::ListSpec<'_>,
+        filter: Option<&MetricFilter>,
+        decode: fn(&DB::Row) -> StoreResult<T>,
+        key: impl Fn(&T) -> (String, String),
+    ) -> StoreResult<Page<T>> {
         let mut qb = sql::page_query::<DB>(spec, filter)?;
         let rows = qb.build().fetch_all(&self.pool).await?;
-        let rows = rows
-            .iter()
-            .map(sql::decode_stored::<DB>)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let rows = rows.iter().map(decode).collect::<StoreResult<Vec<_>>>()?;
         let total = if spec.page.wants_count() {
             let mut qb = sql::count_query::<DB>(spec.table, filter)?;
             let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
@@ -283,9 +293,7 @@ where
         } else {
             None
         };
-        Ok(sql::finish_page(spec, rows, total, |s| {
-            sql::stored_key(spec.sort_col, s)
-        }))
+        Ok(sql::finish_page(spec, rows, total, key))
     }
 
     async fn get(&self, kind: EntityKind, id: &str) -> StoreResult<Option<Stored>> {
@@ -299,6 +307,14 @@ where
     pub(crate) async fn list_metrics(&self, query: &MetricQuery) -> StoreResult<Page<Stored>> {
         query.check()?;
         self.list(&sql::metric_spec::<DB>(query), Some(&query.filter)).await
+    }
+
+    pub(crate) async fn list_metrics_raw(&self, query: &MetricQuery) -> StoreResult<Page<RawStored>> {
+        query.check()?;
+        let spec = sql::metric_spec::<DB>(query);
+        let key = |r: &RawStored| sql::raw_key(spec.sort_col, r);
+        self.list_rows(&spec, Some(&query.filter), sql::decode_raw::<DB>, key)
+            .await
     }
 
     pub(crate) async fn save_metric(&self, metric: &Metric, actor: &str, expect: Expect) -> StoreResult<Saved> {

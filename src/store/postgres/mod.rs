@@ -4,7 +4,7 @@ use super::backend::{SqlBackend, SqlStore, migration_error};
 use super::error::StoreError;
 use super::model::{
     ApiKey, Backend, CatalogSnapshot, CatalogStats, Entity, EntityKind, HistoryEntry, ImportBatch, ImportOutcome,
-    RefreshUse, Saved, Stored, UserChange, now, parse_timestamp,
+    RawStored, RefreshUse, Saved, Stored, UserChange, now, parse_timestamp,
 };
 use super::query::{MetricQuery, Page, PageRequest};
 use super::sql::Dialect;
@@ -205,6 +205,9 @@ impl Store for PgStore {
     }
     async fn list_metrics(&self, query: &MetricQuery) -> StoreResult<Page<Stored>> {
         self.db.list_metrics(query).await
+    }
+    async fn list_metrics_raw(&self, query: &MetricQuery) -> StoreResult<Page<RawStored>> {
+        self.db.list_metrics_raw(query).await
     }
     async fn save_metric(&self, metric: &Metric, actor: &str, expect: Expect) -> StoreResult<Saved> {
         self.db.save_metric(metric, actor, expect).await

@@ -2,7 +2,7 @@
 
 use super::{Dialect, ListSpec};
 use crate::store::error::StoreError;
-use crate::store::model::{Entity, EntityKind, Stored, timestamp_text};
+use crate::store::model::{Entity, EntityKind, RawStored, Stored, timestamp_text};
 use crate::store::query::{MetricSort, PageRequest};
 use sqlx::{ColumnIndex, Database, Decode, Encode, QueryBuilder, Row, Type};
 
@@ -69,6 +69,16 @@ where
         .push(", ")
         .push_bind(serde_json::to_string(&s.doc).unwrap_or_default())
         .push(DB::JSON_CAST);
+}
+
+/// `stored_key` of the entity a raw row holds.
+pub(crate) fn raw_key(sort_col: &str, r: &RawStored) -> (String, String) {
+    let k = match sort_col {
+        "name" => r.name(),
+        "updated_at" => timestamp_text(&r.updated_at),
+        _ => r.id.clone(),
+    };
+    (k, r.id.clone())
 }
 
 /// Sort key and id of a stored entity for the spec's sort column.
@@ -163,14 +173,23 @@ where
     for<'r> i64: Decode<'r, DB> + Type<DB>,
     for<'a> &'a str: ColumnIndex<DB::Row>,
 {
-    let doc: String = row.try_get("doc")?;
-    Ok(Stored {
+    Ok(decode_raw::<DB>(row)?.parse()?)
+}
+
+/// Decodes a row selected with `Dialect::select_stored`, leaving the document as text.
+pub(crate) fn decode_raw<DB: Dialect>(row: &DB::Row) -> Result<RawStored, StoreError>
+where
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+{
+    Ok(RawStored {
         id: row.try_get("id")?,
         version: row.try_get("version")?,
         created_at: DB::time(row, "created_at")?,
         created_by: row.try_get("created_by")?,
         updated_at: DB::time(row, "updated_at")?,
         updated_by: row.try_get("updated_by")?,
-        doc: serde_json::from_str(&doc)?,
+        doc: row.try_get("doc")?,
     })
 }

@@ -9,8 +9,8 @@ mod metrics;
 mod users;
 
 pub(crate) use entities::{
-    RowSpec, decode_stored, domain_row, entity_row, fetch_many, insert_many, named_spec, objective_row, push_update,
-    stored_key,
+    RowSpec, decode_raw, decode_stored, domain_row, entity_row, fetch_many, insert_many, named_spec, objective_row,
+    push_update, raw_key, stored_key,
 };
 pub(crate) use history::{decode_history, finish_history, history_many, history_query};
 pub(crate) use metrics::{STAT_COLUMNS, fill_stat, last_versions, metric_row, metric_spec};
