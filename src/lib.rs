@@ -2,6 +2,7 @@
 //! the tests and the load tests share one entry point.
 
 pub mod auth;
+pub mod breaker;
 pub mod cache;
 pub mod catalog;
 pub mod cli;

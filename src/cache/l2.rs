@@ -6,13 +6,11 @@
 use super::keys::Collection;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-/// Consecutive failures that open the breaker, and how long it then stays open.
-const BREAKER_THRESHOLD: u32 = 3;
-const BREAKER_OPEN: Duration = Duration::from_secs(2);
+/// Opened by 3 consecutive failures, then skips Redis for 2 s.
+type Breaker = crate::breaker::Breaker<3, 2000>;
 
 /// Increments the given generation counters and announces the new values in one round trip.
 /// KEYS: counters; ARGV[1]: channel; ARGV[2..]: collection names (same order as KEYS).
@@ -46,64 +44,16 @@ redis.call('PUBLISH', ARGV[1], 'g ' .. table.concat(parts, ' '))
 return values
 ";
 
-#[derive(Debug, Default)]
-struct Breaker {
-    failures: AtomicU32,
-    /// Milliseconds since `epoch` until which calls are refused; 0 when closed.
-    open_until_ms: AtomicU64,
-}
-
-impl Breaker {
-    fn allow(&self, now_ms: u64) -> bool {
-        let until = self.open_until_ms.load(Ordering::Acquire);
-        if until == 0 {
-            return true;
-        }
-        if now_ms < until {
-            return false;
-        }
-        // Half-open: exactly one caller probes; the others keep skipping Redis until it reports.
-        self.open_until_ms
-            .compare_exchange(
-                until,
-                now_ms + BREAKER_OPEN.as_millis() as u64,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_ok()
-    }
-
-    fn success(&self) {
-        self.failures.store(0, Ordering::Release);
-        self.open_until_ms.store(0, Ordering::Release);
-    }
-
-    fn failure(&self, now_ms: u64) {
-        let failures = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
-        if failures >= BREAKER_THRESHOLD {
-            self.open_until_ms
-                .store(now_ms + BREAKER_OPEN.as_millis() as u64, Ordering::Release);
-        }
-    }
-
-    fn is_open(&self, now_ms: u64) -> bool {
-        let until = self.open_until_ms.load(Ordering::Acquire);
-        until != 0 && now_ms < until
-    }
-}
-
 pub struct RedisTier {
     client: redis::Client,
     conn: ConnectionManager,
     prefix: String,
     timeout: Duration,
     breaker: Breaker,
-    epoch: Instant,
     /// The invalidation subscription is live: other instances' writes reach us.
     pub(super) subscribed: AtomicBool,
     /// We bumped generations without Redis; until they are raised there, L2 is not trusted.
     pub(super) resync_needed: AtomicBool,
-    last_error: Mutex<Option<String>>,
     bump_script: redis::Script,
     raise_script: redis::Script,
 }
@@ -124,17 +74,11 @@ impl RedisTier {
             prefix: prefix.to_owned(),
             timeout,
             breaker: Breaker::default(),
-            epoch: Instant::now(),
             subscribed: AtomicBool::new(false),
             resync_needed: AtomicBool::new(false),
-            last_error: Mutex::new(None),
             bump_script: redis::Script::new(BUMP),
             raise_script: redis::Script::new(RAISE),
         })
-    }
-
-    fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
     }
 
     pub fn channel(&self) -> String {
@@ -155,7 +99,7 @@ impl RedisTier {
 
     /// Runs one command under the breaker and the timeout; `None` on any failure.
     async fn call<T>(&self, what: &str, f: impl Future<Output = redis::RedisResult<T>>) -> Option<T> {
-        if !self.breaker.allow(self.now_ms()) {
+        if !self.breaker.allow() {
             return None;
         }
         match tokio::time::timeout(self.timeout, f).await {
@@ -176,22 +120,19 @@ impl RedisTier {
 
     fn failed(&self, error: String) {
         tracing::warn!(%error, "redis call failed");
-        self.breaker.failure(self.now_ms());
-        if let Ok(mut last) = self.last_error.lock() {
-            *last = Some(error);
-        }
+        self.breaker.failure(&error);
     }
 
     /// Entries are read and written only while invalidations are known to reach this instance.
     pub fn usable(&self) -> bool {
         self.subscribed.load(Ordering::Acquire)
             && !self.resync_needed.load(Ordering::Acquire)
-            && !self.breaker.is_open(self.now_ms())
+            && !self.breaker.is_open()
     }
 
     pub fn status(&self) -> (&'static str, Option<String>) {
-        let last = self.last_error.lock().ok().and_then(|l| l.clone());
-        if self.breaker.is_open(self.now_ms()) {
+        let last = self.breaker.last_error();
+        if self.breaker.is_open() {
             ("down", last.or_else(|| Some("circuit breaker open".into())))
         } else if !self.subscribed.load(Ordering::Acquire) {
             (
@@ -209,7 +150,7 @@ impl RedisTier {
     }
 
     pub fn breaker_open(&self) -> bool {
-        self.breaker.is_open(self.now_ms())
+        self.breaker.is_open()
     }
 
     pub async fn get(&self, key: &str) -> Option<Vec<u8>> {

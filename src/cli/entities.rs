@@ -55,10 +55,7 @@ pub async fn run(
         EntityCommand::List(args) => list(store, kind, args, out).await,
         EntityCommand::Show(args) => show(store, kind, args, out).await,
         EntityCommand::Delete(args) => {
-            match kind {
-                EntityKind::Domain => store.delete_domain(&args.id, args.if_version).await?,
-                _ => store.delete_objective(&args.id, args.if_version).await?,
-            }
+            store.delete_entity(kind, &args.id, args.if_version).await?;
             writeln!(out, "deleted {} {}", kind.noun(), args.id)?;
             Ok(())
         }
@@ -67,10 +64,7 @@ pub async fn run(
 
 async fn list(store: &dyn Store, kind: EntityKind, args: EntityListArgs, out: &mut impl Write) -> Result<(), CliError> {
     let page_req = args.paging.request();
-    let page = match kind {
-        EntityKind::Domain => store.list_domains(&page_req).await?,
-        _ => store.list_objectives(&page_req).await?,
-    };
+    let page = store.list_entities(kind, &page_req).await?;
     if args.json {
         let items: Vec<Value> = page.items.iter().map(Stored::to_json).collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&items).unwrap_or_default())?;
@@ -106,11 +100,10 @@ async fn list(store: &dyn Store, kind: EntityKind, args: EntityListArgs, out: &m
 }
 
 async fn show(store: &dyn Store, kind: EntityKind, args: EntityShowArgs, out: &mut impl Write) -> Result<(), CliError> {
-    let found = match kind {
-        EntityKind::Domain => store.get_domain(&args.id).await?,
-        _ => store.get_objective(&args.id).await?,
-    }
-    .ok_or_else(|| CliError::NotFound(format!("{} `{}` not found", kind.noun(), args.id)))?;
+    let found = store
+        .get_entity(kind, &args.id)
+        .await?
+        .ok_or_else(|| CliError::NotFound(format!("{} `{}` not found", kind.noun(), args.id)))?;
     if args.json {
         writeln!(
             out,

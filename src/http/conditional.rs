@@ -63,7 +63,11 @@ pub fn entity_response(headers: &HeaderMap, version: i64, body: &Value) -> Respo
 }
 
 pub fn list_response(headers: &HeaderMap, extra: HeaderMap, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    list_response_bytes(headers, extra, serde_json::to_vec(body).unwrap_or_default())
+}
+
+/// `list_response` for a body serialised by the caller.
+pub fn list_response_bytes(headers: &HeaderMap, extra: HeaderMap, bytes: Vec<u8>) -> Response {
     let etag = content_etag("l", &bytes);
     conditional(headers, etag, extra, || json_bytes(bytes))
 }

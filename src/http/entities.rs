@@ -10,7 +10,7 @@ use super::query::{self, Params};
 use super::respond;
 use crate::domain::user::Role;
 use crate::domain::{BusinessDomain, Objective, ValidationErrors};
-use crate::store::{Expect, Page, PageRequest, Saved, StoreError, Stored};
+use crate::store::{Entity, EntityKind, Expect, Page, PageRequest, Saved, StoreError, Stored};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{RawQuery, State};
@@ -26,11 +26,15 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub(super) fn noun(self) -> &'static str {
+    fn entity(self) -> EntityKind {
         match self {
-            Kind::Domain => "domain",
-            Kind::Objective => "objective",
+            Kind::Domain => EntityKind::Domain,
+            Kind::Objective => EntityKind::Objective,
         }
+    }
+
+    pub(super) fn noun(self) -> &'static str {
+        self.entity().noun()
     }
 
     pub(super) fn path(self) -> &'static str {
@@ -41,24 +45,15 @@ impl Kind {
     }
 
     pub(super) fn id_field(self) -> &'static str {
-        match self {
-            Kind::Domain => "domain_id",
-            Kind::Objective => "objective_id",
-        }
+        self.entity().id_col()
     }
 
     async fn list(self, state: &AppState, page: &PageRequest) -> Result<Page<Stored>, StoreError> {
-        match self {
-            Kind::Domain => state.store.list_domains(page).await,
-            Kind::Objective => state.store.list_objectives(page).await,
-        }
+        state.store.list_entities(self.entity(), page).await
     }
 
     pub(super) async fn get(self, state: &AppState, id: &str) -> Result<Option<Stored>, StoreError> {
-        match self {
-            Kind::Domain => state.store.get_domain(id).await,
-            Kind::Objective => state.store.get_objective(id).await,
-        }
+        state.store.get_entity(self.entity(), id).await
     }
 
     /// Validates and saves; returns what was saved and the unknown fields kept.
@@ -69,35 +64,21 @@ impl Kind {
         actor: &str,
         expect: Expect,
     ) -> Result<(Saved, Vec<String>), ApiError> {
-        let warn = |fields: &[String]| {
-            fields
-                .iter()
-                .map(|f| format!("unknown field `{f}` was stored as sent"))
-                .collect()
+        let entity = match self {
+            Kind::Domain => Entity::Domain(BusinessDomain::parse(doc)?),
+            Kind::Objective => Entity::Objective(Objective::parse(doc)?),
         };
-        Ok(match self {
-            Kind::Domain => {
-                let d = BusinessDomain::parse(doc)?;
-                (
-                    state.store.save_domain(&d, actor, expect).await?,
-                    warn(&d.unknown_fields),
-                )
-            }
-            Kind::Objective => {
-                let o = Objective::parse(doc)?;
-                (
-                    state.store.save_objective(&o, actor, expect).await?,
-                    warn(&o.unknown_fields),
-                )
-            }
-        })
+        let saved = state.store.save_entity(&entity, actor, expect).await?;
+        let warnings = entity
+            .unknown_fields()
+            .iter()
+            .map(|f| format!("unknown field `{f}` was stored as sent"))
+            .collect();
+        Ok((saved, warnings))
     }
 
     async fn delete(self, state: &AppState, id: &str, version: Option<i64>) -> Result<(), StoreError> {
-        match self {
-            Kind::Domain => state.store.delete_domain(id, version).await,
-            Kind::Objective => state.store.delete_objective(id, version).await,
-        }
+        state.store.delete_entity(self.entity(), id, version).await
     }
 }
 

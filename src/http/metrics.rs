@@ -9,7 +9,7 @@ use super::path_id::PathId;
 use super::query::{self, Params};
 use crate::domain::ValidationErrors;
 use crate::domain::metric::{METRIC_TYPES, STATUSES, TIERS, check_enum_opt};
-use crate::store::{MetricFilter, MetricQuery, MetricSort, Stored};
+use crate::store::{MetricFilter, MetricQuery, MetricSort, RawStored, StoreError, Stored};
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -25,6 +25,28 @@ fn project(item: Value, fields: Option<&[String]>) -> Value {
         ),
         (item, _) => item,
     }
+}
+
+/// The list envelope (built with an empty `data`) with each metric's text spliced in: the
+/// bytes serialising the parsed documents would give (see `RawStored::to_json_text`).
+fn raw_envelope(envelope: &Value, items: &[RawStored]) -> Result<Vec<u8>, ApiError> {
+    let text = serde_json::to_string(envelope).map_err(StoreError::from)?;
+    // `success` comes first and is a boolean, so the first empty `data` is the envelope's own.
+    let (head, tail) = text
+        .split_once("\"data\":[]")
+        .ok_or_else(|| ApiError::Internal("list envelope without data".into()))?;
+    let mut out = Vec::with_capacity(text.len() + items.iter().map(|m| m.doc.len() + 160).sum::<usize>());
+    out.extend_from_slice(head.as_bytes());
+    out.extend_from_slice(b"\"data\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(item.to_json_text().map_err(StoreError::from)?.as_bytes());
+    }
+    out.push(b']');
+    out.extend_from_slice(tail.as_bytes());
+    Ok(out)
 }
 
 /// The longest value of each free-text filter: what a stored metric can hold (the domain's
@@ -107,6 +129,16 @@ pub async fn list(
             .map(str::to_string)
             .collect()
     });
+    if fields.is_none() {
+        // No projection: the stored documents go out as they are, without parsing each one.
+        let page = state.store.list_metrics_raw(&query).await?;
+        let (extra, body) = pagination::envelope("/api/v1/metrics", &params, &query.page, &page, Vec::new());
+        return Ok(conditional::list_response_bytes(
+            &headers,
+            extra,
+            raw_envelope(&body, &page.items)?,
+        ));
+    }
     let mut page = state.store.list_metrics(&query).await?;
     let data = std::mem::take(&mut page.items)
         .into_iter()

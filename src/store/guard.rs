@@ -1,119 +1,43 @@
 //! A circuit breaker around the store, and timing of every store call.
 //!
-//! After `THRESHOLD` consecutive "unreachable" failures, calls fail at once (503 with
-//! `Retry-After`) instead of each waiting for a connection that will not come; after `OPEN_FOR`
-//! one call probes, and its success closes the breaker. Idempotent reads are retried once, and
+//! After five consecutive "unreachable" failures, calls fail at once (503 with `Retry-After`)
+//! instead of each waiting for a connection that will not come; two seconds later one call
+//! probes, and its success closes the breaker. Idempotent reads are retried once, and
 //! only after a connection failure. Writes are never retried: a write that failed may have
 //! reached the database, and the client, told it failed, decides.
 
 use super::*;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use futures_util::future::BoxFuture;
 use std::time::{Duration, Instant};
 
-const THRESHOLD: u32 = 5;
-const OPEN_FOR: Duration = Duration::from_secs(2);
+pub use crate::breaker::BreakerStatus;
 
-/// What the breaker is doing, for health, metrics and tests.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct BreakerStatus {
-    pub state: &'static str,
-    pub consecutive_failures: u32,
-    /// Times it opened since start.
-    pub opened: u64,
-    /// Calls refused without touching the database.
-    pub short_circuited: u64,
-    pub last_error: Option<String>,
-}
+/// After 5 consecutive "unreachable" failures, refuse calls for 2 s.
+pub type Breaker = crate::breaker::Breaker<5, 2000>;
 
 /// Observes each store call: operation name, duration, outcome.
 pub trait CallObserver: Send + Sync {
     fn observe(&self, operation: &'static str, elapsed: Duration, ok: bool);
 }
 
-#[derive(Default)]
-pub struct Breaker {
-    failures: AtomicU32,
-    /// Milliseconds since `epoch` until which calls are refused; 0 when closed.
-    open_until_ms: AtomicU64,
-    opened: AtomicU64,
-    short_circuited: AtomicU64,
-    last_error: Mutex<Option<String>>,
-    epoch: Mutex<Option<Instant>>,
-}
-
-impl Breaker {
-    fn now_ms(&self) -> u64 {
-        let mut epoch = self.epoch.lock().unwrap_or_else(|e| e.into_inner());
-        epoch.get_or_insert_with(Instant::now).elapsed().as_millis() as u64
-    }
-
-    fn allow(&self) -> bool {
-        let until = self.open_until_ms.load(Ordering::Acquire);
-        if until == 0 {
-            return true;
-        }
-        let now = self.now_ms();
-        // Half-open: exactly one caller probes; the others keep failing fast until it reports.
-        if now >= until
-            && self
-                .open_until_ms
-                .compare_exchange(
-                    until,
-                    now + OPEN_FOR.as_millis() as u64,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                )
-                .is_ok()
-        {
-            return true;
-        }
-        self.short_circuited.fetch_add(1, Ordering::Relaxed);
-        false
-    }
-
-    fn success(&self) {
-        self.failures.store(0, Ordering::Release);
-        if self.open_until_ms.swap(0, Ordering::AcqRel) != 0 {
-            tracing::warn!("database reachable again: circuit closed");
-        }
-    }
-
-    fn failure(&self, error: &str) {
-        if let Ok(mut last) = self.last_error.lock() {
-            *last = Some(error.to_owned());
-        }
-        let failures = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
-        if failures >= THRESHOLD {
-            let until = self.now_ms() + OPEN_FOR.as_millis() as u64;
-            if self.open_until_ms.swap(until, Ordering::AcqRel) == 0 {
-                self.opened.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(%error, "database unreachable: circuit open, failing fast");
-            }
-        }
-    }
-
-    pub fn status(&self) -> BreakerStatus {
-        let until = self.open_until_ms.load(Ordering::Acquire);
-        let state = match until {
-            0 => "closed",
-            u if self.now_ms() < u => "open",
-            _ => "half_open",
-        };
-        BreakerStatus {
-            state,
-            consecutive_failures: self.failures.load(Ordering::Acquire),
-            opened: self.opened.load(Ordering::Relaxed),
-            short_circuited: self.short_circuited.load(Ordering::Relaxed),
-            last_error: self.last_error.lock().ok().and_then(|l| l.clone()),
-        }
-    }
-
-    /// Seconds a client should wait before retrying.
-    pub fn retry_after_s(&self) -> u64 {
-        OPEN_FOR.as_secs().max(1)
+/// The operation name for one kind (metric, domain, objective): the names the calls had
+/// before domains and objectives shared methods, so timings keep their labels.
+fn by_kind(kind: EntityKind, names: [&'static str; 3]) -> &'static str {
+    match kind {
+        EntityKind::Metric => names[0],
+        EntityKind::Domain => names[1],
+        EntityKind::Objective => names[2],
     }
 }
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Call {
+    /// Idempotent: retried once after a lost connection.
+    Read,
+    /// Never retried: it may have reached the database before the connection failed.
+    Write,
+}
+use Call::{Read, Write};
 
 pub struct GuardedStore {
     inner: DynStore,
@@ -137,9 +61,17 @@ impl GuardedStore {
         let started = Instant::now();
         let result = call.await;
         match &result {
-            Err(StoreError::Unreachable(e)) => self.breaker.failure(e),
+            Err(StoreError::Unreachable(e)) => {
+                if self.breaker.failure(e) {
+                    tracing::error!(error = %e, "database unreachable: circuit open, failing fast");
+                }
+            }
             // Any answer from the database, even a refusal, proves it is reachable.
-            _ => self.breaker.success(),
+            _ => {
+                if self.breaker.success() {
+                    tracing::warn!("database reachable again: circuit closed");
+                }
+            }
         }
         if let Some(o) = &self.observer {
             o.observe(operation, started.elapsed(), result.is_ok());
@@ -147,15 +79,20 @@ impl GuardedStore {
         result
     }
 
-    /// An idempotent read: one retry after a lost connection (a pooled connection that died,
-    /// which a fresh one replaces), but not after waiting out the pool timeout.
-    async fn read<T, F: Future<Output = StoreResult<T>>>(
-        &self,
+    /// One store call under the breaker, timed and observed. `f` starts the call on the inner
+    /// store; an idempotent read is started again once after a lost connection (a pooled
+    /// connection that died, which a fresh one replaces), but not after waiting out the pool
+    /// timeout.
+    async fn call<'a, T>(
+        &'a self,
         operation: &'static str,
-        call: impl Fn() -> F,
+        kind: Call,
+        f: impl Fn(&'a dyn Store) -> BoxFuture<'a, StoreResult<T>>,
     ) -> StoreResult<T> {
-        match self.once(operation, call()).await {
-            Err(StoreError::Unreachable(e)) if !e.contains("timed out") => self.once(operation, call()).await,
+        match self.once(operation, f(&*self.inner)).await {
+            Err(StoreError::Unreachable(e)) if kind == Call::Read && !e.contains("timed out") => {
+                self.once(operation, f(&*self.inner)).await
+            }
             other => other,
         }
     }
@@ -167,7 +104,7 @@ impl Store for GuardedStore {
         self.inner.backend()
     }
     async fn migrate(&self) -> StoreResult<()> {
-        self.once("migrate", self.inner.migrate()).await
+        self.call("migrate", Write, |s| s.migrate()).await
     }
     async fn ping(&self) -> StoreResult<()> {
         // Health checks see the database itself, not the breaker's opinion of it.
@@ -180,104 +117,96 @@ impl Store for GuardedStore {
         self.inner.close().await;
     }
     async fn get_metric(&self, id: &str) -> StoreResult<Option<Stored>> {
-        self.read("get_metric", || self.inner.get_metric(id)).await
+        self.call("get_metric", Read, |s| s.get_metric(id)).await
     }
     async fn list_metrics(&self, query: &MetricQuery) -> StoreResult<Page<Stored>> {
-        self.read("list_metrics", || self.inner.list_metrics(query)).await
+        self.call("list_metrics", Read, |s| s.list_metrics(query)).await
+    }
+    async fn list_metrics_raw(&self, query: &MetricQuery) -> StoreResult<Page<RawStored>> {
+        self.call("list_metrics", Read, |s| s.list_metrics_raw(query)).await
     }
     async fn save_metric(&self, metric: &Metric, actor: &str, expect: Expect) -> StoreResult<Saved> {
-        self.once("save_metric", self.inner.save_metric(metric, actor, expect))
+        self.call("save_metric", Write, |s| s.save_metric(metric, actor, expect))
             .await
     }
     async fn delete_metric(&self, id: &str, actor: &str, version: Option<i64>) -> StoreResult<()> {
-        self.once("delete_metric", self.inner.delete_metric(id, actor, version))
+        self.call("delete_metric", Write, |s| s.delete_metric(id, actor, version))
             .await
     }
     async fn metric_history(&self, id: &str, page: &PageRequest) -> StoreResult<Page<HistoryEntry>> {
-        self.read("metric_history", || self.inner.metric_history(id, page))
-            .await
+        self.call("metric_history", Read, |s| s.metric_history(id, page)).await
     }
     async fn metric_version(&self, id: &str, version: i64) -> StoreResult<Option<HistoryEntry>> {
-        self.read("metric_version", || self.inner.metric_version(id, version))
+        self.call("metric_version", Read, |s| s.metric_version(id, version))
             .await
     }
-    async fn get_domain(&self, id: &str) -> StoreResult<Option<Stored>> {
-        self.read("get_domain", || self.inner.get_domain(id)).await
+    async fn get_entity(&self, kind: EntityKind, id: &str) -> StoreResult<Option<Stored>> {
+        let op = by_kind(kind, ["get_metric", "get_domain", "get_objective"]);
+        self.call(op, Read, |s| s.get_entity(kind, id)).await
     }
-    async fn list_domains(&self, page: &PageRequest) -> StoreResult<Page<Stored>> {
-        self.read("list_domains", || self.inner.list_domains(page)).await
+    async fn list_entities(&self, kind: EntityKind, page: &PageRequest) -> StoreResult<Page<Stored>> {
+        let op = by_kind(kind, ["list_entities", "list_domains", "list_objectives"]);
+        self.call(op, Read, |s| s.list_entities(kind, page)).await
     }
-    async fn save_domain(&self, domain: &BusinessDomain, actor: &str, expect: Expect) -> StoreResult<Saved> {
-        self.once("save_domain", self.inner.save_domain(domain, actor, expect))
-            .await
+    async fn save_entity(&self, entity: &Entity, actor: &str, expect: Expect) -> StoreResult<Saved> {
+        let op = by_kind(entity.kind(), ["save_entity", "save_domain", "save_objective"]);
+        self.call(op, Write, |s| s.save_entity(entity, actor, expect)).await
     }
-    async fn delete_domain(&self, id: &str, version: Option<i64>) -> StoreResult<()> {
-        self.once("delete_domain", self.inner.delete_domain(id, version)).await
-    }
-    async fn get_objective(&self, id: &str) -> StoreResult<Option<Stored>> {
-        self.read("get_objective", || self.inner.get_objective(id)).await
-    }
-    async fn list_objectives(&self, page: &PageRequest) -> StoreResult<Page<Stored>> {
-        self.read("list_objectives", || self.inner.list_objectives(page)).await
-    }
-    async fn save_objective(&self, objective: &Objective, actor: &str, expect: Expect) -> StoreResult<Saved> {
-        self.once("save_objective", self.inner.save_objective(objective, actor, expect))
-            .await
-    }
-    async fn delete_objective(&self, id: &str, version: Option<i64>) -> StoreResult<()> {
-        self.once("delete_objective", self.inner.delete_objective(id, version))
-            .await
+    async fn delete_entity(&self, kind: EntityKind, id: &str, version: Option<i64>) -> StoreResult<()> {
+        let op = by_kind(kind, ["delete_entity", "delete_domain", "delete_objective"]);
+        self.call(op, Write, |s| s.delete_entity(kind, id, version)).await
     }
     async fn import(&self, batch: &ImportBatch, actor: &str) -> StoreResult<ImportOutcome> {
-        self.once("import", self.inner.import(batch, actor)).await
+        self.call("import", Write, |s| s.import(batch, actor)).await
     }
     async fn catalog_info(&self) -> StoreResult<Map<String, Value>> {
-        self.read("catalog_info", || self.inner.catalog_info()).await
+        self.call("catalog_info", Read, |s| s.catalog_info()).await
     }
     async fn snapshot(&self) -> StoreResult<CatalogSnapshot> {
-        self.read("snapshot", || self.inner.snapshot()).await
+        self.call("snapshot", Read, |s| s.snapshot()).await
     }
     async fn setting_or_init(&self, key: &str, candidate: &str) -> StoreResult<String> {
-        self.once("setting_or_init", self.inner.setting_or_init(key, candidate))
+        self.call("setting_or_init", Write, |s| s.setting_or_init(key, candidate))
             .await
     }
     async fn count_users(&self) -> StoreResult<u64> {
-        self.read("count_users", || self.inner.count_users()).await
+        self.call("count_users", Read, |s| s.count_users()).await
     }
     async fn create_user(&self, user: &NewUser, password_hash: &str) -> StoreResult<User> {
-        self.once("create_user", self.inner.create_user(user, password_hash))
+        self.call("create_user", Write, |s| s.create_user(user, password_hash))
             .await
     }
     async fn get_user(&self, user_id: &str) -> StoreResult<Option<User>> {
-        self.read("get_user", || self.inner.get_user(user_id)).await
+        self.call("get_user", Read, |s| s.get_user(user_id)).await
     }
     async fn find_user(&self, username: &str) -> StoreResult<Option<(User, String)>> {
-        self.read("find_user", || self.inner.find_user(username)).await
+        self.call("find_user", Read, |s| s.find_user(username)).await
     }
     async fn list_users(&self, page: &PageRequest) -> StoreResult<Page<User>> {
-        self.read("list_users", || self.inner.list_users(page)).await
+        self.call("list_users", Read, |s| s.list_users(page)).await
     }
     async fn update_user(&self, user_id: &str, change: &UserChange) -> StoreResult<User> {
-        self.once("update_user", self.inner.update_user(user_id, change)).await
+        self.call("update_user", Write, |s| s.update_user(user_id, change))
+            .await
     }
     async fn delete_user(&self, user_id: &str) -> StoreResult<()> {
-        self.once("delete_user", self.inner.delete_user(user_id)).await
+        self.call("delete_user", Write, |s| s.delete_user(user_id)).await
     }
     async fn create_api_key(&self, key: &ApiKey, key_hash: &str) -> StoreResult<()> {
-        self.once("create_api_key", self.inner.create_api_key(key, key_hash))
+        self.call("create_api_key", Write, |s| s.create_api_key(key, key_hash))
             .await
     }
     async fn list_api_keys(&self, user_id: &str) -> StoreResult<Vec<ApiKey>> {
-        self.read("list_api_keys", || self.inner.list_api_keys(user_id)).await
+        self.call("list_api_keys", Read, |s| s.list_api_keys(user_id)).await
     }
     async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
-        self.read("find_api_key", || self.inner.find_api_key(key_hash)).await
+        self.call("find_api_key", Read, |s| s.find_api_key(key_hash)).await
     }
     async fn get_api_key(&self, key_id: &str) -> StoreResult<Option<ApiKey>> {
-        self.read("get_api_key", || self.inner.get_api_key(key_id)).await
+        self.call("get_api_key", Read, |s| s.get_api_key(key_id)).await
     }
     async fn revoke_api_key(&self, key_id: &str, now: i64) -> StoreResult<()> {
-        self.once("revoke_api_key", self.inner.revoke_api_key(key_id, now))
+        self.call("revoke_api_key", Write, |s| s.revoke_api_key(key_id, now))
             .await
     }
     async fn insert_refresh_token(
@@ -287,30 +216,28 @@ impl Store for GuardedStore {
         user_id: &str,
         expires_at: i64,
     ) -> StoreResult<()> {
-        let call = self
-            .inner
-            .insert_refresh_token(token_hash, family_id, user_id, expires_at);
-        self.once("insert_refresh_token", call).await
+        self.call("insert_refresh_token", Write, |s| {
+            s.insert_refresh_token(token_hash, family_id, user_id, expires_at)
+        })
+        .await
     }
     async fn use_refresh_token(&self, token_hash: &str, now: i64) -> StoreResult<RefreshUse> {
-        self.once("use_refresh_token", self.inner.use_refresh_token(token_hash, now))
+        self.call("use_refresh_token", Write, |s| s.use_refresh_token(token_hash, now))
             .await
     }
     async fn revoke_refresh_family(&self, token_hash: &str, now: i64) -> StoreResult<()> {
-        self.once(
-            "revoke_refresh_family",
-            self.inner.revoke_refresh_family(token_hash, now),
-        )
+        self.call("revoke_refresh_family", Write, |s| {
+            s.revoke_refresh_family(token_hash, now)
+        })
         .await
     }
     async fn revoke_user_refresh_tokens(&self, user_id: &str, now: i64) -> StoreResult<()> {
-        self.once(
-            "revoke_user_refresh_tokens",
-            self.inner.revoke_user_refresh_tokens(user_id, now),
-        )
+        self.call("revoke_user_refresh_tokens", Write, |s| {
+            s.revoke_user_refresh_tokens(user_id, now)
+        })
         .await
     }
     async fn stats(&self) -> StoreResult<CatalogStats> {
-        self.read("stats", || self.inner.stats()).await
+        self.call("stats", Read, |s| s.stats()).await
     }
 }

@@ -1,27 +1,25 @@
 //! Persistence: one `Store` trait, a SQLite and a PostgreSQL implementation.
 
-#[macro_use]
 mod backend;
 pub mod error;
 pub mod guard;
 pub mod model;
 pub mod postgres;
 pub mod query;
-pub mod sqlite;
-pub(crate) use backend::impl_store;
 mod sql;
+pub mod sqlite;
 mod write;
 
 pub use error::StoreError;
 pub use model::{
-    ApiKey, Backend, CatalogSnapshot, CatalogStats, EntityKind, HistoryEntry, ImportBatch, ImportOutcome, RefreshUse,
-    Saved, Stored, UserChange, WriteKind,
+    ApiKey, Backend, CatalogSnapshot, CatalogStats, Entity, EntityKind, HistoryEntry, ImportBatch, ImportOutcome,
+    RawStored, RefreshUse, Saved, Stored, UserChange, WriteKind,
 };
 pub use query::{Cursor, MetricFilter, MetricQuery, MetricSort, Page, PageRequest};
 
 use crate::config::DbConfig;
+use crate::domain::Metric;
 use crate::domain::user::{NewUser, User};
-use crate::domain::{BusinessDomain, Metric, Objective};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -55,6 +53,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn get_metric(&self, id: &str) -> StoreResult<Option<Stored>>;
     async fn list_metrics(&self, query: &MetricQuery) -> StoreResult<Page<Stored>>;
+    /// `list_metrics` with each document left as the stored JSON text.
+    async fn list_metrics_raw(&self, query: &MetricQuery) -> StoreResult<Page<RawStored>>;
     async fn save_metric(&self, metric: &Metric, actor: &str, expect: Expect) -> StoreResult<Saved>;
     async fn delete_metric(&self, id: &str, actor: &str, version: Option<i64>) -> StoreResult<()>;
     /// Newest first; still readable after the metric is deleted.
@@ -62,15 +62,14 @@ pub trait Store: Send + Sync + 'static {
     /// One entry of the history, by version (deletions included); still readable after a delete.
     async fn metric_version(&self, id: &str, version: i64) -> StoreResult<Option<HistoryEntry>>;
 
-    async fn get_domain(&self, id: &str) -> StoreResult<Option<Stored>>;
-    async fn list_domains(&self, page: &PageRequest) -> StoreResult<Page<Stored>>;
-    async fn save_domain(&self, domain: &BusinessDomain, actor: &str, expect: Expect) -> StoreResult<Saved>;
-    async fn delete_domain(&self, id: &str, version: Option<i64>) -> StoreResult<()>;
-
-    async fn get_objective(&self, id: &str) -> StoreResult<Option<Stored>>;
-    async fn list_objectives(&self, page: &PageRequest) -> StoreResult<Page<Stored>>;
-    async fn save_objective(&self, objective: &Objective, actor: &str, expect: Expect) -> StoreResult<Saved>;
-    async fn delete_objective(&self, id: &str, version: Option<i64>) -> StoreResult<()>;
+    /// A domain or objective by id (for `EntityKind::Metric`, the same read as `get_metric`).
+    async fn get_entity(&self, kind: EntityKind, id: &str) -> StoreResult<Option<Stored>>;
+    /// Domains or objectives by name, then id.
+    async fn list_entities(&self, kind: EntityKind, page: &PageRequest) -> StoreResult<Page<Stored>>;
+    async fn save_entity(&self, entity: &Entity, actor: &str, expect: Expect) -> StoreResult<Saved>;
+    /// Deletes a domain or objective; its id keeps counting versions if re-created. Metrics are
+    /// refused here: their deletion is recorded in the history (`delete_metric`).
+    async fn delete_entity(&self, kind: EntityKind, id: &str, version: Option<i64>) -> StoreResult<()>;
 
     /// Upserts everything in one transaction: all of it lands or none of it does.
     async fn import(&self, batch: &ImportBatch, actor: &str) -> StoreResult<ImportOutcome>;

@@ -28,18 +28,68 @@ impl EntityKind {
             EntityKind::Objective => "objective",
         }
     }
+
+    pub fn table(self) -> &'static str {
+        match self {
+            EntityKind::Metric => "metrics",
+            EntityKind::Domain => "domains",
+            EntityKind::Objective => "objectives",
+        }
+    }
+
+    /// The id field of the document, and the id column of the table.
+    pub fn id_col(self) -> &'static str {
+        match self {
+            EntityKind::Metric => "metric_id",
+            EntityKind::Domain => "domain_id",
+            EntityKind::Objective => "objective_id",
+        }
+    }
 }
 
-/// A stored entity: the client's document plus the server-managed fields.
+/// A validated domain or objective, ready to save. Metrics are not among them: their writes
+/// also keep history and tags (`Store::save_metric`).
+#[derive(Debug, Clone)]
+pub enum Entity {
+    Domain(BusinessDomain),
+    Objective(Objective),
+}
+
+impl Entity {
+    pub fn kind(&self) -> EntityKind {
+        match self {
+            Entity::Domain(_) => EntityKind::Domain,
+            Entity::Objective(_) => EntityKind::Objective,
+        }
+    }
+
+    pub fn doc(&self) -> &Map<String, Value> {
+        match self {
+            Entity::Domain(d) => &d.doc,
+            Entity::Objective(o) => &o.doc,
+        }
+    }
+
+    /// Fields the schema does not know, stored as sent.
+    pub fn unknown_fields(&self) -> &[String] {
+        match self {
+            Entity::Domain(d) => &d.unknown_fields,
+            Entity::Objective(o) => &o.unknown_fields,
+        }
+    }
+}
+
+/// A stored entity: the client's document plus the server-managed fields. The document is
+/// parsed, or (`RawStored`) still the JSON text the database holds.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Stored {
+pub struct Stored<Doc = Map<String, Value>> {
     pub id: String,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
     pub updated_at: DateTime<Utc>,
     pub updated_by: String,
-    pub doc: Map<String, Value>,
+    pub doc: Doc,
 }
 
 impl Stored {
@@ -89,6 +139,63 @@ impl Stored {
 
     pub fn name(&self) -> &str {
         self.doc.get("name").and_then(Value::as_str).unwrap_or_default()
+    }
+}
+
+/// A stored entity with its document as the stored compact JSON text (serde_json's own
+/// output when the entity was saved): list pages can go out without parsing every document.
+pub type RawStored = Stored<String>;
+
+impl RawStored {
+    pub fn parse(self) -> Result<Stored, serde_json::Error> {
+        Ok(Stored {
+            doc: serde_json::from_str(&self.doc)?,
+            id: self.id,
+            version: self.version,
+            created_at: self.created_at,
+            created_by: self.created_by,
+            updated_at: self.updated_at,
+            updated_by: self.updated_by,
+        })
+    }
+
+    /// The text `Stored::into_json` serialises to, spliced from the stored document: the
+    /// stored text is serde_json's own compact output, so re-serialising it changes nothing.
+    pub fn to_json_text(&self) -> Result<String, serde_json::Error> {
+        let doc = self.doc.as_str();
+        let plain = doc.starts_with('{')
+            && doc.ends_with('}')
+            && !crate::domain::metric::SERVER_FIELDS
+                .iter()
+                .any(|f| doc.contains(&format!("\"{f}\"")));
+        if !plain {
+            // A server field's name somewhere in the text: into_json decides where it goes.
+            return serde_json::to_string(&self.clone().parse()?.into_json());
+        }
+        let mut out = String::with_capacity(doc.len() + 160);
+        out.push_str(&doc[..doc.len() - 1]);
+        if doc.len() > 2 {
+            out.push(',');
+        }
+        let text = serde_json::to_string::<str>;
+        out.push_str(&format!(
+            "\"version\":{},\"created_at\":{},\"created_by\":{},\"updated_at\":{},\"updated_by\":{}}}",
+            self.version,
+            text(&timestamp_text(&self.created_at))?,
+            text(&self.created_by)?,
+            text(&timestamp_text(&self.updated_at))?,
+            text(&self.updated_by)?,
+        ));
+        Ok(out)
+    }
+
+    /// The sort key `sql::stored_key` would give the parsed entity; only the name needs the
+    /// document, and only the last row of a page has its key taken.
+    pub fn name(&self) -> String {
+        serde_json::from_str::<Map<String, Value>>(&self.doc)
+            .ok()
+            .and_then(|d| d.get("name").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_default()
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::support::{TestDb, backend_tests, sample_metrics};
 use mdl::domain::Metric;
-use mdl::store::Expect;
+use mdl::store::{Entity, Expect};
 use serde_json::{Value, json};
 use std::process::{Command, Output};
 
@@ -299,11 +299,14 @@ async fn delete_and_diff_metrics(db: &TestDb) {
 async fn domains_and_objectives(db: &TestDb) {
     let domain = json!({ "domain_id": "DOM-CLI", "name": "Command line", "owner_team": "Ops" });
     let domain = mdl::domain::BusinessDomain::parse(domain).unwrap();
-    db.store.save_domain(&domain, "cli-test", Expect::Absent).await.unwrap();
+    db.store
+        .save_entity(&Entity::Domain(domain), "cli-test", Expect::Absent)
+        .await
+        .unwrap();
     let objective = json!({ "objective_id": "OBJ-CLI", "name": "Ship the CLI", "status": "active" });
     let objective = mdl::domain::Objective::parse(objective).unwrap();
     db.store
-        .save_objective(&objective, "cli-test", Expect::Absent)
+        .save_entity(&Entity::Objective(objective), "cli-test", Expect::Absent)
         .await
         .unwrap();
 
@@ -360,7 +363,10 @@ async fn cli_deletes_reach_running_servers(db: &TestDb) {
     load_samples(db).await;
     let domain = json!({ "domain_id": "DOM-CLI", "name": "Command line" });
     let domain = mdl::domain::BusinessDomain::parse(domain).unwrap();
-    db.store.save_domain(&domain, "cli-test", Expect::Absent).await.unwrap();
+    db.store
+        .save_entity(&Entity::Domain(domain), "cli-test", Expect::Absent)
+        .await
+        .unwrap();
     let app = crate::support::spawn_with(db, with_redis(&redis, &prefix)).await;
     let token = app.token().await;
     redis_tier_live(&app).await;

@@ -5,7 +5,7 @@ use mdl::catalog::import::{self, ImportOptions};
 use mdl::catalog::{Format, format};
 use mdl::domain::synthetic::synthetic_metric;
 use mdl::domain::{BusinessDomain, Metric};
-use mdl::store::{Expect, MetricFilter, MetricQuery, PageRequest, StoreError};
+use mdl::store::{Entity, EntityKind, Expect, MetricFilter, MetricQuery, PageRequest, StoreError};
 use serde_json::{Value, json};
 
 fn editor(actor: &str) -> ImportOptions<'_> {
@@ -101,10 +101,20 @@ async fn integer_changes_beyond_f64_precision_are_saved(db: &TestDb) {
 
 async fn recreated_domains_continue_their_versions(db: &TestDb) {
     let d = |name: &str| BusinessDomain::parse(json!({ "domain_id": "D1", "name": name })).unwrap();
-    db.store.save_domain(&d("One"), "a", Expect::Absent).await.unwrap();
-    db.store.save_domain(&d("Two"), "a", Expect::Any).await.unwrap();
-    db.store.delete_domain("D1", Some(2)).await.unwrap();
-    let again = db.store.save_domain(&d("Three"), "a", Expect::Absent).await.unwrap();
+    db.store
+        .save_entity(&Entity::Domain(d("One")), "a", Expect::Absent)
+        .await
+        .unwrap();
+    db.store
+        .save_entity(&Entity::Domain(d("Two")), "a", Expect::Any)
+        .await
+        .unwrap();
+    db.store.delete_entity(EntityKind::Domain, "D1", Some(2)).await.unwrap();
+    let again = db
+        .store
+        .save_entity(&Entity::Domain(d("Three")), "a", Expect::Absent)
+        .await
+        .unwrap();
     assert_eq!(again.entity.version, 3);
 }
 

@@ -5,7 +5,8 @@ use mdl::domain::synthetic::synthetic_metric;
 use mdl::domain::{Action, BusinessDomain, ChangeType, Metric, Objective};
 use mdl::store::model::Provenance;
 use mdl::store::{
-    Expect, ImportBatch, MetricFilter, MetricQuery, MetricSort, PageRequest, Store, StoreError, Stored, WriteKind,
+    Entity, EntityKind, Expect, ImportBatch, MetricFilter, MetricQuery, MetricSort, PageRequest, Store, StoreError,
+    Stored, WriteKind,
 };
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -573,19 +574,26 @@ async fn domains_and_objectives_round_trip(db: &TestDb) {
     let domain =
         json!({ "domain_id": "DOM-1", "name": "Platform", "owner_team": "SRE", "stakeholders": ["sre", "infra"] });
     let saved = store
-        .save_domain(&BusinessDomain::parse(domain.clone()).unwrap(), "a", Expect::Absent)
+        .save_entity(
+            &Entity::Domain(BusinessDomain::parse(domain.clone()).unwrap()),
+            "a",
+            Expect::Absent,
+        )
         .await
         .unwrap();
     assert_eq!(saved.entity.version, 1);
-    let back = store.get_domain("DOM-1").await.unwrap().unwrap();
+    let back = store.get_entity(EntityKind::Domain, "DOM-1").await.unwrap().unwrap();
     assert_eq!(Value::Object(back.doc), domain);
     // Names are unique across domains.
     let clash = BusinessDomain::parse(json!({ "domain_id": "DOM-2", "name": "Platform" })).unwrap();
-    let err = store.save_domain(&clash, "a", Expect::Absent).await.unwrap_err();
+    let err = store
+        .save_entity(&Entity::Domain(clash), "a", Expect::Absent)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     let renamed = BusinessDomain::parse(json!({ "domain_id": "DOM-1", "name": "Infrastructure" })).unwrap();
     let saved = store
-        .save_domain(&renamed, "b", Expect::Present(Some(1)))
+        .save_entity(&Entity::Domain(renamed), "b", Expect::Present(Some(1)))
         .await
         .unwrap();
     assert_eq!((saved.kind, saved.entity.version), (WriteKind::Updated, 2));
@@ -595,20 +603,43 @@ async fn domains_and_objectives_round_trip(db: &TestDb) {
         "key_results": [{ "kr_id": "KR-1", "baseline_value": 99.0, "target_value": 99.9, "current_value": 99.45, "direction": "increase" }]
     });
     store
-        .save_objective(&Objective::parse(objective).unwrap(), "a", Expect::Absent)
+        .save_entity(
+            &Entity::Objective(Objective::parse(objective).unwrap()),
+            "a",
+            Expect::Absent,
+        )
         .await
         .unwrap();
-    let back = store.get_objective("OBJ-9").await.unwrap().unwrap();
+    let back = store.get_entity(EntityKind::Objective, "OBJ-9").await.unwrap().unwrap();
     assert_eq!(back.doc["key_results"][0]["progress_percentage"], 50.0);
-    let list = store.list_objectives(&PageRequest::default()).await.unwrap();
+    let list = store
+        .list_entities(EntityKind::Objective, &PageRequest::default())
+        .await
+        .unwrap();
     assert_eq!(list.total, Some(1));
-    store.delete_objective("OBJ-9", Some(1)).await.unwrap();
-    assert!(store.get_objective("OBJ-9").await.unwrap().is_none());
-    let err = store.delete_domain("DOM-1", Some(1)).await.unwrap_err();
+    store
+        .delete_entity(EntityKind::Objective, "OBJ-9", Some(1))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .get_entity(EntityKind::Objective, "OBJ-9")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let err = store
+        .delete_entity(EntityKind::Domain, "DOM-1", Some(1))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::PreconditionFailed { .. }));
-    store.delete_domain("DOM-1", None).await.unwrap();
+    store.delete_entity(EntityKind::Domain, "DOM-1", None).await.unwrap();
     assert_eq!(
-        store.list_domains(&PageRequest::default()).await.unwrap().total,
+        store
+            .list_entities(EntityKind::Domain, &PageRequest::default())
+            .await
+            .unwrap()
+            .total,
         Some(0)
     );
 }
@@ -699,8 +730,69 @@ async fn concurrent_updates_lose_nothing(db: &TestDb) {
     assert_eq!(history.total, Some(9));
 }
 
+/// List pages sent from the stored text are byte for byte what serialising the parsed
+/// documents gives, page metadata included.
+async fn raw_pages_serialise_like_parsed_ones(db: &TestDb) {
+    let store = &*db.store;
+    for sample in sample_metrics() {
+        store
+            .save_metric(&metric(sample), "alice", Expect::Absent)
+            .await
+            .unwrap();
+    }
+    // Escapes, non-ASCII text, floats, and server-field names nested inside the document.
+    let mut odd = sample_metrics()[0].clone();
+    odd["metric_id"] = json!("METRIC-ODD");
+    odd["name"] = json!("Ünïcode \"quoted\" \\ tab\t ☃");
+    odd["x_notes"] = json!({ "version": 1.5e-7, "created_by": [0.1, 1e300, -0.0, 12345678901234567_u64] });
+    store
+        .save_metric(&metric(odd), "bob \"b\"", Expect::Absent)
+        .await
+        .unwrap();
+    // The same without server-field names: spliced, with an actor that needs escaping.
+    let mut plain = sample_metrics()[1].clone();
+    plain["metric_id"] = json!("METRIC-PLAIN");
+    plain["name"] = json!("Ünïcode \"quoted\" \\ ☃ \u{1}");
+    store
+        .save_metric(&metric(plain), "carol \"c\" \\", Expect::Absent)
+        .await
+        .unwrap();
+
+    let search = MetricFilter {
+        q: Some("revenue".into()),
+        ..Default::default()
+    };
+    let mut queries = vec![query(search, MetricSort::Name, PageRequest::offset(1, 5))];
+    for sort in [
+        MetricSort::Name,
+        MetricSort::NameDesc,
+        MetricSort::MetricId,
+        MetricSort::UpdatedAtDesc,
+    ] {
+        queries.push(query(MetricFilter::default(), sort, PageRequest::offset(2, 4)));
+        queries.push(query(MetricFilter::default(), sort, PageRequest::cursor(None, 5, true)));
+    }
+    for q in &queries {
+        let parsed = store.list_metrics(q).await.unwrap();
+        let raw = store.list_metrics_raw(q).await.unwrap();
+        assert_eq!(
+            (raw.total, raw.has_next, &raw.next_cursor),
+            (parsed.total, parsed.has_next, &parsed.next_cursor),
+            "{q:?}"
+        );
+        assert_eq!(raw.items.len(), parsed.items.len());
+        for (r, p) in raw.items.iter().zip(parsed.items) {
+            assert_eq!(
+                r.to_json_text().unwrap(),
+                serde_json::to_string(&p.into_json()).unwrap()
+            );
+        }
+    }
+}
+
 backend_tests!(
     samples_round_trip_unchanged,
+    raw_pages_serialise_like_parsed_ones,
     create_twice_is_a_conflict,
     versions_and_history_follow_the_rules,
     stale_versions_and_missing_ids_are_refused,

@@ -1,17 +1,17 @@
 //! PostgreSQL: tsvector + GIN for search, a text[] + GIN for tags, row locks for writes.
 
+use super::backend::{SqlBackend, SqlStore, migration_error};
 use super::error::StoreError;
 use super::model::{
-    Backend, CatalogStats, EntityKind, HistoryEntry, ImportBatch, ImportOutcome, Provenance, Saved, Stored, UserChange,
-    WriteKind, now, parse_timestamp,
+    ApiKey, Backend, CatalogSnapshot, CatalogStats, Entity, EntityKind, HistoryEntry, ImportBatch, ImportOutcome,
+    RawStored, RefreshUse, Saved, Stored, UserChange, now, parse_timestamp,
 };
 use super::query::{MetricQuery, Page, PageRequest};
-use super::sql::{self, Dialect, RowSpec};
-use super::write::{self, Plan, WriteInput};
-use super::{Expect, Store, StoreResult};
+use super::sql::Dialect;
+use super::{Expect, PoolStatus, Store, StoreResult};
 use crate::config::DbConfig;
-use crate::domain::user::{NewUser, User, UserStatus};
-use crate::domain::{BusinessDomain, Metric, Objective};
+use crate::domain::Metric;
+use crate::domain::user::{NewUser, User};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -21,7 +21,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 pub struct PgStore {
-    pool: PgPool,
+    db: SqlStore<Postgres>,
 }
 
 impl Dialect for Postgres {
@@ -75,10 +75,6 @@ impl Dialect for Postgres {
 }
 
 impl PgStore {
-    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, Postgres>> {
-        Ok(self.pool.begin().await?)
-    }
-
     /// Connects, retrying with backoff until the configured connect timeout.
     pub async fn connect(cfg: &DbConfig) -> StoreResult<Self> {
         let options = PgConnectOptions::from_str(&cfg.url)
@@ -96,7 +92,11 @@ impl PgStore {
                 .connect_with(options.clone())
                 .await;
             match attempt {
-                Ok(pool) => return Ok(Self { pool }),
+                Ok(pool) => {
+                    return Ok(Self {
+                        db: SqlStore::new(pool),
+                    });
+                }
                 Err(e) if Instant::now() + backoff < deadline => {
                     tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "database not reachable yet");
                     tokio::time::sleep(backoff).await;
@@ -113,59 +113,187 @@ impl PgStore {
     }
 }
 
-/// Sets the `tags` array of these metrics in one statement.
-async fn sync_tags(conn: &mut PgConnection, metrics: &[&Metric]) -> StoreResult<()> {
-    let rows: Vec<Value> = metrics
-        .iter()
-        .map(|m| serde_json::json!({ "id": m.metric_id, "tags": m.tags }))
-        .collect();
-    sqlx::query(
-        "UPDATE metrics AS m SET tags = ARRAY(SELECT json_array_elements_text(v.tags)) \
+impl SqlBackend for Postgres {
+    const KIND: Backend = Backend::Postgres;
+
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    async fn begin_write(pool: &PgPool) -> StoreResult<sqlx::Transaction<'static, Postgres>> {
+        Ok(pool.begin().await?)
+    }
+
+    /// Sets the `tags` array of these metrics in one statement.
+    async fn sync_tags(conn: &mut PgConnection, metrics: &[&Metric]) -> StoreResult<()> {
+        let rows: Vec<Value> = metrics
+            .iter()
+            .map(|m| serde_json::json!({ "id": m.metric_id, "tags": m.tags }))
+            .collect();
+        sqlx::query(
+            "UPDATE metrics AS m SET tags = ARRAY(SELECT json_array_elements_text(v.tags)) \
          FROM json_to_recordset($1::json) AS v(id text, tags json) WHERE m.metric_id = v.id",
-    )
-    .bind(Value::Array(rows).to_string())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// Imports touch many rows, some not yet existing (row locks cannot cover those): one import
-/// at a time, across every instance sharing the database.
-async fn lock_for_import(conn: &mut PgConnection) -> StoreResult<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock(7243001)")
+        )
+        .bind(Value::Array(rows).to_string())
         .execute(&mut *conn)
         .await?;
-    Ok(())
-}
+        Ok(())
+    }
 
-/// Holds off every other writer of the catalog until this transaction ends (readers go on).
-/// Tables in the order single writes take them, so a writer already inside cannot deadlock
-/// with this: it finishes first.
-async fn lock_catalog_writes(conn: &mut PgConnection) -> StoreResult<()> {
-    sqlx::query("LOCK TABLE metrics, domains, objectives, metric_history, tombstones IN SHARE ROW EXCLUSIVE MODE")
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
+    /// Imports touch many rows, some not yet existing (row locks cannot cover those): one import
+    /// at a time, across every instance sharing the database.
+    async fn lock_for_import(conn: &mut PgConnection) -> StoreResult<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock(7243001)")
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
 
-/// One consistent view for the rest of the transaction.
-async fn begin_snapshot(conn: &mut PgConnection) -> StoreResult<()> {
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
+    /// Holds off every other writer of the catalog until this transaction ends (readers go on).
+    /// Tables in the order single writes take them, so a writer already inside cannot deadlock
+    /// with this: it finishes first.
+    async fn lock_catalog_writes(conn: &mut PgConnection) -> StoreResult<()> {
+        sqlx::query("LOCK TABLE metrics, domains, objectives, metric_history, tombstones IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
 
-async fn upsert_catalog(conn: &mut PgConnection, info: &Map<String, Value>) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO catalog_info (catalog_info_id, doc, updated_at) VALUES (1, $1::json, $2) \
+    /// One consistent view for the rest of the transaction.
+    async fn begin_snapshot(conn: &mut PgConnection) -> StoreResult<()> {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn upsert_catalog(conn: &mut PgConnection, info: &Map<String, Value>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO catalog_info (catalog_info_id, doc, updated_at) VALUES (1, $1::json, $2) \
          ON CONFLICT (catalog_info_id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
-    )
-    .bind(Value::Object(info.clone()).to_string())
-    .bind(now())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+        )
+        .bind(Value::Object(info.clone()).to_string())
+        .bind(now())
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
 }
 
-crate::store::impl_store!(PgStore, Postgres, Backend::Postgres, "./migrations/postgres");
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Postgres::KIND
+    }
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.db.pool)
+            .await
+            .map_err(migration_error)
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        self.db.ping().await
+    }
+    fn pool_status(&self) -> Option<PoolStatus> {
+        Some(self.db.pool_status())
+    }
+    async fn close(&self) {
+        self.db.close().await
+    }
+    async fn get_metric(&self, id: &str) -> StoreResult<Option<Stored>> {
+        self.db.get_metric(id).await
+    }
+    async fn list_metrics(&self, query: &MetricQuery) -> StoreResult<Page<Stored>> {
+        self.db.list_metrics(query).await
+    }
+    async fn list_metrics_raw(&self, query: &MetricQuery) -> StoreResult<Page<RawStored>> {
+        self.db.list_metrics_raw(query).await
+    }
+    async fn save_metric(&self, metric: &Metric, actor: &str, expect: Expect) -> StoreResult<Saved> {
+        self.db.save_metric(metric, actor, expect).await
+    }
+    async fn delete_metric(&self, id: &str, actor: &str, version: Option<i64>) -> StoreResult<()> {
+        self.db.delete_metric(id, actor, version).await
+    }
+    async fn metric_history(&self, id: &str, page: &PageRequest) -> StoreResult<Page<HistoryEntry>> {
+        self.db.metric_history(id, page).await
+    }
+    async fn metric_version(&self, id: &str, version: i64) -> StoreResult<Option<HistoryEntry>> {
+        self.db.metric_version(id, version).await
+    }
+    async fn get_entity(&self, kind: EntityKind, id: &str) -> StoreResult<Option<Stored>> {
+        self.db.get_entity(kind, id).await
+    }
+    async fn list_entities(&self, kind: EntityKind, page: &PageRequest) -> StoreResult<Page<Stored>> {
+        self.db.list_entities(kind, page).await
+    }
+    async fn save_entity(&self, entity: &Entity, actor: &str, expect: Expect) -> StoreResult<Saved> {
+        self.db.save_entity(entity, actor, expect).await
+    }
+    async fn delete_entity(&self, kind: EntityKind, id: &str, version: Option<i64>) -> StoreResult<()> {
+        self.db.delete_entity(kind, id, version).await
+    }
+    async fn import(&self, batch: &ImportBatch, actor: &str) -> StoreResult<ImportOutcome> {
+        self.db.import(batch, actor).await
+    }
+    async fn catalog_info(&self) -> StoreResult<Map<String, Value>> {
+        self.db.catalog_info().await
+    }
+    async fn snapshot(&self) -> StoreResult<CatalogSnapshot> {
+        self.db.snapshot().await
+    }
+    async fn setting_or_init(&self, key: &str, candidate: &str) -> StoreResult<String> {
+        self.db.setting_or_init(key, candidate).await
+    }
+    async fn count_users(&self) -> StoreResult<u64> {
+        self.db.count_users().await
+    }
+    async fn create_user(&self, user: &NewUser, password_hash: &str) -> StoreResult<User> {
+        self.db.create_user(user, password_hash).await
+    }
+    async fn get_user(&self, user_id: &str) -> StoreResult<Option<User>> {
+        self.db.get_user(user_id).await
+    }
+    async fn find_user(&self, username: &str) -> StoreResult<Option<(User, String)>> {
+        self.db.find_user(username).await
+    }
+    async fn list_users(&self, page: &PageRequest) -> StoreResult<Page<User>> {
+        self.db.list_users(page).await
+    }
+    async fn update_user(&self, user_id: &str, change: &UserChange) -> StoreResult<User> {
+        self.db.update_user(user_id, change).await
+    }
+    async fn delete_user(&self, user_id: &str) -> StoreResult<()> {
+        self.db.delete_user(user_id).await
+    }
+    async fn create_api_key(&self, key: &ApiKey, key_hash: &str) -> StoreResult<()> {
+        self.db.create_api_key(key, key_hash).await
+    }
+    async fn list_api_keys(&self, user_id: &str) -> StoreResult<Vec<ApiKey>> {
+        self.db.list_api_keys(user_id).await
+    }
+    async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
+        self.db.find_api_key(key_hash).await
+    }
+    async fn get_api_key(&self, key_id: &str) -> StoreResult<Option<ApiKey>> {
+        self.db.get_api_key(key_id).await
+    }
+    async fn revoke_api_key(&self, key_id: &str, now: i64) -> StoreResult<()> {
+        self.db.revoke_api_key(key_id, now).await
+    }
+    async fn insert_refresh_token(&self, hash: &str, family: &str, user_id: &str, expires_at: i64) -> StoreResult<()> {
+        self.db.insert_refresh_token(hash, family, user_id, expires_at).await
+    }
+    async fn use_refresh_token(&self, token_hash: &str, now: i64) -> StoreResult<RefreshUse> {
+        self.db.use_refresh_token(token_hash, now).await
+    }
+    async fn revoke_refresh_family(&self, token_hash: &str, now: i64) -> StoreResult<()> {
+        self.db.revoke_refresh_family(token_hash, now).await
+    }
+    async fn revoke_user_refresh_tokens(&self, user_id: &str, now: i64) -> StoreResult<()> {
+        self.db.revoke_user_refresh_tokens(user_id, now).await
+    }
+    async fn stats(&self) -> StoreResult<CatalogStats> {
+        self.db.stats().await
+    }
+}

@@ -1,17 +1,17 @@
 //! The embedded default: one SQLite file in WAL mode, FTS5 for search.
 
+use super::backend::{SqlBackend, SqlStore, migration_error};
 use super::error::StoreError;
 use super::model::{
-    Backend, CatalogStats, EntityKind, HistoryEntry, ImportBatch, ImportOutcome, Provenance, Saved, Stored, UserChange,
-    WriteKind, now, parse_timestamp, timestamp_text,
+    ApiKey, Backend, CatalogSnapshot, CatalogStats, Entity, EntityKind, HistoryEntry, ImportBatch, ImportOutcome,
+    RawStored, RefreshUse, Saved, Stored, UserChange, now, parse_timestamp, timestamp_text,
 };
 use super::query::{MetricQuery, Page, PageRequest};
-use super::sql::{self, Dialect, RowSpec};
-use super::write::{self, Plan, WriteInput};
-use super::{Expect, Store, StoreResult};
+use super::sql::{self, Dialect};
+use super::{Expect, PoolStatus, Store, StoreResult};
 use crate::config::DbConfig;
-use crate::domain::user::{NewUser, User, UserStatus};
-use crate::domain::{BusinessDomain, Metric, Objective};
+use crate::domain::Metric;
+use crate::domain::user::{NewUser, User};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -26,7 +26,7 @@ fn fts_query(terms: &[String]) -> String {
 }
 
 pub struct SqliteStore {
-    pool: SqlitePool,
+    db: SqlStore<Sqlite>,
 }
 
 impl Dialect for Sqlite {
@@ -115,72 +115,198 @@ impl SqliteStore {
             .idle_timeout(Duration::from_secs(cfg.idle_timeout_s))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            db: SqlStore::new(pool),
+        })
+    }
+}
+
+impl SqlBackend for Sqlite {
+    const KIND: Backend = Backend::Sqlite;
+
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
     }
 
     /// SQLite allows one writer; taking the write lock up front avoids deadlocking upgrades.
-    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    async fn begin_write(pool: &SqlitePool) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
+        Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
     }
-}
 
-/// Replaces the tag rows of these metrics (all already written in this transaction).
-async fn sync_tags(conn: &mut SqliteConnection, metrics: &[&Metric]) -> StoreResult<()> {
-    let mut qb = QueryBuilder::<Sqlite>::new(
-        "DELETE FROM metric_tags WHERE metric_pk IN (SELECT metric_pk FROM metrics WHERE metric_id IN (",
-    );
-    let mut ids = qb.separated(", ");
-    for m in metrics {
-        ids.push_bind(m.metric_id.clone());
-    }
-    qb.push("))");
-    qb.build().persistent(metrics.len() == 1).execute(&mut *conn).await?;
-    let pairs: Vec<(&str, &str)> = metrics
-        .iter()
-        .flat_map(|m| m.tags.iter().map(|t| (t.as_str(), m.metric_id.as_str())))
-        .collect();
-    for chunk in pairs.chunks(sql::CHUNK * 2) {
+    /// Replaces the tag rows of these metrics (all already written in this transaction).
+    async fn sync_tags(conn: &mut SqliteConnection, metrics: &[&Metric]) -> StoreResult<()> {
         let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT OR IGNORE INTO metric_tags (tag, metric_pk) SELECT v.column1, m.metric_pk FROM (VALUES ",
+            "DELETE FROM metric_tags WHERE metric_pk IN (SELECT metric_pk FROM metrics WHERE metric_id IN (",
         );
-        for (i, (tag, id)) in chunk.iter().enumerate() {
-            qb.push(if i == 0 { "(" } else { ", (" })
-                .push_bind(tag.to_string())
-                .push(", ")
-                .push_bind(id.to_string())
-                .push(")");
+        let mut ids = qb.separated(", ");
+        for m in metrics {
+            ids.push_bind(m.metric_id.clone());
         }
-        qb.push(") AS v JOIN metrics m ON m.metric_id = v.column2");
-        qb.build().persistent(false).execute(&mut *conn).await?;
+        qb.push("))");
+        qb.build().persistent(metrics.len() == 1).execute(&mut *conn).await?;
+        let pairs: Vec<(&str, &str)> = metrics
+            .iter()
+            .flat_map(|m| m.tags.iter().map(|t| (t.as_str(), m.metric_id.as_str())))
+            .collect();
+        for chunk in pairs.chunks(sql::CHUNK * 2) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT OR IGNORE INTO metric_tags (tag, metric_pk) SELECT v.column1, m.metric_pk FROM (VALUES ",
+            );
+            for (i, (tag, id)) in chunk.iter().enumerate() {
+                qb.push(if i == 0 { "(" } else { ", (" })
+                    .push_bind(tag.to_string())
+                    .push(", ")
+                    .push_bind(id.to_string())
+                    .push(")");
+            }
+            qb.push(") AS v JOIN metrics m ON m.metric_id = v.column2");
+            qb.build().persistent(false).execute(&mut *conn).await?;
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// `BEGIN IMMEDIATE` already serialises every write transaction.
+    async fn lock_for_import(_conn: &mut SqliteConnection) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// `BEGIN IMMEDIATE` already holds the database's one write lock.
+    async fn lock_catalog_writes(_conn: &mut SqliteConnection) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// In WAL mode a read transaction already sees one snapshot from its first read on.
+    async fn begin_snapshot(_conn: &mut SqliteConnection) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn upsert_catalog(conn: &mut SqliteConnection, info: &Map<String, Value>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO catalog_info (catalog_info_id, doc, updated_at) VALUES (1, $1, $2) \
+             ON CONFLICT (catalog_info_id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+        )
+        .bind(Value::Object(info.clone()).to_string())
+        .bind(timestamp_text(&now()))
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
 }
 
-/// `BEGIN IMMEDIATE` already serialises every write transaction.
-async fn lock_for_import(_conn: &mut SqliteConnection) -> StoreResult<()> {
-    Ok(())
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Sqlite::KIND
+    }
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.db.pool)
+            .await
+            .map_err(migration_error)
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        self.db.ping().await
+    }
+    fn pool_status(&self) -> Option<PoolStatus> {
+        Some(self.db.pool_status())
+    }
+    async fn close(&self) {
+        self.db.close().await
+    }
+    async fn get_metric(&self, id: &str) -> StoreResult<Option<Stored>> {
+        self.db.get_metric(id).await
+    }
+    async fn list_metrics(&self, query: &MetricQuery) -> StoreResult<Page<Stored>> {
+        self.db.list_metrics(query).await
+    }
+    async fn list_metrics_raw(&self, query: &MetricQuery) -> StoreResult<Page<RawStored>> {
+        self.db.list_metrics_raw(query).await
+    }
+    async fn save_metric(&self, metric: &Metric, actor: &str, expect: Expect) -> StoreResult<Saved> {
+        self.db.save_metric(metric, actor, expect).await
+    }
+    async fn delete_metric(&self, id: &str, actor: &str, version: Option<i64>) -> StoreResult<()> {
+        self.db.delete_metric(id, actor, version).await
+    }
+    async fn metric_history(&self, id: &str, page: &PageRequest) -> StoreResult<Page<HistoryEntry>> {
+        self.db.metric_history(id, page).await
+    }
+    async fn metric_version(&self, id: &str, version: i64) -> StoreResult<Option<HistoryEntry>> {
+        self.db.metric_version(id, version).await
+    }
+    async fn get_entity(&self, kind: EntityKind, id: &str) -> StoreResult<Option<Stored>> {
+        self.db.get_entity(kind, id).await
+    }
+    async fn list_entities(&self, kind: EntityKind, page: &PageRequest) -> StoreResult<Page<Stored>> {
+        self.db.list_entities(kind, page).await
+    }
+    async fn save_entity(&self, entity: &Entity, actor: &str, expect: Expect) -> StoreResult<Saved> {
+        self.db.save_entity(entity, actor, expect).await
+    }
+    async fn delete_entity(&self, kind: EntityKind, id: &str, version: Option<i64>) -> StoreResult<()> {
+        self.db.delete_entity(kind, id, version).await
+    }
+    async fn import(&self, batch: &ImportBatch, actor: &str) -> StoreResult<ImportOutcome> {
+        self.db.import(batch, actor).await
+    }
+    async fn catalog_info(&self) -> StoreResult<Map<String, Value>> {
+        self.db.catalog_info().await
+    }
+    async fn snapshot(&self) -> StoreResult<CatalogSnapshot> {
+        self.db.snapshot().await
+    }
+    async fn setting_or_init(&self, key: &str, candidate: &str) -> StoreResult<String> {
+        self.db.setting_or_init(key, candidate).await
+    }
+    async fn count_users(&self) -> StoreResult<u64> {
+        self.db.count_users().await
+    }
+    async fn create_user(&self, user: &NewUser, password_hash: &str) -> StoreResult<User> {
+        self.db.create_user(user, password_hash).await
+    }
+    async fn get_user(&self, user_id: &str) -> StoreResult<Option<User>> {
+        self.db.get_user(user_id).await
+    }
+    async fn find_user(&self, username: &str) -> StoreResult<Option<(User, String)>> {
+        self.db.find_user(username).await
+    }
+    async fn list_users(&self, page: &PageRequest) -> StoreResult<Page<User>> {
+        self.db.list_users(page).await
+    }
+    async fn update_user(&self, user_id: &str, change: &UserChange) -> StoreResult<User> {
+        self.db.update_user(user_id, change).await
+    }
+    async fn delete_user(&self, user_id: &str) -> StoreResult<()> {
+        self.db.delete_user(user_id).await
+    }
+    async fn create_api_key(&self, key: &ApiKey, key_hash: &str) -> StoreResult<()> {
+        self.db.create_api_key(key, key_hash).await
+    }
+    async fn list_api_keys(&self, user_id: &str) -> StoreResult<Vec<ApiKey>> {
+        self.db.list_api_keys(user_id).await
+    }
+    async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
+        self.db.find_api_key(key_hash).await
+    }
+    async fn get_api_key(&self, key_id: &str) -> StoreResult<Option<ApiKey>> {
+        self.db.get_api_key(key_id).await
+    }
+    async fn revoke_api_key(&self, key_id: &str, now: i64) -> StoreResult<()> {
+        self.db.revoke_api_key(key_id, now).await
+    }
+    async fn insert_refresh_token(&self, hash: &str, family: &str, user_id: &str, expires_at: i64) -> StoreResult<()> {
+        self.db.insert_refresh_token(hash, family, user_id, expires_at).await
+    }
+    async fn use_refresh_token(&self, token_hash: &str, now: i64) -> StoreResult<RefreshUse> {
+        self.db.use_refresh_token(token_hash, now).await
+    }
+    async fn revoke_refresh_family(&self, token_hash: &str, now: i64) -> StoreResult<()> {
+        self.db.revoke_refresh_family(token_hash, now).await
+    }
+    async fn revoke_user_refresh_tokens(&self, user_id: &str, now: i64) -> StoreResult<()> {
+        self.db.revoke_user_refresh_tokens(user_id, now).await
+    }
+    async fn stats(&self) -> StoreResult<CatalogStats> {
+        self.db.stats().await
+    }
 }
-
-/// `BEGIN IMMEDIATE` already holds the database's one write lock.
-async fn lock_catalog_writes(_conn: &mut SqliteConnection) -> StoreResult<()> {
-    Ok(())
-}
-
-/// In WAL mode a read transaction already sees one snapshot from its first read on.
-async fn begin_snapshot(_conn: &mut SqliteConnection) -> StoreResult<()> {
-    Ok(())
-}
-
-async fn upsert_catalog(conn: &mut SqliteConnection, info: &Map<String, Value>) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO catalog_info (catalog_info_id, doc, updated_at) VALUES (1, $1, $2) \
-         ON CONFLICT (catalog_info_id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
-    )
-    .bind(Value::Object(info.clone()).to_string())
-    .bind(timestamp_text(&now()))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-crate::store::impl_store!(SqliteStore, Sqlite, Backend::Sqlite, "./migrations/sqlite");

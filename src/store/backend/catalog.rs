@@ -1,0 +1,195 @@
+//! History reads, import, snapshot and statistics: the catalog-wide operations.
+
+use super::{SqlBackend, SqlStore};
+use crate::domain::Metric;
+use crate::store::model::{
+    CatalogSnapshot, CatalogStats, HistoryEntry, ImportBatch, ImportOutcome, Provenance, Stored,
+};
+use crate::store::query::{Page, PageRequest};
+use crate::store::sql;
+use crate::store::{Expect, StoreResult};
+use serde_json::{Map, Value};
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, QueryBuilder, Type};
+
+impl<DB: SqlBackend> SqlStore<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'t> String: Encode<'t, DB> + Decode<'t, DB> + Type<DB>,
+    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<String>: Encode<'t, DB> + Decode<'t, DB> + Type<DB>,
+    for<'t> i64: Encode<'t, DB> + Decode<'t, DB> + Type<DB>,
+    for<'t> Option<i64>: Encode<'t, DB> + Decode<'t, DB> + Type<DB>,
+    for<'t> i32: Decode<'t, DB> + Type<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    pub(crate) async fn metric_history(&self, id: &str, page: &PageRequest) -> StoreResult<Page<HistoryEntry>> {
+        let mut qb = sql::history_query::<DB>(id, page)?;
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        let rows = rows
+            .iter()
+            .map(sql::decode_history::<DB>)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let total = if page.wants_count() {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM metric_history WHERE metric_id = $1")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+            Some(n as u64)
+        } else {
+            None
+        };
+        Ok(sql::finish_history(id, page, rows, total))
+    }
+
+    pub(crate) async fn metric_version(&self, id: &str, version: i64) -> StoreResult<Option<HistoryEntry>> {
+        let mut qb = QueryBuilder::<DB>::new("SELECT ");
+        qb.push(DB::HISTORY_COLUMNS)
+            .push(" FROM metric_history WHERE metric_id = ")
+            .push_bind(id.to_string())
+            .push(" AND version = ")
+            .push_bind(version);
+        let row = qb.build().fetch_optional(&self.pool).await?;
+        row.as_ref().map(sql::decode_history::<DB>).transpose()
+    }
+
+    /// True when no catalog entity and no history exist, i.e. nothing a restored version
+    /// or author could contradict. Emptiness is only lost, never regained (deletes leave
+    /// history and tombstones), so "not empty" needs no lock; "empty" is re-checked once
+    /// the backend has stopped other writers until this transaction ends.
+    async fn empty_for_restore(conn: &mut DB::Connection) -> StoreResult<bool> {
+        const ANY_ROW: &str = "SELECT CASE WHEN EXISTS (SELECT 1 FROM metrics) OR EXISTS (SELECT 1 FROM domains) \
+             OR EXISTS (SELECT 1 FROM objectives) OR EXISTS (SELECT 1 FROM metric_history) \
+             OR EXISTS (SELECT 1 FROM tombstones) THEN 1 ELSE 0 END";
+        let any: i32 = sqlx::query_scalar(ANY_ROW).fetch_one(&mut *conn).await?;
+        if any != 0 {
+            return Ok(false);
+        }
+        DB::lock_catalog_writes(conn).await?;
+        let any: i32 = sqlx::query_scalar(ANY_ROW).fetch_one(&mut *conn).await?;
+        Ok(any == 0)
+    }
+
+    pub(crate) async fn import(&self, batch: &ImportBatch, actor: &str) -> StoreResult<ImportOutcome> {
+        let mut tx = DB::begin_write(&self.pool).await?;
+        DB::lock_for_import(&mut tx).await?;
+        let restored = batch.restore && Self::empty_for_restore(&mut tx).await?;
+        let prov = |p| restored.then_some(p);
+        let mut out = ImportOutcome {
+            dry_run: batch.dry_run,
+            restored,
+            ..Default::default()
+        };
+        if let Some(info) = &batch.catalog {
+            DB::upsert_catalog(&mut tx, info).await?;
+        }
+        for (d, p) in &batch.domains {
+            let row = sql::domain_row(d);
+            let saved = Self::write_plain(&mut tx, row, &d.doc, actor, Expect::Any, prov(p)).await?;
+            out.domains.add(saved.kind);
+        }
+        let metrics: Vec<(&Metric, Option<&Provenance>)> = batch.metrics.iter().map(|(m, p)| (m, prov(p))).collect();
+        for saved in Self::write_metrics(&mut tx, &metrics, actor, Expect::Any).await? {
+            out.metrics.add(saved.kind);
+        }
+        for (o, p) in &batch.objectives {
+            let row = sql::objective_row(o);
+            let saved = Self::write_plain(&mut tx, row, &o.doc, actor, Expect::Any, prov(p)).await?;
+            out.objectives.add(saved.kind);
+        }
+        if batch.dry_run {
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
+        Ok(out)
+    }
+
+    async fn read_catalog_doc(conn: &mut DB::Connection) -> StoreResult<Map<String, Value>> {
+        let mut qb = QueryBuilder::<DB>::new("SELECT ");
+        qb.push(DB::CATALOG_DOC)
+            .push(" FROM catalog_info WHERE catalog_info_id = 1");
+        let doc: Option<String> = qb.build_query_scalar().fetch_optional(&mut *conn).await?;
+        Ok(match doc {
+            Some(text) => serde_json::from_str(&text)?,
+            None => Map::new(),
+        })
+    }
+
+    pub(crate) async fn catalog_info(&self) -> StoreResult<Map<String, Value>> {
+        Self::read_catalog_doc(&mut *self.pool.acquire().await?).await
+    }
+
+    /// Every row of a table in `sort_col, id` order, by keyset pages on one connection.
+    async fn read_all(
+        conn: &mut DB::Connection,
+        table: &'static str,
+        id_col: &'static str,
+        sort_col: &'static str,
+    ) -> StoreResult<Vec<Stored>> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = PageRequest::Cursor {
+                after: after.take(),
+                limit: 1000,
+                count: false,
+            };
+            let spec = sql::ListSpec {
+                columns: DB::select_stored(id_col),
+                table,
+                id_col,
+                sort_col,
+                descending: false,
+                page: &page,
+                scope: format!("snapshot|{table}"),
+            };
+            let mut qb = sql::page_query::<DB>(&spec, None)?;
+            let rows = qb.build().fetch_all(&mut *conn).await?;
+            let rows = rows
+                .iter()
+                .map(sql::decode_stored::<DB>)
+                .collect::<StoreResult<Vec<_>>>()?;
+            let page = sql::finish_page(&spec, rows, None, |s| sql::stored_key(sort_col, s));
+            out.extend(page.items);
+            match page.next_cursor {
+                Some(c) => after = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    pub(crate) async fn snapshot(&self) -> StoreResult<CatalogSnapshot> {
+        let mut tx = self.pool.begin().await?;
+        DB::begin_snapshot(&mut tx).await?;
+        let snapshot = CatalogSnapshot {
+            catalog: Self::read_catalog_doc(&mut tx).await?,
+            metrics: Self::read_all(&mut tx, "metrics", "metric_id", "metric_id").await?,
+            domains: Self::read_all(&mut tx, "domains", "domain_id", "name").await?,
+            objectives: Self::read_all(&mut tx, "objectives", "objective_id", "name").await?,
+        };
+        tx.rollback().await?;
+        Ok(snapshot)
+    }
+
+    pub(crate) async fn stats(&self) -> StoreResult<CatalogStats> {
+        let mut stats = CatalogStats::default();
+        for col in sql::STAT_COLUMNS {
+            let mut qb = QueryBuilder::<DB>::new(format!(
+                "SELECT COALESCE({col}, '(none)') AS k, COUNT(*) AS n FROM metrics GROUP BY 1"
+            ));
+            let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
+            sql::fill_stat(&mut stats, col, rows);
+        }
+        let (m, d, o): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM metrics), (SELECT COUNT(*) FROM domains), (SELECT COUNT(*) FROM objectives)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        stats.total_metrics = m as u64;
+        stats.total_domains = d as u64;
+        stats.total_objectives = o as u64;
+        Ok(stats)
+    }
+}

@@ -1,0 +1,368 @@
+//! The `Store` logic shared by both backends, written once as generic functions over the sqlx
+//! database. Each backend provides its `Dialect` (SQL fragments) and a `SqlBackend` (the few
+//! statements and locks that really differ); its `Store` impl forwards every method here.
+
+mod accounts;
+mod catalog;
+
+use super::error::StoreError;
+use super::model::{Backend, Entity, EntityKind, Provenance, RawStored, Saved, Stored, WriteKind};
+use super::query::{MetricFilter, MetricQuery, Page, PageRequest};
+use super::sql::{self, Dialect, RowSpec};
+use super::write::{self, Plan, WriteInput};
+use super::{Expect, PoolStatus, StoreResult};
+use crate::domain::Metric;
+use serde_json::{Map, Value};
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, QueryBuilder, Transaction, Type};
+use std::collections::HashMap;
+use std::future::Future;
+
+/// What differs between the backends beyond SQL fragments: transaction starts, locks and the
+/// statements written natively for each engine.
+pub(crate) trait SqlBackend: Dialect + sqlx::database::HasStatementCache {
+    const KIND: Backend;
+    /// sqlx has no trait for this: each backend's result type has its own method.
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+    /// `NotFound` when a statement changed no row.
+    fn changed_any(result: &Self::QueryResult, noun: &'static str, id: &str) -> StoreResult<()> {
+        match Self::rows_affected(result) {
+            0 => Err(StoreError::not_found(noun, id)),
+            _ => Ok(()),
+        }
+    }
+    /// Starts a write transaction (SQLite takes its one write lock up front).
+    fn begin_write(pool: &Pool<Self>) -> impl Future<Output = StoreResult<Transaction<'static, Self>>> + Send;
+    /// Brings the tag index of these metrics (all already written in this transaction) up to date.
+    fn sync_tags(conn: &mut Self::Connection, metrics: &[&Metric]) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Serialises imports against each other.
+    fn lock_for_import(conn: &mut Self::Connection) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Holds off every other catalog writer until this transaction ends.
+    fn lock_catalog_writes(conn: &mut Self::Connection) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Makes the rest of this transaction read one consistent view.
+    fn begin_snapshot(conn: &mut Self::Connection) -> impl Future<Output = StoreResult<()>> + Send;
+    fn upsert_catalog(
+        conn: &mut Self::Connection,
+        info: &Map<String, Value>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// A pool of either backend with every shared `Store` operation on it. Trait where-clauses
+/// on other types are not implied at use sites, so each impl block below states the bounds.
+pub(crate) struct SqlStore<DB: Database> {
+    pub(crate) pool: Pool<DB>,
+}
+
+impl<DB: Database> SqlStore<DB> {
+    pub(crate) fn new(pool: Pool<DB>) -> Self {
+        SqlStore { pool }
+    }
+
+    pub(crate) fn pool_status(&self) -> PoolStatus {
+        let size = self.pool.size();
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+        PoolStatus {
+            size,
+            idle,
+            in_use: size.saturating_sub(idle),
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+pub(crate) fn migration_error(e: sqlx::migrate::MigrateError) -> StoreError {
+    StoreError::Database(format!("migration failed: {e}"))
+}
+
+impl<DB: SqlBackend> SqlStore<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'t> String: Encode<'t, DB> + Decode<'t, DB> + Type<DB>,
+    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<String>: Encode<'t, DB> + Decode<'t, DB> + Type<DB>,
+    for<'t> i64: Encode<'t, DB> + Decode<'t, DB> + Type<DB>,
+    for<'t> Option<i64>: Encode<'t, DB> + Decode<'t, DB> + Type<DB>,
+    for<'t> i32: Decode<'t, DB> + Type<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    pub(crate) async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Reads one row by id (locked when about to be written).
+    async fn fetch_stored(
+        conn: &mut DB::Connection,
+        table: &str,
+        id_col: &str,
+        id: &str,
+        lock: bool,
+    ) -> StoreResult<Option<Stored>> {
+        let mut qb = sql::fetch_many::<DB>(table, id_col, &[id], lock);
+        let row = qb.build().fetch_optional(&mut *conn).await?;
+        row.as_ref().map(sql::decode_stored::<DB>).transpose()
+    }
+
+    /// Reads the current row (locked), plans the write and applies it to the entity's table.
+    async fn write_row(conn: &mut DB::Connection, row: &RowSpec, input: WriteInput<'_>) -> StoreResult<Plan> {
+        let current = Self::fetch_stored(conn, row.table, row.id_col, input.id, true).await?;
+        let last_version: i64 = if current.is_none() {
+            sqlx::query_scalar("SELECT last_version FROM tombstones WHERE entity = $1 AND entity_id = $2")
+                .bind(row.kind.noun())
+                .bind(input.id)
+                .fetch_optional(&mut *conn)
+                .await?
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let plan = write::plan(input, current.as_ref(), last_version)?;
+        match plan.kind {
+            WriteKind::Unchanged => {}
+            WriteKind::Created => {
+                if let Some(mut qb) = sql::insert_many::<DB>(&[(row, &plan.entity)]) {
+                    qb.build().execute(&mut *conn).await?;
+                }
+            }
+            WriteKind::Updated => {
+                let mut qb = QueryBuilder::<DB>::new("");
+                sql::push_update(&mut qb, row, &plan.entity);
+                qb.build().execute(&mut *conn).await?;
+            }
+        }
+        Ok(plan)
+    }
+
+    async fn insert_history(conn: &mut DB::Connection, entries: &[(&Plan, String)]) -> StoreResult<()> {
+        if let Some(mut qb) = sql::history_many::<DB>(entries)? {
+            // Multi-row statements vary in size: do not fill the statement cache with them.
+            qb.build().persistent(entries.len() == 1).execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes metrics with a few statements per chunk of `sql::CHUNK`: one read of the
+    /// current rows, one of past versions, one multi-row insert, the updates, one tag sync
+    /// and one history insert. Ids must be unique within `items`.
+    async fn write_metrics(
+        conn: &mut DB::Connection,
+        items: &[(&Metric, Option<&Provenance>)],
+        actor: &str,
+        expect: Expect,
+    ) -> StoreResult<Vec<Saved>> {
+        let mut saved = Vec::with_capacity(items.len());
+        for chunk in items.chunks(sql::CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(|(m, _)| m.metric_id.as_str()).collect();
+            let mut qb = sql::fetch_many::<DB>("metrics", "metric_id", &ids, true);
+            let mut current = HashMap::new();
+            let single = chunk.len() == 1;
+            for row in qb.build().persistent(single).fetch_all(&mut *conn).await? {
+                let stored = sql::decode_stored::<DB>(&row)?;
+                current.insert(stored.id.clone(), stored);
+            }
+            let absent: Vec<&str> = ids.iter().copied().filter(|id| !current.contains_key(*id)).collect();
+            let mut last = HashMap::new();
+            if !absent.is_empty() {
+                let mut qb = sql::last_versions::<DB>(&absent);
+                let rows: Vec<(String, i64)> = qb.build_query_as().persistent(single).fetch_all(&mut *conn).await?;
+                last.extend(rows);
+            }
+            let mut plans = Vec::with_capacity(chunk.len());
+            for (m, provenance) in chunk {
+                let input = WriteInput {
+                    kind: EntityKind::Metric,
+                    id: &m.metric_id,
+                    doc: &m.doc,
+                    actor,
+                    expect,
+                    provenance: *provenance,
+                };
+                let last_version = last.get(&m.metric_id).copied().unwrap_or(0);
+                plans.push((*m, write::plan(input, current.get(&m.metric_id), last_version)?));
+            }
+            let mut creates: Vec<(RowSpec, &Stored)> = plans
+                .iter()
+                .filter(|(_, p)| p.kind == WriteKind::Created)
+                .map(|(m, p)| (sql::metric_row(m), &p.entity))
+                .collect();
+            // Insert in id order, like the row locks, so concurrent writers queue up
+            // instead of deadlocking on each other's new keys.
+            creates.sort_by(|a, b| a.1.id.cmp(&b.1.id));
+            let creates: Vec<(&RowSpec, &Stored)> = creates.iter().map(|(r, s)| (r, *s)).collect();
+            if let Some(mut qb) = sql::insert_many::<DB>(&creates) {
+                qb.build().persistent(creates.len() == 1).execute(&mut *conn).await?;
+            }
+            for (m, plan) in plans.iter().filter(|(_, p)| p.kind == WriteKind::Updated) {
+                let mut qb = QueryBuilder::<DB>::new("");
+                sql::push_update(&mut qb, &sql::metric_row(m), &plan.entity);
+                qb.build().execute(&mut *conn).await?;
+            }
+            let changed: Vec<&(&Metric, Plan)> = plans.iter().filter(|(_, p)| p.kind != WriteKind::Unchanged).collect();
+            if !changed.is_empty() {
+                let metrics: Vec<&Metric> = changed.iter().map(|(m, _)| *m).collect();
+                DB::sync_tags(conn, &metrics).await?;
+                let entries = changed
+                    .iter()
+                    .map(|(_, p)| Ok((p, p.entity.to_json_string()?)))
+                    .collect::<StoreResult<Vec<(&Plan, String)>>>()?;
+                Self::insert_history(conn, &entries).await?;
+            }
+            saved.extend(plans.into_iter().map(|(_, p)| Saved {
+                kind: p.kind,
+                entity: p.entity,
+            }));
+        }
+        Ok(saved)
+    }
+
+    async fn delete_row(
+        conn: &mut DB::Connection,
+        kind: EntityKind,
+        id: &str,
+        version: Option<i64>,
+    ) -> StoreResult<Stored> {
+        let (table, id_col) = (kind.table(), kind.id_col());
+        let current = Self::fetch_stored(conn, table, id_col, id, true).await?;
+        let cur = write::check_delete(kind, id, current.as_ref(), version)?;
+        let mut qb = QueryBuilder::<DB>::new(format!("DELETE FROM {table} WHERE {id_col} = "));
+        qb.push_bind(id.to_string());
+        qb.build().execute(&mut *conn).await?;
+        if kind != EntityKind::Metric {
+            sqlx::query(
+                "INSERT INTO tombstones (entity, entity_id, last_version) VALUES ($1, $2, $3) \
+                 ON CONFLICT (entity, entity_id) DO UPDATE SET last_version = excluded.last_version",
+            )
+            .bind(kind.noun())
+            .bind(id)
+            .bind(cur.version)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(cur)
+    }
+
+    async fn write_plain(
+        conn: &mut DB::Connection,
+        row: RowSpec,
+        doc: &Map<String, Value>,
+        actor: &str,
+        expect: Expect,
+        provenance: Option<&Provenance>,
+    ) -> StoreResult<Saved> {
+        let input = WriteInput {
+            kind: row.kind,
+            id: &row.id,
+            doc,
+            actor,
+            expect,
+            provenance,
+        };
+        let plan = Self::write_row(conn, &row, input).await?;
+        Ok(Saved {
+            kind: plan.kind,
+            entity: plan.entity,
+        })
+    }
+
+    async fn list(&self, spec: &sql::ListSpec<'_>, filter: Option<&MetricFilter>) -> StoreResult<Page<Stored>> {
+        let decode = sql::decode_stored::<DB>;
+        self.list_rows(spec, filter, decode, |s| sql::stored_key(spec.sort_col, s))
+            .await
+    }
+
+    /// One page of rows decoded by `decode`; `key` gives a row's sort key and id for the cursor.
+    async fn list_rows<T>(
+        &self,
+        spec: &sql::ListSpec<'_>,
+        filter: Option<&MetricFilter>,
+        decode: fn(&DB::Row) -> StoreResult<T>,
+        key: impl Fn(&T) -> (String, String),
+    ) -> StoreResult<Page<T>> {
+        let mut qb = sql::page_query::<DB>(spec, filter)?;
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        let rows = rows.iter().map(decode).collect::<StoreResult<Vec<_>>>()?;
+        let total = if spec.page.wants_count() {
+            let mut qb = sql::count_query::<DB>(spec.table, filter)?;
+            let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+            Some(n as u64)
+        } else {
+            None
+        };
+        Ok(sql::finish_page(spec, rows, total, key))
+    }
+
+    async fn get(&self, kind: EntityKind, id: &str) -> StoreResult<Option<Stored>> {
+        Self::fetch_stored(&mut *self.pool.acquire().await?, kind.table(), kind.id_col(), id, false).await
+    }
+
+    pub(crate) async fn get_metric(&self, id: &str) -> StoreResult<Option<Stored>> {
+        self.get(EntityKind::Metric, id).await
+    }
+
+    pub(crate) async fn list_metrics(&self, query: &MetricQuery) -> StoreResult<Page<Stored>> {
+        query.check()?;
+        self.list(&sql::metric_spec::<DB>(query), Some(&query.filter)).await
+    }
+
+    pub(crate) async fn list_metrics_raw(&self, query: &MetricQuery) -> StoreResult<Page<RawStored>> {
+        query.check()?;
+        let spec = sql::metric_spec::<DB>(query);
+        let key = |r: &RawStored| sql::raw_key(spec.sort_col, r);
+        self.list_rows(&spec, Some(&query.filter), sql::decode_raw::<DB>, key)
+            .await
+    }
+
+    pub(crate) async fn save_metric(&self, metric: &Metric, actor: &str, expect: Expect) -> StoreResult<Saved> {
+        let mut tx = DB::begin_write(&self.pool).await?;
+        let mut saved = Self::write_metrics(&mut tx, &[(metric, None)], actor, expect).await?;
+        tx.commit().await?;
+        saved
+            .pop()
+            .ok_or_else(|| StoreError::Database("write returned nothing".into()))
+    }
+
+    pub(crate) async fn delete_metric(&self, id: &str, actor: &str, version: Option<i64>) -> StoreResult<()> {
+        let mut tx = DB::begin_write(&self.pool).await?;
+        let cur = Self::delete_row(&mut tx, EntityKind::Metric, id, version).await?;
+        // The last state as it was stored, server fields included.
+        let snapshot = cur.to_json_string()?;
+        let plan = write::delete_plan(cur, actor)?;
+        Self::insert_history(&mut tx, &[(&plan, snapshot)]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_entity(&self, kind: EntityKind, id: &str) -> StoreResult<Option<Stored>> {
+        self.get(kind, id).await
+    }
+
+    pub(crate) async fn list_entities(&self, kind: EntityKind, page: &PageRequest) -> StoreResult<Page<Stored>> {
+        self.list(&sql::named_spec::<DB>(kind.table(), kind.id_col(), page), None)
+            .await
+    }
+
+    pub(crate) async fn save_entity(&self, entity: &Entity, actor: &str, expect: Expect) -> StoreResult<Saved> {
+        let mut tx = DB::begin_write(&self.pool).await?;
+        let saved = Self::write_plain(&mut tx, sql::entity_row(entity), entity.doc(), actor, expect, None).await?;
+        tx.commit().await?;
+        Ok(saved)
+    }
+
+    pub(crate) async fn delete_entity(&self, kind: EntityKind, id: &str, version: Option<i64>) -> StoreResult<()> {
+        if kind == EntityKind::Metric {
+            return Err(StoreError::invalid(
+                "kind",
+                "metrics are deleted with their history (delete_metric)",
+            ));
+        }
+        let mut tx = DB::begin_write(&self.pool).await?;
+        Self::delete_row(&mut tx, kind, id, version).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

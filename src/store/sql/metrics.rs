@@ -1,0 +1,108 @@
+//! What only metrics have: filters, past-version lookup, indexed columns and statistics.
+
+use super::{Dialect, ListSpec, RowSpec};
+use crate::store::model::{CatalogStats, EntityKind};
+use crate::store::query::{MetricFilter, MetricQuery};
+use sqlx::{Database, Encode, QueryBuilder, Type};
+
+/// The highest version each id ever had, deleted ones included.
+pub(crate) fn last_versions<DB: Dialect>(ids: &[&str]) -> QueryBuilder<DB>
+where
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    <DB as Database>::Arguments: Default,
+{
+    let mut qb = QueryBuilder::new("SELECT metric_id, MAX(version) FROM metric_history WHERE metric_id IN (");
+    let mut list = qb.separated(", ");
+    for id in ids {
+        list.push_bind(id.to_string());
+    }
+    qb.push(") GROUP BY metric_id");
+    qb
+}
+
+pub(crate) fn metric_spec<DB: Dialect>(query: &MetricQuery) -> ListSpec<'_> {
+    ListSpec {
+        columns: DB::select_stored("metric_id"),
+        table: "metrics",
+        id_col: "metric_id",
+        sort_col: query.sort.column(),
+        descending: query.sort.descending(),
+        page: &query.page,
+        scope: query.scope(),
+    }
+}
+
+pub(super) fn push_filters<DB: Dialect>(qb: &mut QueryBuilder<DB>, f: &MetricFilter)
+where
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+{
+    let eq = [
+        ("category", &f.category),
+        ("tier", &f.tier),
+        ("business_domain", &f.business_domain),
+        ("metric_type", &f.metric_type),
+        ("status", &f.status),
+    ];
+    for (col, value) in eq {
+        if let Some(v) = value {
+            qb.push(format_args!(" AND t.{col} = ")).push_bind(v.clone());
+        }
+    }
+    if let Some(owner) = &f.owner {
+        qb.push(" AND (t.owner_team = ")
+            .push_bind(owner.clone())
+            .push(" OR t.technical_owner = ")
+            .push_bind(owner.clone())
+            .push(" OR t.business_owner = ")
+            .push_bind(owner.clone())
+            .push(")");
+    }
+    if !f.tags.is_empty() {
+        DB::push_tags(qb, &f.tags);
+    }
+}
+
+pub(crate) fn metric_row(m: &crate::domain::Metric) -> RowSpec {
+    let s = |v: &str| Some(v.to_string());
+    RowSpec {
+        kind: EntityKind::Metric,
+        id: m.metric_id.clone(),
+        table: "metrics",
+        id_col: "metric_id",
+        columns: vec![
+            ("name", s(&m.name)),
+            ("description", s(&m.description)),
+            ("category", s(&m.category)),
+            ("tier", s(m.tier_str())),
+            ("business_domain", s(&m.business_domain)),
+            ("metric_type", s(&m.metric_type)),
+            ("status", m.status().map(str::to_string)),
+            ("owner_team", m.owner_team().map(str::to_string)),
+            ("technical_owner", m.technical_owner().map(str::to_string)),
+            ("business_owner", m.business_owner().map(str::to_string)),
+            ("search_text", Some(m.search_text())),
+        ],
+    }
+}
+
+/// Group-by columns reported in the stats.
+pub(crate) const STAT_COLUMNS: &[&str] = &[
+    "category",
+    "tier",
+    "metric_type",
+    "business_domain",
+    "owner_team",
+    "status",
+];
+
+pub(crate) fn fill_stat(stats: &mut CatalogStats, column: &str, rows: Vec<(String, i64)>) {
+    let target = match column {
+        "category" => &mut stats.by_category,
+        "tier" => &mut stats.by_tier,
+        "metric_type" => &mut stats.by_metric_type,
+        "business_domain" => &mut stats.by_business_domain,
+        "owner_team" => &mut stats.by_owner_team,
+        _ => &mut stats.by_status,
+    };
+    target.extend(rows.into_iter().map(|(k, n)| (k, n as u64)));
+}
