@@ -176,7 +176,7 @@ macro_rules! impl_store {
                         .collect::<StoreResult<Vec<(&Plan, String)>>>()?;
                     insert_history(conn, &entries).await?;
                 }
-                saved.extend(plans.into_iter().map(|(_, p)| Saved { kind: p.kind, entity: p.entity }));
+                saved.extend(plans.into_iter().map(|(_, p)| Saved::from(p)));
             }
             Ok(saved)
         }
@@ -274,7 +274,7 @@ macro_rules! impl_store {
         ) -> StoreResult<Saved> {
             let input = WriteInput { kind: row.kind, id: &row.id, doc, actor, expect, provenance };
             let plan = write_row(conn, &row, input).await?;
-            Ok(Saved { kind: plan.kind, entity: plan.entity })
+            Ok(Saved::from(plan))
         }
 
         #[async_trait]
