@@ -25,6 +25,7 @@ mod policies;
 mod query;
 mod rate_limit;
 mod respond;
+pub mod routes;
 mod schemas;
 pub mod serve;
 mod user_cache;

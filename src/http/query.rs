@@ -6,7 +6,7 @@ use super::error::ApiError;
 use super::params::{
     DiffQuery, ExportQuery, ImportQuery, MetricListQuery, PageQuery, PolicyListQuery, QueryParams, SlowQueryQuery,
 };
-use crate::cache::{Outcome, keys};
+use crate::cache::Outcome;
 use crate::domain::paging::parse_limit;
 use crate::store::PageRequest;
 use crate::store::query::{DEFAULT_LIMIT, MAX_LIMIT};
@@ -52,7 +52,7 @@ pub async fn only_known_params(req: Request, next: Next) -> Response {
             let refused = refuse(&unknown, allowed).into_response();
             let read = *req.method() == Method::GET || *req.method() == Method::HEAD;
             // A cacheable route says what the cache did with every read, refusals included.
-            return match read && keys::read_route(matched.as_str()).is_some() {
+            return match read && super::routes::read_route(matched.as_str()).is_some() {
                 true => super::cache_layer::mark(refused, Outcome::Bypass),
                 false => refused,
             };

@@ -3,8 +3,9 @@
 
 use crate::http::{TestApp, load, spawn_on, spawn_with, test_config};
 use crate::support::{PrivateRedis, TestDb, backend_tests, redis_prefix, redis_url, sqlite};
-use mdl::cache::keys::{canonical_query, read_route};
+use mdl::cache::keys::canonical_query;
 use mdl::config::{DbConfig, ServeConfig};
+use mdl::http::routes::read_route;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::io::Read;

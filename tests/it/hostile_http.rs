@@ -4,7 +4,8 @@
 
 use crate::http::{TestApp, error_code, load, spawn, spawn_with, test_config};
 use crate::support::{PrivateRedis, TestDb, backend_tests, redis_prefix, sqlite};
-use mdl::cache::keys::{canonical_query, read_route};
+use mdl::cache::keys::canonical_query;
+use mdl::http::routes::read_route;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::io::Read;
