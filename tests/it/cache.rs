@@ -506,7 +506,7 @@ async fn disabled_cache_bypasses_everything(db: &TestDb) {
 
 /// Two instances: separate processes' worth of state (own store pool, own L1, own router)
 /// sharing one database and one Redis.
-async fn pair(db: &TestDb, redis: &str, prefix: &str) -> (TestApp, TestApp) {
+pub(crate) async fn pair(db: &TestDb, redis: &str, prefix: &str) -> (TestApp, TestApp) {
     let a = spawn_with(db, with_redis(redis, prefix)).await;
     let store_b = mdl::store::connect(&DbConfig::new(&db.url)).await.unwrap();
     let b = spawn_on(store_b, with_redis(redis, prefix)).await;

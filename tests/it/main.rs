@@ -4,6 +4,7 @@
 mod support;
 
 mod cache;
+mod cache_grain;
 mod cli;
 mod contract;
 mod domain;
