@@ -147,6 +147,7 @@ fn list_filter_values(m: &Metric) -> Vec<(&'static str, String)> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
