@@ -4,7 +4,7 @@
 use goose::prelude::*;
 use rand::seq::IndexedRandom;
 use rand_distr::{Distribution, Zipf};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -210,27 +210,18 @@ pub async fn writer(base: String, token: String, pace: Pace, duration: Duration)
 /// The `n`th write: even ones create a metric, odd ones update the one just created.
 async fn write(client: &reqwest::Client, base: &str, token: &str, run: &str, n: u64) -> bool {
     let id = format!("LOADTEST-{run}-{}", n / 2);
-    let response = if n.is_multiple_of(2) {
+    let (method, url, body) = if n.is_multiple_of(2) {
         let doc = json!({
             "metric_id": id, "name": format!("Load test metric {n}"),
             "description": "Written by mdl-loadtest to invalidate caches under load.",
             "category": "Load Test", "tier": "Tier-3", "business_domain": "Load Test",
             "metric_type": "operational", "tags": ["loadtest"],
         });
-        client
-            .post(format!("{base}/api/v1/metrics"))
-            .bearer_auth(token)
-            .json(&doc)
-            .send()
-            .await
+        (reqwest::Method::POST, format!("{base}/api/v1/metrics"), doc)
     } else {
-        let patch: Value = json!({ "description": format!("Updated by mdl-loadtest ({n})") });
-        client
-            .patch(format!("{base}/api/v1/metrics/{id}"))
-            .bearer_auth(token)
-            .json(&patch)
-            .send()
-            .await
+        let patch = json!({ "description": format!("Updated by mdl-loadtest ({n})") });
+        (reqwest::Method::PATCH, format!("{base}/api/v1/metrics/{id}"), patch)
     };
+    let response = client.request(method, url).bearer_auth(token).json(&body).send().await;
     response.is_ok_and(|r| r.status().is_success())
 }

@@ -27,6 +27,15 @@ fn spare_doc() -> Value {
     })
 }
 
+/// One server on the sample catalog plus `SPARE`, and an admin token.
+async fn one_instance(db: &TestDb) -> (TestApp, String) {
+    load(db).await;
+    let app = spawn_with(db, test_config()).await;
+    let token = app.token().await;
+    create_spare(&app, &token).await;
+    (app, token)
+}
+
 async fn create_spare(app: &TestApp, token: &str) {
     let r = app.send(Method::POST, ALL, token, Some(&spare_doc())).await;
     assert_eq!(r.status(), 201);
@@ -40,31 +49,36 @@ async fn prime(app: &TestApp, token: &str, urls: &[&str]) {
     }
 }
 
-/// The cache outcome of one read and the ids it lists.
-async fn listing(app: &TestApp, token: &str, url: &str) -> (String, Vec<String>) {
+/// The cache outcome of one list read and its items.
+async fn items(app: &TestApp, token: &str, url: &str) -> (String, Vec<Value>) {
     let r = app.get(url, token).await;
     let outcome = x_cache(&r);
     let body: Value = r.json().await.unwrap();
-    let ids = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|m| m["metric_id"].as_str().map(str::to_owned))
-        .collect();
-    (outcome, ids)
+    (outcome, body["data"].as_array().unwrap().clone())
 }
 
+/// The cache outcome of one list read and the ids it lists.
+async fn listing(app: &TestApp, token: &str, url: &str) -> (String, Vec<String>) {
+    let (outcome, items) = items(app, token, url).await;
+    let ids = items.iter().filter_map(|m| m["metric_id"].as_str().map(str::to_owned));
+    (outcome, ids.collect())
+}
+
+/// The cache outcome of one list read and the description of `id` in it (null when absent).
 async fn description_in(app: &TestApp, token: &str, url: &str, id: &str) -> (String, Value) {
-    let r = app.get(url, token).await;
-    let outcome = x_cache(&r);
-    let body: Value = r.json().await.unwrap();
-    let item = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["metric_id"] == id)
-        .cloned();
+    let (outcome, items) = items(app, token, url).await;
+    let item = items.into_iter().find(|m| m["metric_id"] == id);
     (outcome, item.map_or(Value::Null, |m| m["description"].clone()))
+}
+
+/// `SPARE` left the list `left` and joined `joined`, both read afresh.
+async fn assert_moved(app: &TestApp, token: &str, left: &str, joined: &str) {
+    let (outcome, ids) = listing(app, token, left).await;
+    assert_eq!(outcome, "MISS", "{left}: the list the metric left");
+    assert!(!ids.contains(&SPARE.to_string()), "{left}: {ids:?}");
+    let (outcome, ids) = listing(app, token, joined).await;
+    assert_eq!(outcome, "MISS", "{joined}: the list the metric joined");
+    assert!(ids.contains(&SPARE.to_string()), "{joined}: {ids:?}");
 }
 
 async fn patch(app: &TestApp, token: &str, id: &str, body: Value) {
@@ -102,10 +116,7 @@ const LOGIN_VALUES: &[(&str, &str)] = &[
 ];
 
 async fn a_write_turns_over_only_the_lists_it_can_change(db: &TestDb) {
-    load(db).await;
-    let app = spawn_with(db, test_config()).await;
-    let token = app.token().await;
-    create_spare(&app, &token).await;
+    let (app, token) = one_instance(db).await;
     let tag = "/api/v1/metrics?tag=grain-spare";
     let search = "/api/v1/metrics?q=login";
     assert_apart(&[("tier", "Tier-3"), ("tag", "grain-spare")], LOGIN_VALUES);
@@ -128,21 +139,13 @@ async fn a_write_turns_over_only_the_lists_it_can_change(db: &TestDb) {
 /// The old document's lists turn over too: a metric moved out of Tier-3 leaves the Tier-3
 /// list at once (by merge patch, and by a replace that names no version).
 async fn moving_a_metric_turns_over_both_lists(db: &TestDb) {
-    load(db).await;
-    let app = spawn_with(db, test_config()).await;
-    let token = app.token().await;
-    create_spare(&app, &token).await;
+    let (app, token) = one_instance(db).await;
     assert_apart(&[("tier", "Tier-2")], &[("tier", "Tier-1"), ("tier", "Tier-3")]);
     prime(&app, &token, &[TIER1, TIER2, TIER3]).await;
 
     patch(&app, &token, SPARE, json!({"tier": "Tier-1"})).await;
 
-    let (outcome, ids) = listing(&app, &token, TIER3).await;
-    assert_eq!(outcome, "MISS", "the list the metric left");
-    assert!(!ids.contains(&SPARE.to_string()), "{ids:?}");
-    let (outcome, ids) = listing(&app, &token, TIER1).await;
-    assert_eq!(outcome, "MISS", "the list the metric joined");
-    assert!(ids.contains(&SPARE.to_string()), "{ids:?}");
+    assert_moved(&app, &token, TIER3, TIER1).await;
     assert_eq!(x_cache(&app.get(TIER2, &token).await), "HIT");
 
     // Back again by a full replace without If-Match: the old document is the one the write
@@ -151,20 +154,12 @@ async fn moving_a_metric_turns_over_both_lists(db: &TestDb) {
     let url = format!("/api/v1/metrics/{SPARE}");
     let r = app.send(Method::PUT, &url, &token, Some(&spare_doc())).await;
     assert_eq!(r.status(), 200);
-    let (outcome, ids) = listing(&app, &token, TIER1).await;
-    assert_eq!(outcome, "MISS", "the list the metric left");
-    assert!(!ids.contains(&SPARE.to_string()), "{ids:?}");
-    let (outcome, ids) = listing(&app, &token, TIER3).await;
-    assert_eq!(outcome, "MISS", "the list the metric joined");
-    assert!(ids.contains(&SPARE.to_string()), "{ids:?}");
+    assert_moved(&app, &token, TIER1, TIER3).await;
 }
 
 /// A delete turns over every list the deleted document was in, and only those.
 async fn a_delete_turns_over_its_lists(db: &TestDb) {
-    load(db).await;
-    let app = spawn_with(db, test_config()).await;
-    let token = app.token().await;
-    create_spare(&app, &token).await;
+    let (app, token) = one_instance(db).await;
     let category = "/api/v1/metrics?category=Grain%20Spare";
     let tag = "/api/v1/metrics?tag=grain-spare";
     let spare: &[(&str, &str)] = &[
