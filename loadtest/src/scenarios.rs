@@ -1,9 +1,11 @@
-//! The traffic: weighted read transactions for goose users, and writes at a fixed rate.
+//! The traffic: weighted read transactions for goose users, and writes paced by the reads (a
+//! share of them) or by the clock.
 
 use goose::prelude::*;
 use rand::seq::IndexedRandom;
 use rand_distr::{Distribution, Zipf};
-use serde_json::{Value, json};
+use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -24,6 +26,8 @@ pub struct Shared {
     pub started: Instant,
     /// (milliseconds since start, latency in microseconds, success).
     pub samples: Mutex<Vec<(u32, u32, bool)>>,
+    /// Reads answered in the current attack: what a share-paced writer follows.
+    pub reads: AtomicU64,
 }
 
 static SHARED: OnceLock<Arc<Shared>> = OnceLock::new();
@@ -99,6 +103,7 @@ async fn get(user: &mut GooseUser, name: &str, path: &str) -> TransactionResult 
     if let Ok(mut samples) = s.samples.lock() {
         samples.push(sample);
     }
+    s.reads.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
 
@@ -161,49 +166,62 @@ pub fn readers() -> Result<Scenario, GooseError> {
         .register_transaction(transaction!(policy).set_name("policy").set_weight(3)?))
 }
 
-/// Creates and updates at a fixed rate for `duration`, so the cache is invalidated under load.
+/// How the writer keeps pace.
+#[derive(Debug, Clone, Copy)]
+pub enum Pace {
+    /// Writes per read: the same invalidation pressure per request on any machine, so hit
+    /// rates compare across machine speeds.
+    Share(f64),
+    /// Writes per second, whatever the read load.
+    PerSecond(f64),
+}
+
+/// Creates and updates for `duration` at `pace`, so the cache is invalidated under load.
 /// Returns (acknowledged writes, failed writes).
-pub async fn writer(base: String, token: String, per_second: f64, duration: Duration) -> (u64, u64) {
-    if per_second <= 0.0 {
-        return (0, 0);
-    }
+pub async fn writer(base: String, token: String, pace: Pace, duration: Duration) -> (u64, u64) {
     let client = reqwest::Client::new();
     let run = format!("{:x}", std::process::id());
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per_second));
     let deadline = Instant::now() + duration;
     let (mut ok, mut failed) = (0u64, 0u64);
     let mut n = 0u64;
+    let (mut tick, share) = match pace {
+        Pace::PerSecond(rate) if rate > 0.0 => (Some(tokio::time::interval(Duration::from_secs_f64(1.0 / rate))), 0.0),
+        Pace::Share(share) if share > 0.0 => (None, share),
+        _ => return (0, 0),
+    };
     while Instant::now() < deadline {
-        tick.tick().await;
-        let id = format!("LOADTEST-{run}-{}", n / 2);
-        // Even ticks create a metric, odd ones update the one just created.
-        let response = if n.is_multiple_of(2) {
-            let doc = json!({
-                "metric_id": id, "name": format!("Load test metric {n}"),
-                "description": "Written by mdl-loadtest to invalidate caches under load.",
-                "category": "Load Test", "tier": "Tier-3", "business_domain": "Load Test",
-                "metric_type": "operational", "tags": ["loadtest"],
-            });
-            client
-                .post(format!("{base}/api/v1/metrics"))
-                .bearer_auth(&token)
-                .json(&doc)
-                .send()
-                .await
-        } else {
-            let patch: Value = json!({ "description": format!("Updated by mdl-loadtest ({n})") });
-            client
-                .patch(format!("{base}/api/v1/metrics/{id}"))
-                .bearer_auth(&token)
-                .json(&patch)
-                .send()
-                .await
-        };
-        match response {
-            Ok(r) if r.status().is_success() => ok += 1,
-            _ => failed += 1,
+        if let Some(tick) = &mut tick {
+            tick.tick().await;
+        } else if n >= (shared().reads.load(Ordering::Relaxed) as f64 * share) as u64 {
+            // Polled: at thousands of reads per second this is well under one write's worth
+            // of reads late.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        }
+        match write(&client, &base, &token, &run, n).await {
+            true => ok += 1,
+            false => failed += 1,
         }
         n += 1;
     }
     (ok, failed)
+}
+
+/// The `n`th write: even ones create a metric, odd ones update the one just created.
+async fn write(client: &reqwest::Client, base: &str, token: &str, run: &str, n: u64) -> bool {
+    let id = format!("LOADTEST-{run}-{}", n / 2);
+    let (method, url, body) = if n.is_multiple_of(2) {
+        let doc = json!({
+            "metric_id": id, "name": format!("Load test metric {n}"),
+            "description": "Written by mdl-loadtest to invalidate caches under load.",
+            "category": "Load Test", "tier": "Tier-3", "business_domain": "Load Test",
+            "metric_type": "operational", "tags": ["loadtest"],
+        });
+        (reqwest::Method::POST, format!("{base}/api/v1/metrics"), doc)
+    } else {
+        let patch = json!({ "description": format!("Updated by mdl-loadtest ({n})") });
+        (reqwest::Method::PATCH, format!("{base}/api/v1/metrics/{id}"), patch)
+    };
+    let response = client.request(method, url).bearer_auth(token).json(&body).send().await;
+    response.is_ok_and(|r| r.status().is_success())
 }

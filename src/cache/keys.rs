@@ -1,4 +1,6 @@
-//! What is cacheable, what each route depends on, and how a request becomes a cache key.
+//! How a request becomes a cache key, and the collections whose generations keys carry. Which
+//! routes are cacheable and what they depend on is the HTTP layer's table (`http::routes`); it
+//! describes each route with a `ReadRoute`.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, percent_encode};
 use std::borrow::Cow;
@@ -8,26 +10,45 @@ use std::fmt;
 ///
 /// Single-metric answers (`/metrics/{id}`, its history and policy) do not hang on the whole
 /// collection: they depend on one of `METRIC_SHARDS` shard counters chosen by a hash of the id,
-/// plus `MetricItems`, which only bulk writes (import, seed) bump. So a write to one metric
-/// leaves the cached reads of almost every other metric valid, while every list still turns over.
+/// plus `MetricItems`. Filtered metric lists work the same way: a list that one filter value
+/// pins down depends on that value's `ListShard` plus `MetricItems`; a metric write bumps the
+/// shards of the values its old and new documents have. `MetricItems` thus turns over every
+/// sharded answer at once, for writes whose documents are unknown (imports, seeding, the CLI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Collection {
-    /// Metric lists, search and export: anything that shows more than one metric.
+    /// Every metric write bumps it: unfiltered lists, search and export depend on it.
     Metrics,
     Domains,
     Objectives,
     Stats,
     Policies,
     Users,
-    /// Every single-metric answer at once (bulk writes).
+    /// Every sharded answer at once: single metrics and filtered lists.
     MetricItems,
     /// The single-metric answers of the ids hashing to this shard.
     MetricShard(u16),
+    /// The metric lists filtered by a `field=value` hashing to this shard.
+    ListShard(u16),
 }
 
 /// Shard counters for single-metric answers. Part of the cache's shared state in Redis, so
 /// every instance must use the same number (and `metric_shard`'s hash).
 pub const METRIC_SHARDS: u16 = 256;
+
+/// Shard counters for filter values, shared through Redis like `METRIC_SHARDS`. Catalogs have
+/// tens of categories, domains and owners and a few hundred tags; a write bumps about ten
+/// values, so at 256 an unrelated list shares a bumped shard a few times in a hundred writes.
+pub const LIST_SHARDS: u16 = 256;
+
+/// FNV-1a: stable across instances and releases (keys and shared counters depend on it).
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    parts
+        .iter()
+        .flat_map(|p| p.iter())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        })
+}
 
 impl Collection {
     /// The named collections (everything but the shards).
@@ -41,14 +62,15 @@ impl Collection {
         Collection::MetricItems,
     ];
 
-    /// Generation slots: the named collections, then the shards.
-    pub const SLOTS: usize = Collection::NAMED.len() + METRIC_SHARDS as usize;
+    /// Generation slots: the named collections, the metric shards, then the list shards.
+    pub const SLOTS: usize = Collection::NAMED.len() + METRIC_SHARDS as usize + LIST_SHARDS as usize;
 
     /// Every collection, shards included, in slot order.
     pub fn every() -> impl Iterator<Item = Collection> {
         Collection::NAMED
             .into_iter()
             .chain((0..METRIC_SHARDS).map(Collection::MetricShard))
+            .chain((0..LIST_SHARDS).map(Collection::ListShard))
     }
 
     fn named_str(self) -> Option<&'static str> {
@@ -60,20 +82,29 @@ impl Collection {
             Collection::Policies => "policies",
             Collection::Users => "users",
             Collection::MetricItems => "metric_items",
-            Collection::MetricShard(_) => return None,
+            Collection::MetricShard(_) | Collection::ListShard(_) => return None,
         })
     }
 
     pub fn parse(s: &str) -> Option<Collection> {
-        if let Some(n) = s.strip_prefix('m').and_then(|n| n.parse::<u16>().ok()) {
-            return (n < METRIC_SHARDS).then_some(Collection::MetricShard(n));
+        let shard = |prefix: char, count: u16| {
+            let n = s.strip_prefix(prefix)?.parse::<u16>().ok()?;
+            (n < count).then_some(n)
+        };
+        if let Some(n) = shard('m', METRIC_SHARDS) {
+            return Some(Collection::MetricShard(n));
+        }
+        if let Some(n) = shard('l', LIST_SHARDS) {
+            return Some(Collection::ListShard(n));
         }
         Collection::NAMED.into_iter().find(|c| c.named_str() == Some(s))
     }
 
     pub fn index(self) -> usize {
+        let named = Collection::NAMED.len();
         match self {
-            Collection::MetricShard(n) => Collection::NAMED.len() + usize::from(n % METRIC_SHARDS),
+            Collection::MetricShard(n) => named + usize::from(n % METRIC_SHARDS),
+            Collection::ListShard(n) => named + usize::from(METRIC_SHARDS) + usize::from(n % LIST_SHARDS),
             Collection::Metrics => 0,
             Collection::Domains => 1,
             Collection::Objectives => 2,
@@ -84,13 +115,16 @@ impl Collection {
         }
     }
 
-    /// The shard of one metric id's single-metric answers: FNV-1a, stable across instances
-    /// and releases.
+    /// The shard of one metric id's single-metric answers.
     pub fn metric_shard(id: &str) -> Collection {
-        let h = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        Collection::MetricShard((h % u64::from(METRIC_SHARDS)) as u16)
+        Collection::MetricShard((fnv1a(&[id.as_bytes()]) % u64::from(METRIC_SHARDS)) as u16)
+    }
+
+    /// The shard of the lists filtered by `field=value` (the value exactly as the filter
+    /// compares it).
+    pub fn list_shard(field: &str, value: &str) -> Collection {
+        let h = fnv1a(&[field.as_bytes(), b"=", value.as_bytes()]);
+        Collection::ListShard((h % u64::from(LIST_SHARDS)) as u16)
     }
 }
 
@@ -99,68 +133,147 @@ impl fmt::Display for Collection {
         match (self.named_str(), self) {
             (Some(name), _) => f.write_str(name),
             (None, Collection::MetricShard(n)) => write!(f, "m{n}"),
+            (None, Collection::ListShard(n)) => write!(f, "l{n}"),
             (None, _) => Ok(()),
         }
     }
 }
 
-/// A cacheable read route.
+/// How a list route's filters narrow what its answers depend on. Sound only when every listed
+/// item satisfies the filter as the grain describes it, compared exactly (no case folding,
+/// no substrings): then a write can change the list only if its old or new document has the
+/// filter value, and that write bumps the value's shard.
+#[derive(Debug, Clone, Copy)]
+pub struct ListGrain {
+    /// Exact-match parameters, ANDed with everything else: any one of them pins the list to
+    /// its value's shard. Most selective first (its shard turns over least).
+    pub exact: &'static [&'static str],
+    /// A repeatable parameter whose values are ORed: a list filtered by it alone depends on
+    /// the shard of each of its values.
+    pub any_of: &'static str,
+    /// Parameters that rank or match against the whole collection (full-text search): with
+    /// one of them the list depends on the route's `depends_on` as an unfiltered one does.
+    pub whole: &'static [&'static str],
+}
+
+/// At most this many `any_of` shards in one key; a list naming more values depends on
+/// `depends_on` instead, so a long query cannot make a long key.
+const MAX_ANY_OF_SHARDS: usize = 16;
+
+impl ListGrain {
+    /// The collections a list with this canonical query depends on instead of the route's
+    /// `depends_on`; `None` when no filter pins it.
+    pub fn depends_on(&self, query: &str) -> Option<Vec<Collection>> {
+        let pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = form_urlencoded::parse(query.as_bytes()).collect();
+        if pairs.iter().any(|(k, _)| self.whole.contains(&k.as_ref())) {
+            return None;
+        }
+        let shard = |field: &str| -> Vec<Collection> {
+            let mut shards: Vec<Collection> = pairs
+                .iter()
+                .filter(|(k, _)| k == field)
+                .map(|(k, v)| Collection::list_shard(k, v))
+                .collect();
+            shards.sort();
+            shards.dedup();
+            shards
+        };
+        let shards = match self.exact.iter().find(|f| pairs.iter().any(|(k, _)| k == *f)) {
+            // A repeated single-valued filter is refused by the handler, never stored: the
+            // first value's shard is as good as any.
+            Some(field) => shard(field).into_iter().take(1).collect(),
+            None => shard(self.any_of),
+        };
+        if shards.is_empty() || shards.len() > MAX_ANY_OF_SHARDS {
+            return None;
+        }
+        Some(std::iter::once(Collection::MetricItems).chain(shards).collect())
+    }
+}
+
+/// A cacheable read route, as the HTTP layer's route table describes it.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadRoute {
     pub template: &'static str,
-    /// Position in `READ_ROUTES`, for per-route statistics without a map lookup.
+    /// Position in the route table, for per-route statistics without a map lookup (below
+    /// `MAX_READ_ROUTES`).
     pub index: usize,
     pub depends_on: &'static [Collection],
-    /// Also depends on the shard of the metric id in the path.
+    /// Also depends on the shard of the metric id in the template's `{id}` segment.
     pub per_metric: bool,
     /// `page`/`limit` defaults belong in the key.
     pub paginated: bool,
     /// The representation depends on `Accept` (text or JSON).
     pub varies_by_accept: bool,
+    /// A list whose filters may narrow `depends_on`.
+    pub grain: Option<&'static ListGrain>,
 }
 
-use Collection::{Domains, MetricItems, Metrics, Objectives, Policies, Stats, Users};
+/// Read routes the statistics have room for.
+pub const MAX_READ_ROUTES: usize = 32;
 
-/// The read routes whose answers are the same for every authorised reader: (template, depends
-/// on, per metric, paginated, varies by `Accept`). Identity routes (auth, users, API keys) and
-/// admin statistics are absent on purpose.
-pub const READ_ROUTES: &[(&str, &[Collection], bool, bool, bool)] = &[
-    ("/api/v1/metrics", &[Metrics], false, true, false),
-    ("/api/v1/metrics/{id}", &[MetricItems], true, false, false),
-    ("/api/v1/metrics/{id}/history", &[MetricItems], true, true, false),
-    // Versions never change, but a delete and re-create continues the numbering: they hang on
-    // the metric's shard like its history.
-    (
-        "/api/v1/metrics/{id}/versions/{version}",
-        &[MetricItems],
-        true,
-        false,
-        false,
-    ),
-    ("/api/v1/metrics/{id}/diff", &[MetricItems], true, false, false),
-    // A metric's policy is generated from that metric's stored definition alone.
-    ("/api/v1/metrics/{id}/policy", &[MetricItems], true, false, true),
-    ("/api/v1/policies", &[Policies], false, true, false),
-    ("/api/v1/policies/bundle.tar.gz", &[Policies], false, false, false),
-    ("/api/v1/domains", &[Domains], false, true, false),
-    ("/api/v1/domains/{id}", &[Domains], false, false, false),
-    ("/api/v1/objectives", &[Objectives], false, true, false),
-    ("/api/v1/objectives/{id}", &[Objectives], false, false, false),
-    ("/api/v1/stats", &[Stats], false, false, false),
-    ("/api/v1/export", &[Metrics, Domains, Objectives], false, false, false),
-];
-
-pub fn read_route(template: &str) -> Option<ReadRoute> {
-    READ_ROUTES.iter().enumerate().find(|(_, (t, ..))| *t == template).map(
-        |(index, &(template, depends_on, per_metric, paginated, varies_by_accept))| ReadRoute {
+impl ReadRoute {
+    pub const fn new(template: &'static str, depends_on: &'static [Collection]) -> ReadRoute {
+        ReadRoute {
             template,
-            index,
+            index: 0,
             depends_on,
-            per_metric,
-            paginated,
-            varies_by_accept,
-        },
-    )
+            per_metric: false,
+            paginated: false,
+            varies_by_accept: false,
+            grain: None,
+        }
+    }
+
+    pub const fn per_metric(self) -> ReadRoute {
+        ReadRoute {
+            per_metric: true,
+            ..self
+        }
+    }
+
+    pub const fn paginated(self) -> ReadRoute {
+        ReadRoute {
+            paginated: true,
+            ..self
+        }
+    }
+
+    pub const fn varies_by_accept(self) -> ReadRoute {
+        ReadRoute {
+            varies_by_accept: true,
+            ..self
+        }
+    }
+
+    pub const fn grain(self, grain: &'static ListGrain) -> ReadRoute {
+        ReadRoute {
+            grain: Some(grain),
+            ..self
+        }
+    }
+
+    /// What an answer to this canonical path and query depends on.
+    pub fn collections(&self, path: &str, query: &str) -> Vec<Collection> {
+        let mut out = match self.grain.and_then(|g| g.depends_on(query)) {
+            Some(narrow) => narrow,
+            None => self.depends_on.to_vec(),
+        };
+        if self.per_metric
+            && let Some(id) = path_param(self.template, path, "{id}")
+        {
+            out.push(Collection::metric_shard(&id));
+        }
+        out
+    }
+}
+
+/// The decoded value of `param` (a `{name}` segment of `template`) in a path matching it.
+pub fn path_param(template: &str, path: &str, param: &str) -> Option<String> {
+    let at = template.split('/').position(|s| s == param)?;
+    let raw = path.split('/').nth(at)?;
+    let id = percent_decode_str(raw).decode_utf8().ok()?;
+    (!id.is_empty()).then(|| id.into_owned())
 }
 
 /// Bytes a canonical path segment writes as themselves: RFC 3986's unreserved characters.
@@ -181,39 +294,13 @@ pub fn canonical_path(path: &str) -> String {
     out
 }
 
-/// The metric id in a `/api/v1/metrics/{id}...` path, decoded as the handler receives it (so
-/// its shard, and what a write to it invalidates, do not depend on how the client spelled it).
-pub fn metric_id_in_path(path: &str) -> Option<String> {
-    let raw = path.strip_prefix("/api/v1/metrics/")?.split('/').next()?;
-    let id = percent_decode_str(raw).decode_utf8().ok()?;
-    (!id.is_empty()).then(|| id.into_owned())
-}
-
-/// The last segment of a path, decoded (the `{id}` of `/users/{id}`).
-pub fn last_segment(path: &str) -> Option<String> {
-    let raw = path.rsplit('/').next()?;
-    let id = percent_decode_str(raw).decode_utf8().ok()?;
-    (!id.is_empty()).then(|| id.into_owned())
-}
-
 /// Every collection a bulk write of metrics (import, seed) makes stale.
-pub const BULK_METRIC_WRITE: &[Collection] = &[Metrics, Stats, Policies, MetricItems];
-
-/// What a successful write to a route makes stale. `metric` is the metric written, when the
-/// route names one (from the path, or the `Location` of a create); unknown means all of them.
-pub fn write_invalidates(template: &str, metric: Option<&str>) -> Vec<Collection> {
-    match template {
-        "/api/v1/metrics" | "/api/v1/metrics/{id}" => {
-            let item = metric.map_or(MetricItems, Collection::metric_shard);
-            vec![Metrics, Stats, Policies, item]
-        }
-        "/api/v1/domains" | "/api/v1/domains/{id}" => vec![Domains, Stats],
-        "/api/v1/objectives" | "/api/v1/objectives/{id}" => vec![Objectives, Stats],
-        "/api/v1/import" => vec![Metrics, Domains, Objectives, Stats, Policies, MetricItems],
-        "/api/v1/users" | "/api/v1/users/{id}" => vec![Users],
-        _ => Vec::new(),
-    }
-}
+pub const BULK_METRIC_WRITE: &[Collection] = &[
+    Collection::Metrics,
+    Collection::Stats,
+    Collection::Policies,
+    Collection::MetricItems,
+];
 
 /// The longest key (canonical path, query and variant) worth caching. Real requests stay far
 /// below (ids have at most 100 characters, filters a few hundred); an answer to anything longer

@@ -12,7 +12,7 @@ mod l2;
 mod stats;
 
 pub use entry::{CachedResponse, Encoding};
-pub use keys::{Collection, ReadRoute};
+pub use keys::{Collection, ListGrain, ReadRoute};
 
 use crate::config::CacheConfig;
 use chrono::{DateTime, Utc};
@@ -264,15 +264,9 @@ impl ResponseCache {
         if path.len() + query.len() + variant.len() > keys::MAX_KEY_BYTES {
             return None;
         }
-        let shard = route
-            .per_metric
-            .then(|| keys::metric_id_in_path(&path).map(|id| Collection::metric_shard(&id)))
-            .flatten();
         let generations: Vec<(Collection, u64)> = route
-            .depends_on
-            .iter()
-            .copied()
-            .chain(shard)
+            .collections(&path, query)
+            .into_iter()
             .map(|c| (c, self.generation(c)))
             .collect();
         let mut key = String::with_capacity(path.len() + query.len() + 40);
@@ -299,7 +293,7 @@ impl ResponseCache {
         key: String,
         load: impl Future<Output = Loaded>,
     ) -> (Arc<CachedResponse>, Outcome) {
-        let counters = &self.inner.stats.routes[route.index];
+        let counters = self.inner.stats.route(route);
         if let Some(hit) = self.inner.l1.get(&key).await {
             bump(&self.inner.stats.l1_hits);
             bump(&counters.hits);
@@ -364,7 +358,7 @@ impl ResponseCache {
     pub fn count_bypass(&self, route: Option<&ReadRoute>) {
         bump(&self.inner.stats.bypasses);
         if let Some(r) = route {
-            bump(&self.inner.stats.routes[r.index].bypasses);
+            bump(&self.inner.stats.route(r).bypasses);
         }
     }
 
@@ -568,11 +562,12 @@ impl ResponseCache {
                 .map(|c| (c.to_string(), json!(self.generation(*c))))
                 .collect(),
         );
-        let shard_bumps: u64 = Collection::every()
-            .filter(|c| matches!(c, Collection::MetricShard(_)))
-            .map(|c| self.generation(c))
-            .sum();
-        out["metric_shards"] = json!({ "count": keys::METRIC_SHARDS, "bumps": shard_bumps });
+        let bumps =
+            |is: fn(&Collection) -> bool| -> u64 { Collection::every().filter(is).map(|c| self.generation(c)).sum() };
+        let metric_bumps = bumps(|c| matches!(c, Collection::MetricShard(_)));
+        out["metric_shards"] = json!({ "count": keys::METRIC_SHARDS, "bumps": metric_bumps });
+        let list_bumps = bumps(|c| matches!(c, Collection::ListShard(_)));
+        out["list_shards"] = json!({ "count": keys::LIST_SHARDS, "bumps": list_bumps });
         let hot = self.inner.hot.lock().map_or(0, |h| h.len());
         out["hot_paths"] = json!({ "count": hot, "capacity": HOT_CAPACITY });
         out["last_warm"] = match self.inner.last_warm.lock().ok().and_then(|l| l.clone()) {

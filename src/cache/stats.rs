@@ -1,11 +1,14 @@
-//! Counters for `/api/v1/stats/cache`: lock-free on the request path.
+//! Counters for the cache statistics route: lock-free on the request path.
 
-use super::keys::READ_ROUTES;
+use super::keys::{MAX_READ_ROUTES, ReadRoute};
 use serde_json::{Map, Value, json};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Default)]
 pub struct RouteCounters {
+    /// Set by the first request counted: the route table lives in the HTTP layer.
+    template: OnceLock<&'static str>,
     pub hits: AtomicU64,
     pub misses: AtomicU64,
     pub bypasses: AtomicU64,
@@ -33,7 +36,7 @@ impl Default for Stats {
             bypasses: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
-            routes: READ_ROUTES.iter().map(|_| RouteCounters::default()).collect(),
+            routes: (0..MAX_READ_ROUTES).map(|_| RouteCounters::default()).collect(),
         }
     }
 }
@@ -55,11 +58,19 @@ fn rate(hits: u64, total: u64) -> Value {
 }
 
 impl Stats {
+    /// The counters of `route`; routes past the table's room share the last slot's.
+    pub fn route(&self, route: &ReadRoute) -> &RouteCounters {
+        let counters = &self.routes[route.index.min(MAX_READ_ROUTES - 1)];
+        counters.template.get_or_init(|| route.template);
+        counters
+    }
+
     pub fn to_json(&self) -> Value {
         let (l1, l2, misses) = (get(&self.l1_hits), get(&self.l2_hits), get(&self.misses));
         let lookups = l1 + l2 + misses;
         let mut routes = Map::new();
-        for ((template, ..), c) in READ_ROUTES.iter().zip(&self.routes) {
+        for c in &self.routes {
+            let Some(template) = c.template.get() else { continue };
             let (h, m, b) = (get(&c.hits), get(&c.misses), get(&c.bypasses));
             if h + m + b > 0 {
                 routes.insert(

@@ -187,15 +187,16 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
 /// Collections a successful command changed, which running servers may have cached. Single
 /// deletes invalidate what the same write over HTTP would.
 fn catalog_writes(command: &Command) -> Vec<Collection> {
-    use crate::cache::keys::{BULK_METRIC_WRITE, write_invalidates};
+    use crate::cache::keys::BULK_METRIC_WRITE;
+    use crate::http::routes::write_invalidates;
     use Collection::{Domains, MetricItems, Metrics, Objectives, Policies, Stats};
     use entities::EntityCommand::Delete;
     match command {
         Command::Import(args) if !args.dry_run => vec![Metrics, Domains, Objectives, Stats, Policies, MetricItems],
         Command::Seed(_) => BULK_METRIC_WRITE.to_vec(),
-        Command::Delete(args) => write_invalidates("/api/v1/metrics/{id}", Some(&args.id)),
-        Command::Domain(Delete(_)) => write_invalidates("/api/v1/domains/{id}", None),
-        Command::Objective(Delete(_)) => write_invalidates("/api/v1/objectives/{id}", None),
+        Command::Delete(_) => write_invalidates("/api/v1/metrics/{id}"),
+        Command::Domain(Delete(_)) => write_invalidates("/api/v1/domains/{id}"),
+        Command::Objective(Delete(_)) => write_invalidates("/api/v1/objectives/{id}"),
         _ => Vec::new(),
     }
 }

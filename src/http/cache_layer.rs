@@ -8,6 +8,7 @@ use super::AppState;
 use super::caller::Reader;
 use super::conditional::not_modified;
 use super::policies::wants_json;
+use super::routes::{self, MetricWrite};
 use crate::cache::keys;
 use crate::cache::{CachedResponse, Encoding, Loaded, Outcome};
 use axum::body::Body;
@@ -30,22 +31,16 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     if req.method() == Method::GET || req.method() == Method::HEAD {
         return read(state, template, req, next).await;
     }
-    // Decoded, as the handler received them: other spellings must reach the same entries.
+    // Decoded, as the handler received it: other spellings must reach the same entries.
     let user = (template == "/api/v1/users/{id}")
-        .then(|| keys::last_segment(req.uri().path()))
+        .then(|| routes::last_segment(req.uri().path()))
         .flatten();
-    let mut metric = keys::metric_id_in_path(req.uri().path());
     let response = next.run(req).await;
     if response.status().is_success() {
-        if metric.is_none() && template == "/api/v1/metrics" {
-            // A create names its metric in `Location` only.
-            metric = response
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(keys::metric_id_in_path);
-        }
-        let stale = keys::write_invalidates(template, metric.as_deref());
+        let stale = match response.extensions().get::<MetricWrite>() {
+            Some(write) => write.invalidates(),
+            None => routes::write_invalidates(template),
+        };
         state.cache.invalidate(&stale).await;
         if let Some(user) = user {
             state.cache.announce_user(&user).await;
@@ -62,7 +57,7 @@ pub(super) fn mark(mut response: Response, outcome: Outcome) -> Response {
 }
 
 async fn read(state: AppState, template: &str, req: Request, next: Next) -> Response {
-    let route = keys::read_route(template);
+    let route = routes::read_route(template);
     let Some(route) = route.filter(|_| state.cache.enabled()) else {
         state.cache.count_bypass(route.as_ref());
         return mark(next.run(req).await, Outcome::Bypass);

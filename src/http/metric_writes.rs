@@ -6,17 +6,31 @@ use super::conditional::if_match;
 use super::error::ApiError;
 use super::path_id::PathId;
 use super::respond;
-
-const COLLECTION: &str = "/api/v1/metrics";
+use super::routes::MetricWrite;
 use crate::domain::Metric;
 use crate::domain::metric::SERVER_FIELDS;
 use crate::domain::user::Role;
-use crate::store::Expect;
+use crate::store::{Expect, Saved, StoreError};
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+
+const COLLECTION: &str = "/api/v1/metrics";
+
+/// Reads before a delete made against a version the client did not name; past them, the
+/// delete goes ahead unversioned and the cache turns over every filtered list.
+const DELETE_ATTEMPTS: usize = 3;
+
+/// A write's answer, carrying for the response cache the documents the write replaced and wrote.
+fn written(status: StatusCode, saved: &Saved, metric: &Metric) -> Response {
+    let mut response = respond::saved(COLLECTION, status, saved, metric.warnings());
+    if let Some(write) = MetricWrite::new(&saved.entity.id, saved.previous.as_ref(), Some(metric)) {
+        response.extensions_mut().insert(write);
+    }
+    response
+}
 use serde_json::{Map, Value};
 
 #[utoipa::path(
@@ -43,12 +57,7 @@ pub async fn create(
     let Json(doc) = body?;
     let metric = Metric::parse(doc)?;
     let saved = state.store.save_metric(&metric, &user.username, Expect::Absent).await?;
-    Ok(respond::saved(
-        COLLECTION,
-        StatusCode::CREATED,
-        &saved,
-        metric.warnings(),
-    ))
+    Ok(written(StatusCode::CREATED, &saved, &metric))
 }
 
 #[utoipa::path(
@@ -92,7 +101,7 @@ pub async fn replace(
         .store
         .save_metric(&metric, &user.username, Expect::Present(if_match(&headers)?))
         .await?;
-    Ok(respond::saved(COLLECTION, StatusCode::OK, &saved, metric.warnings()))
+    Ok(written(StatusCode::OK, &saved, &metric))
 }
 
 /// RFC 7396: objects merge key by key, `null` removes, anything else replaces.
@@ -176,7 +185,7 @@ pub async fn patch(
         .store
         .save_metric(&metric, &user.username, Expect::Present(Some(current.version)))
         .await?;
-    Ok(respond::saved(COLLECTION, StatusCode::OK, &saved, metric.warnings()))
+    Ok(written(StatusCode::OK, &saved, &metric))
 }
 
 #[utoipa::path(
@@ -198,11 +207,35 @@ pub async fn delete(
     caller: Caller,
     PathId(id): PathId,
     headers: HeaderMap,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     let user = caller.require(Role::Admin)?;
-    state
-        .store
-        .delete_metric(&id, &user.username, if_match(&headers)?)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    let deleted = delete_known(&state, &id, &user.username, if_match(&headers)?).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Some(write) = deleted.and_then(|doc| MetricWrite::new(&id, Some(&doc), None)) {
+        response.extensions_mut().insert(write);
+    }
+    Ok(response)
+}
+
+/// Deletes the metric; returns the deleted document when it is known for certain. The delete
+/// is made against the version just read, so the document read is the one deleted (a read
+/// alone would race with a concurrent write moving the metric to other lists).
+async fn delete_known(
+    state: &AppState,
+    id: &str,
+    actor: &str,
+    expected: Option<i64>,
+) -> Result<Option<serde_json::Map<String, Value>>, ApiError> {
+    for _ in 0..DELETE_ATTEMPTS {
+        let current = state.store.get_metric(id).await?;
+        let version = expected.or(current.as_ref().map(|c| c.version));
+        match state.store.delete_metric(id, actor, version).await {
+            Ok(()) => return Ok(current.filter(|c| Some(c.version) == version).map(|c| c.doc)),
+            // Changed since the read, and the client named no version: read again.
+            Err(StoreError::PreconditionFailed { .. }) if expected.is_none() => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    state.store.delete_metric(id, actor, None).await?;
+    Ok(None)
 }

@@ -26,6 +26,7 @@ mod query;
 mod rate_limit;
 mod respond;
 mod route_layer;
+pub mod routes;
 mod schemas;
 pub mod serve;
 mod user_cache;

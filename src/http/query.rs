@@ -6,7 +6,7 @@ use super::error::ApiError;
 use super::params::{
     DiffQuery, ExportQuery, ImportQuery, MetricListQuery, PageQuery, PolicyListQuery, QueryParams, SlowQueryQuery,
 };
-use crate::cache::{Outcome, keys};
+use crate::cache::Outcome;
 use crate::domain::paging::parse_limit;
 use crate::store::PageRequest;
 use crate::store::query::{DEFAULT_LIMIT, MAX_LIMIT};
@@ -51,7 +51,7 @@ pub fn refuse_unknown_params(req: &Request) -> Option<Response> {
     let refused = refuse(&unknown, allowed).into_response();
     let read = *req.method() == Method::GET || *req.method() == Method::HEAD;
     // A cacheable route says what the cache did with every read, refusals included.
-    Some(match read && keys::read_route(matched.as_str()).is_some() {
+    Some(match read && super::routes::read_route(matched.as_str()).is_some() {
         true => super::cache_layer::mark(refused, Outcome::Bypass),
         false => refused,
     })

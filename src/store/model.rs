@@ -226,6 +226,9 @@ pub enum WriteKind {
 pub struct Saved {
     pub entity: Stored,
     pub kind: WriteKind,
+    /// The document this write replaced, as the write transaction read it (`None` for a
+    /// create): what a write may have changed is known without a racy read before it.
+    pub previous: Option<Map<String, Value>>,
 }
 
 /// One entry of a metric's append-only history.

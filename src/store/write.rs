@@ -3,7 +3,7 @@
 
 use super::Expect;
 use super::error::StoreError;
-use super::model::{EntityKind, Provenance, Stored, WriteKind, now};
+use super::model::{EntityKind, Provenance, Saved, Stored, WriteKind, now};
 use crate::domain::versioning::{classify, fields_changed};
 use crate::domain::{Action, ChangeType};
 use chrono::{DateTime, Utc};
@@ -17,10 +17,22 @@ pub(crate) struct Plan {
     pub fields_changed: Vec<String>,
     /// The entity as it will be after the write.
     pub entity: Stored,
+    /// The live document before the write (`None` when there was none).
+    pub previous: Option<Map<String, Value>>,
     /// Who made this change and when, for the history. Always the real actor and time, even
     /// when a restored entity keeps the `updated_*` of the file it came from.
     pub changed_by: String,
     pub changed_at: DateTime<Utc>,
+}
+
+impl From<Plan> for Saved {
+    fn from(plan: Plan) -> Saved {
+        Saved {
+            entity: plan.entity,
+            kind: plan.kind,
+            previous: plan.previous,
+        }
+    }
 }
 
 /// Versions stay within what every JSON client reads exactly (2^53).
@@ -77,6 +89,7 @@ fn create(input: WriteInput<'_>, last_version: i64) -> Result<Plan, StoreError> 
         fields_changed: Vec::new(),
         changed_by: input.actor.to_string(),
         changed_at: t,
+        previous: None,
         entity: Stored {
             id: input.id.to_string(),
             version,
@@ -100,6 +113,7 @@ fn update(input: WriteInput<'_>, cur: &Stored) -> Result<Plan, StoreError> {
             fields_changed: changed,
             changed_by: input.actor.to_string(),
             changed_at: t,
+            previous: Some(cur.doc.clone()),
             entity: cur.clone(),
         },
         Some(change_type) => Plan {
@@ -109,6 +123,7 @@ fn update(input: WriteInput<'_>, cur: &Stored) -> Result<Plan, StoreError> {
             fields_changed: changed,
             changed_by: input.actor.to_string(),
             changed_at: t,
+            previous: Some(cur.doc.clone()),
             entity: Stored {
                 id: cur.id.clone(),
                 version: next(cur.version)?,
@@ -149,6 +164,7 @@ pub(crate) fn delete_plan(cur: Stored, actor: &str) -> Result<Plan, StoreError> 
         fields_changed: Vec::new(),
         changed_by: actor.to_string(),
         changed_at: t,
+        previous: Some(cur.doc.clone()),
         entity: Stored {
             version: next(cur.version)?,
             updated_at: t,

@@ -5,8 +5,9 @@ use crate::support::{
     PrivateRedis, TestApp, TestDb, backend_tests, load, redis_prefix, redis_url, spawn_on, spawn_with, sqlite,
     test_config,
 };
-use mdl::cache::keys::{canonical_query, read_route};
+use mdl::cache::keys::canonical_query;
 use mdl::config::{DbConfig, ServeConfig};
+use mdl::http::routes::read_route;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::io::Read;
@@ -507,7 +508,7 @@ async fn disabled_cache_bypasses_everything(db: &TestDb) {
 
 /// Two instances: separate processes' worth of state (own store pool, own L1, own router)
 /// sharing one database and one Redis.
-async fn pair(db: &TestDb, redis: &str, prefix: &str) -> (TestApp, TestApp) {
+pub(crate) async fn pair(db: &TestDb, redis: &str, prefix: &str) -> (TestApp, TestApp) {
     let a = spawn_with(db, with_redis(redis, prefix)).await;
     let store_b = mdl::store::connect(&DbConfig::new(&db.url)).await.unwrap();
     let b = spawn_on(store_b, with_redis(redis, prefix)).await;

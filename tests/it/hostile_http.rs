@@ -6,7 +6,8 @@ use crate::support::{
     PrivateRedis, TestApp, TestDb, backend_tests, error_code, load, redis_prefix, spawn, spawn_with, sqlite,
     test_config,
 };
-use mdl::cache::keys::{canonical_query, read_route};
+use mdl::cache::keys::canonical_query;
+use mdl::http::routes::read_route;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::io::Read;

@@ -212,10 +212,7 @@ where
                     .collect::<StoreResult<Vec<(&Plan, String)>>>()?;
                 Self::insert_history(conn, &entries).await?;
             }
-            saved.extend(plans.into_iter().map(|(_, p)| Saved {
-                kind: p.kind,
-                entity: p.entity,
-            }));
+            saved.extend(plans.into_iter().map(|(_, p)| Saved::from(p)));
         }
         Ok(saved)
     }
@@ -263,10 +260,7 @@ where
             provenance,
         };
         let plan = Self::write_row(conn, &row, input).await?;
-        Ok(Saved {
-            kind: plan.kind,
-            entity: plan.entity,
-        })
+        Ok(Saved::from(plan))
     }
 
     async fn list(&self, spec: &sql::ListSpec<'_>, filter: Option<&MetricFilter>) -> StoreResult<Page<Stored>> {
