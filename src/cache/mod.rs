@@ -285,6 +285,15 @@ impl ResponseCache {
         Some((key, generations))
     }
 
+    /// The L1 entry for `key`, counted as a hit; `None` leaves the counting to `lookup`. The
+    /// fast path on its own, so that a hit's future does not carry the loading machinery.
+    pub async fn hit(&self, route: &ReadRoute, key: &str) -> Option<Arc<CachedResponse>> {
+        let hit = self.inner.l1.get(key).await?;
+        bump(&self.inner.stats.l1_hits);
+        bump(&self.inner.stats.route(route).hits);
+        Some(hit)
+    }
+
     /// The cached answer for `key`, or `load`'s. Concurrent misses on one key run `load` once;
     /// the others wait and share its answer.
     pub async fn lookup(

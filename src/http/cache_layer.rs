@@ -31,6 +31,12 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     if req.method() == Method::GET || req.method() == Method::HEAD {
         return read(state, template, req, next).await;
     }
+    // Boxed: Redis's bump future is large, and reads should not carry its space.
+    Box::pin(write(state, template, req, next)).await
+}
+
+/// After a successful write, the collections it touched get new generations.
+async fn write(state: AppState, template: &str, req: Request, next: Next) -> Response {
     // Decoded, as the handler received it: other spellings must reach the same entries.
     let user = (template == "/api/v1/users/{id}")
         .then(|| routes::last_segment(req.uri().path()))
@@ -76,6 +82,14 @@ async fn read(state: AppState, template: &str, req: Request, next: Next) -> Resp
         state.cache.count_bypass(Some(&route));
         return mark(next.run(Request::from_parts(parts, body)).await, Outcome::Bypass);
     };
+    let gzip_ok = prefers_gzip(&parts.headers);
+    let single = route.template == "/api/v1/metrics/{id}";
+    if let Some(entry) = state.cache.hit(&route, &key).await {
+        if single && entry.status == StatusCode::OK {
+            state.cache.note_read(parts.uri.path());
+        }
+        return mark(answer(&entry, &parts.headers, gzip_ok), Outcome::HitL1);
+    }
     // The loader must produce the full representation; this request's conditions are applied
     // to whatever the cache returns.
     let mut conditions = HeaderMap::new();
@@ -83,14 +97,14 @@ async fn read(state: AppState, template: &str, req: Request, next: Next) -> Resp
         conditions.append(header::IF_NONE_MATCH, value.clone());
     }
     parts.headers.remove(header::IF_NONE_MATCH);
-    let gzip_ok = prefers_gzip(&parts.headers);
-    let path = (route.template == "/api/v1/metrics/{id}").then(|| parts.uri.path().to_owned());
+    let path = single.then(|| parts.uri.path().to_owned());
     let req = Request::from_parts(parts, body);
     let threshold = state.cache.config().compression_threshold;
     let max = state.cache.max_entry_bytes();
     let cache = state.cache.clone();
     let load = async move { capture(&cache, next.run(req).await, threshold, max, generations).await };
-    let (entry, outcome) = state.cache.lookup(&route, key, load).await;
+    // Boxed: the loading future is large, and hits (answered above) should not carry it.
+    let (entry, outcome) = Box::pin(state.cache.lookup(&route, key, load)).await;
     // Warming candidates: metrics that exist, not every path a client can make up.
     if let Some(path) = path
         && entry.status == StatusCode::OK

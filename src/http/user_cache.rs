@@ -33,6 +33,12 @@ impl UserCache {
         if let Some(user) = self.users.get(user_id).await {
             return Ok(Some(user));
         }
+        // Boxed: moka's loading future is large, and every request's future would otherwise
+        // carry (and move) its space although almost every request is a hit.
+        Box::pin(self.load(store, user_id)).await
+    }
+
+    async fn load(&self, store: &DynStore, user_id: &str) -> Result<Option<Arc<User>>, StoreError> {
         let loaded = self
             .users
             .try_get_with(user_id.to_string(), async {
