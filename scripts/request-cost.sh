@@ -23,6 +23,9 @@ MDL=${MDL_BIN:-target/release/mdl}
 CEILING=$(ls -t target/release/deps/ceiling-* | grep -v '\.d$' | head -n1)
 export DATABASE_URL="sqlite://$WORK/cost.db"
 unset REDIS_URL || true
+# Under valgrind a run takes minutes: entries must not expire (a recomputed page is a miss, not
+# the hit being measured), and no warming may run in the measured window.
+export MDL_L1_TTL=3600 CACHE_TTL=3600 ENABLE_CACHE_WARMING=false
 $MDL seed --synthetic 1000 >/dev/null
 PASSWORD=cost-$RANDOM-password
 ready() { for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$1/health/live" >/dev/null && return 0; sleep 0.2; done; return 1; }
