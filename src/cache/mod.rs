@@ -294,8 +294,9 @@ impl ResponseCache {
         Some(hit)
     }
 
-    /// The cached answer for `key`, or `load`'s. Concurrent misses on one key run `load` once;
-    /// the others wait and share its answer.
+    /// The cached answer for `key`, or `load`'s, after [`ResponseCache::hit`] found nothing.
+    /// Concurrent misses on one key run `load` once; the others wait and share its answer (an
+    /// entry stored since the fast path missed is returned as a hit by the entry API).
     pub async fn lookup(
         &self,
         route: &ReadRoute,
@@ -303,11 +304,6 @@ impl ResponseCache {
         load: impl Future<Output = Loaded>,
     ) -> (Arc<CachedResponse>, Outcome) {
         let counters = self.inner.stats.route(route);
-        if let Some(hit) = self.inner.l1.get(&key).await {
-            bump(&self.inner.stats.l1_hits);
-            bump(&counters.hits);
-            return (hit, Outcome::HitL1);
-        }
         let source = AtomicU8::new(SOURCE_NONE);
         let l2 = self.inner.redis.as_ref().filter(|r| r.usable());
         let result = self
