@@ -7,13 +7,19 @@
 #   scripts/request-cost.sh [REQUESTS]             (default 2000 per row, after 200 warm-up)
 #
 # MDL_BIN=path/to/mdl measures another build (e.g. the parent commit's) the same way.
+# MDL_COST_KEEP=DIR keeps the callgrind files there (one dump per row, for callgrind_annotate
+# --inclusive=yes: where each row's instructions go).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REQUESTS=${1:-2000}
 WORK=$(mktemp -d)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -n "${MDL_COST_KEEP:-}" ]; then mkdir -p "$MDL_COST_KEEP" && cp "$WORK"/callgrind.out.* "$MDL_COST_KEEP"/ 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 command -v valgrind >/dev/null || { echo "valgrind not found" >&2; exit 1; }
 

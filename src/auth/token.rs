@@ -28,7 +28,7 @@ pub struct TokenService {
     /// Tokens whose signature was checked recently. A token's claims never change, so the
     /// expensive part (decode and HMAC) is done once per token and minute; expiry is still
     /// checked on every use.
-    verified: moka::sync::Cache<String, Arc<Claims>>,
+    verified: moka::sync::Cache<String, Arc<Claims>, foldhash::fast::RandomState>,
 }
 
 /// Seconds of clock skew tolerated on `exp`.
@@ -47,7 +47,7 @@ impl TokenService {
             verified: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(std::time::Duration::from_secs(60))
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
         })
     }
 

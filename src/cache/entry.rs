@@ -41,6 +41,29 @@ pub struct CachedResponse {
     pub weak_etag: Option<HeaderValue>,
     /// Generations the key was built with: lets an invalidation drop exactly the stale entries.
     pub generations: Vec<(Collection, u64)>,
+    /// The headers of an answer with `body` as stored (with `Vary`, and for gzip its coding and
+    /// weak ETag), built once: a hit clones them instead of rebuilding a map. Room is reserved
+    /// for the headers the outer layer adds, so the map does not grow on the way out.
+    pub as_stored: HeaderMap,
+}
+
+/// Headers the way out adds to every answer (request id, timing, security headers...).
+const ROOM_FOR_OUTER_HEADERS: usize = 12;
+
+fn as_stored(headers: &[(HeaderName, HeaderValue)], encoding: Encoding, weak_etag: Option<&HeaderValue>) -> HeaderMap {
+    let mut map = HeaderMap::with_capacity(headers.len() + ROOM_FOR_OUTER_HEADERS);
+    for (k, v) in headers {
+        map.append(k.clone(), v.clone());
+    }
+    map.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if encoding == Encoding::Gzip {
+        map.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        // Another byte sequence than the identity body: the validator becomes weak.
+        if let Some(weak) = weak_etag {
+            map.insert(header::ETAG, weak.clone());
+        }
+    }
+    map
 }
 
 #[derive(Serialize, Deserialize)]
@@ -89,6 +112,7 @@ impl CachedResponse {
         let weak_etag = weak(&kept);
         CachedResponse {
             status,
+            as_stored: as_stored(&kept, encoding, weak_etag.as_ref()),
             headers: kept,
             encoding,
             body,
@@ -99,9 +123,11 @@ impl CachedResponse {
 
     /// An answer kept whole (every header, identity body) to be sent once, not stored.
     pub fn verbatim(status: StatusCode, headers: &HeaderMap, body: Bytes) -> CachedResponse {
+        let headers: Vec<_> = headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         CachedResponse {
             status,
-            headers: headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            as_stored: as_stored(&headers, Encoding::Identity, None),
+            headers,
             encoding: Encoding::Identity,
             body,
             weak_etag: None,
@@ -137,6 +163,8 @@ impl CachedResponse {
             .iter()
             .map(|(k, v)| header + k.as_str().len() + v.len())
             .sum();
+        // `as_stored` holds the same headers again, plus its index.
+        let headers = headers * 2 + (self.headers.len() + ROOM_FOR_OUTER_HEADERS) * 8;
         let generations = self.generations.len() * std::mem::size_of::<(Collection, u64)>();
         let weak = self.weak_etag.as_ref().map_or(0, HeaderValue::len);
         std::mem::size_of::<Self>() + headers + generations + weak + self.body.len()
@@ -177,9 +205,11 @@ impl CachedResponse {
             .into_iter()
             .filter_map(|(c, g)| Some((Collection::parse(&c)?, g)))
             .collect();
+        let weak_etag = weak(&headers);
         Some(CachedResponse {
             status: StatusCode::from_u16(meta.status).ok()?,
-            weak_etag: weak(&headers),
+            as_stored: as_stored(&headers, meta.encoding, weak_etag.as_ref()),
+            weak_etag,
             headers,
             encoding: meta.encoding,
             body,

@@ -128,6 +128,25 @@ impl Collection {
     }
 }
 
+impl Collection {
+    /// `Display` without the formatting machinery: keys are built on every cached read.
+    pub fn push_to(self, out: &mut String) {
+        let mut digits = itoa::Buffer::new();
+        match (self.named_str(), self) {
+            (Some(name), _) => out.push_str(name),
+            (None, Collection::MetricShard(n)) => {
+                out.push('m');
+                out.push_str(digits.format(n));
+            }
+            (None, Collection::ListShard(n)) => {
+                out.push('l');
+                out.push_str(digits.format(n));
+            }
+            (None, _) => {}
+        }
+    }
+}
+
 impl fmt::Display for Collection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.named_str(), self) {
@@ -164,26 +183,36 @@ impl ListGrain {
     /// The collections a list with this canonical query depends on instead of the route's
     /// `depends_on`; `None` when no filter pins it.
     pub fn depends_on(&self, query: &str) -> Option<Vec<Collection>> {
-        let pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = form_urlencoded::parse(query.as_bytes()).collect();
-        if pairs.iter().any(|(k, _)| self.whole.contains(&k.as_ref())) {
-            return None;
+        // The query is canonical (`canonical_query`): the field names this looks for are plain
+        // ASCII, so an encoded name equals one of them only when it is that name, and only the
+        // values that pick a shard need decoding. One pass finds the field that pins the list.
+        let mut exact: Option<usize> = None;
+        let mut any_of = false;
+        for (k, _) in split_pairs(query) {
+            if self.whole.contains(&k) {
+                return None;
+            }
+            if let Some(i) = self.exact.iter().position(|f| *f == k) {
+                exact = Some(exact.map_or(i, |e| e.min(i)));
+            }
+            any_of |= k == self.any_of;
         }
-        let shard = |field: &str| -> Vec<Collection> {
-            let mut shards: Vec<Collection> = pairs
-                .iter()
-                .filter(|(k, _)| k == field)
-                .map(|(k, v)| Collection::list_shard(k, v))
-                .collect();
-            shards.sort();
-            shards.dedup();
-            shards
+        let field = match (exact, any_of) {
+            (Some(i), _) => self.exact[i],
+            (None, true) => self.any_of,
+            (None, false) => return None,
         };
-        let shards = match self.exact.iter().find(|f| pairs.iter().any(|(k, _)| k == *f)) {
+        let mut shards: Vec<Collection> = split_pairs(query)
+            .filter(|(k, _)| *k == field)
+            .map(|(k, v)| Collection::list_shard(k, &decode_form_value(v)))
+            .collect();
+        shards.sort();
+        shards.dedup();
+        if exact.is_some() {
             // A repeated single-valued filter is refused by the handler, never stored: the
             // first value's shard is as good as any.
-            Some(field) => shard(field).into_iter().take(1).collect(),
-            None => shard(self.any_of),
-        };
+            shards.truncate(1);
+        }
         if shards.is_empty() || shards.len() > MAX_ANY_OF_SHARDS {
             return None;
         }
@@ -282,7 +311,11 @@ const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove
 /// The path with every segment percent-decoded and encoded again one way. The router decodes
 /// ids before handlers see them, so `METRIC%2DCSAT` and `METRIC-CSAT` are one resource and
 /// must be one key; an encoded `/` stays encoded, so segments never merge.
-pub fn canonical_path(path: &str) -> String {
+pub fn canonical_path(path: &str) -> Cow<'_, str> {
+    // Most paths are already canonical: nothing to decode, nothing to encode.
+    if path.bytes().all(|b| b == b'/' || is_unreserved(b)) {
+        return Cow::Borrowed(path);
+    }
     let mut out = String::with_capacity(path.len());
     for (i, segment) in path.split('/').enumerate() {
         if i > 0 {
@@ -291,7 +324,59 @@ pub fn canonical_path(path: &str) -> String {
         let bytes: Cow<'_, [u8]> = percent_decode_str(segment).into();
         out.extend(percent_encode(&bytes, UNRESERVED));
     }
-    out
+    Cow::Owned(out)
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// One `application/x-www-form-urlencoded` value, decoded (`+` is a space).
+fn decode_form_value(v: &str) -> Cow<'_, str> {
+    if !v.bytes().any(|b| b == b'%' || b == b'+') {
+        return Cow::Borrowed(v);
+    }
+    let spaced = v.replace('+', " ");
+    Cow::Owned(percent_decode_str(&spaced).decode_utf8_lossy().into_owned())
+}
+
+/// Bytes `form_urlencoded` writes as themselves: a query made only of these (and the `&`/`=`
+/// separators) decodes to itself and encodes back to itself.
+fn is_form_plain(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_')
+}
+
+/// A query's `key=value` pairs as written (empty pairs skipped, a pair without `=` has an empty
+/// value); nothing decoded.
+fn split_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
+}
+
+/// The pairs of a query, borrowed from it when decoding would change nothing (almost always).
+pub fn query_pairs(raw: &str) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
+    // Plain: only bytes that decode to themselves, and at most one `=` per pair.
+    let mut plain = true;
+    let mut equals = 0;
+    for b in raw.bytes() {
+        match b {
+            b'&' => equals = 0,
+            b'=' => equals += 1,
+            b if is_form_plain(b) => {}
+            _ => plain = false,
+        }
+        if equals > 1 {
+            plain = false;
+        }
+    }
+    if !plain {
+        return form_urlencoded::parse(raw.as_bytes()).collect();
+    }
+    split_pairs(raw)
+        .map(|(k, v)| (Cow::Borrowed(k), Cow::Borrowed(v)))
+        .collect()
 }
 
 /// Every collection a bulk write of metrics (import, seed) makes stale.
@@ -313,17 +398,16 @@ const DEFAULT_PAGE_LIMIT: &str = "50";
 /// limit written as the handler reads it (capped, without leading zeros), so requests the handler answers identically share one key.
 /// Values stay percent-encoded as canonical `form_urlencoded` output.
 pub fn canonical_query(raw: Option<&str>, route: &ReadRoute) -> String {
-    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let raw = raw.unwrap_or_default();
+    let mut pairs = query_pairs(raw);
     if route.paginated {
-        let has = |pairs: &[(String, String)], k: &str| pairs.iter().any(|(key, _)| key == k);
+        let has = |pairs: &[(Cow<'_, str>, Cow<'_, str>)], k: &str| pairs.iter().any(|(key, _)| key == k);
         // `count` without `page` asks for cursor mode: no page number to fill in.
         if !has(&pairs, "cursor") && !has(&pairs, "page") && !has(&pairs, "count") {
-            pairs.push(("page".into(), "1".into()));
+            pairs.push((Cow::Borrowed("page"), Cow::Borrowed("1")));
         }
         if !has(&pairs, "limit") {
-            pairs.push(("limit".into(), DEFAULT_PAGE_LIMIT.into()));
+            pairs.push((Cow::Borrowed("limit"), Cow::Borrowed(DEFAULT_PAGE_LIMIT)));
         }
         // As the handler reads it; a value it refuses is never stored, so it may stay as sent.
         let max = crate::store::query::MAX_LIMIT;
@@ -331,14 +415,48 @@ pub fn canonical_query(raw: Option<&str>, route: &ReadRoute) -> String {
             if k == "limit"
                 && let Some(n) = crate::domain::paging::parse_limit(v, max)
             {
-                *v = n.to_string();
+                let mut digits = itoa::Buffer::new();
+                let written = digits.format(n);
+                if *v != written {
+                    *v = Cow::Owned(written.to_owned());
+                }
             }
         }
     }
-    pairs.sort();
-    let mut out = form_urlencoded::Serializer::new(String::new());
+    pairs.sort_unstable();
+    let mut out = form_urlencoded::Serializer::new(String::with_capacity(raw.len() + 16));
     for (k, v) in &pairs {
         out.append_pair(k, v);
     }
     out.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decode_form_value, query_pairs};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The borrowing fast path reads every query exactly as `form_urlencoded` does.
+        #[test]
+        fn query_pairs_match_form_urlencoded(raw in "[a-c1=&%+.*_~2F-]{0,24}") {
+            let reference: Vec<(String, String)> = form_urlencoded::parse(raw.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            let fast: Vec<(String, String)> = query_pairs(&raw)
+                .into_iter()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            prop_assert_eq!(fast, reference);
+        }
+
+        #[test]
+        fn form_values_decode_as_form_urlencoded(v in "[a-c1%+2F~]{0,16}") {
+            let reference = form_urlencoded::parse(format!("k={v}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            prop_assert_eq!(decode_form_value(&v).into_owned(), reference);
+        }
+    }
 }

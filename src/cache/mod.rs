@@ -23,7 +23,6 @@ use moka::notification::RemovalCause;
 use serde_json::{Value, json};
 use stats::{Stats, bump};
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -91,7 +90,7 @@ pub struct WarmReport {
 
 struct Inner {
     config: CacheConfig,
-    l1: Cache<String, Arc<CachedResponse>>,
+    l1: Cache<String, Arc<CachedResponse>, foldhash::fast::RandomState>,
     /// The L1 keys filled under each collection, so a bump can remove exactly its entries.
     members: Arc<Members>,
     generations: Box<[AtomicU64]>,
@@ -190,7 +189,7 @@ impl ResponseCache {
                 }
                 leaving.forget(&k, &v.generations);
             })
-            .build();
+            .build_with_hasher(foldhash::fast::RandomState::default());
         let redis = match (&config.redis_url, config.enabled) {
             (Some(url), true) => Some(RedisTier::new(
                 url,
@@ -270,8 +269,12 @@ impl ResponseCache {
             .map(|c| (c, self.generation(c)))
             .collect();
         let mut key = String::with_capacity(path.len() + query.len() + 40);
+        let mut digits = itoa::Buffer::new();
         for (c, g) in &generations {
-            let _ = write!(key, "{c}.{g}:");
+            c.push_to(&mut key);
+            key.push('.');
+            key.push_str(digits.format(*g));
+            key.push(':');
         }
         key.push_str(&path);
         if !query.is_empty() {
@@ -486,7 +489,7 @@ impl ResponseCache {
             return;
         }
         let Ok(mut hot) = self.inner.hot.lock() else { return };
-        if let Some(n) = hot.get_mut(&path) {
+        if let Some(n) = hot.get_mut(path.as_ref()) {
             *n += 1;
             return;
         }
@@ -498,7 +501,7 @@ impl ResponseCache {
             });
         }
         if hot.len() < HOT_CAPACITY {
-            hot.insert(path, 1);
+            hot.insert(path.into_owned(), 1);
         }
     }
 

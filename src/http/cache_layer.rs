@@ -204,12 +204,19 @@ fn prefers_gzip(headers: &HeaderMap) -> bool {
 /// The entry as an answer to this client: 304 when its `If-None-Match` matches, gzip bytes as
 /// stored when gzip is what it prefers, else the identity body (compressed further out).
 fn answer(entry: &Arc<CachedResponse>, conditions: &HeaderMap, gzip_ok: bool) -> Response {
+    let gzip = entry.encoding == Encoding::Gzip;
+    if (!gzip || gzip_ok) && !(entry.status == StatusCode::OK && conditions.contains_key(header::IF_NONE_MATCH)) {
+        // The common case: the body as stored, with the headers built when it was stored.
+        let mut response = Response::new(Body::from(entry.body.clone()));
+        *response.status_mut() = entry.status;
+        *response.headers_mut() = entry.as_stored.clone();
+        return response;
+    }
     // Room for the headers every response gets on its way out, so the map never regrows.
     let mut headers = HeaderMap::with_capacity(entry.headers.len() + 12);
     for (k, v) in &entry.headers {
         headers.append(k.clone(), v.clone());
     }
-    let gzip = entry.encoding == Encoding::Gzip;
     headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     if entry.status == StatusCode::OK
         && let Some(etag) = entry.etag()

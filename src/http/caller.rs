@@ -5,8 +5,8 @@ use super::AppState;
 use super::error::ApiError;
 use crate::domain::user::{Role, User, UserStatus};
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderName, header};
 use std::sync::Arc;
 
 /// An authenticated, active user, and how they proved it.
@@ -34,20 +34,33 @@ impl Via {
     }
 }
 
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+
+/// What the request presents, read once: every request that is not public pays for this.
+enum Credential<'a> {
+    Key(&'a str),
+    Token(&'a str),
+    None,
+}
+
 fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    // Tokens are ASCII: the bytes are checked by the token and key checks that follow, so a
+    // header that is not text simply matches nothing.
+    let value = std::str::from_utf8(parts.headers.get(header::AUTHORIZATION)?.as_bytes()).ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
 }
 
-/// An API key from `X-API-Key` or `Authorization: Bearer mdl_...`.
-fn api_key(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .or_else(|| bearer(parts).filter(|t| t.starts_with("mdl_")))
+/// An API key from `X-API-Key` or `Authorization: Bearer mdl_...`, else a bearer token.
+fn credential(parts: &Parts) -> Credential<'_> {
+    if let Some(key) = parts.headers.get(&X_API_KEY).and_then(|v| v.to_str().ok()) {
+        return Credential::Key(key.trim());
+    }
+    match bearer(parts) {
+        Some(t) if t.starts_with("mdl_") => Credential::Key(t),
+        Some(t) => Credential::Token(t),
+        None => Credential::None,
+    }
 }
 
 /// The key's owner, acting with the key's (possibly narrower) role.
@@ -80,11 +93,10 @@ async fn authenticate_key(key: &str, state: &AppState) -> Result<(Arc<User>, Via
 }
 
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<(Arc<User>, Via)>, ApiError> {
-    if let Some(key) = api_key(parts) {
-        return authenticate_key(key, state).await.map(Some);
-    }
-    let Some(token) = bearer(parts) else {
-        return Ok(None);
+    let token = match credential(parts) {
+        Credential::Key(key) => return authenticate_key(key, state).await.map(Some),
+        Credential::Token(token) => token,
+        Credential::None => return Ok(None),
     };
     let claims = state
         .tokens

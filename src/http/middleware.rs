@@ -38,7 +38,10 @@ fn request_id(headers: &HeaderMap) -> String {
             !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
         })
         .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+        .unwrap_or_else(|| {
+            let mut text = [0u8; uuid::fmt::Simple::LENGTH];
+            uuid::Uuid::new_v4().simple().encode_lower(&mut text).to_owned()
+        })
 }
 
 /// Every response may differ by `Accept-Encoding`, so every response says so.
@@ -71,15 +74,28 @@ fn weaken_reencoded_etag(headers: &mut HeaderMap) {
     }
 }
 
+/// `12.345ms`, written without the formatting machinery (every response carries it).
+fn milliseconds(elapsed: Duration) -> String {
+    let micros = elapsed.as_micros();
+    let mut digits = itoa::Buffer::new();
+    let mut text = String::with_capacity(16);
+    text.push_str(digits.format(micros / 1000));
+    text.push('.');
+    let fraction = (micros % 1000) as u16;
+    text.push(char::from(b'0' + (fraction / 100) as u8));
+    text.push(char::from(b'0' + (fraction / 10 % 10) as u8));
+    text.push(char::from(b'0' + (fraction % 10) as u8));
+    text.push_str("ms");
+    text
+}
+
 fn finish_headers(headers: &mut HeaderMap, id: &str, elapsed: Duration, docs: bool) {
     // The eight below at once, rather than regrowing the map as they arrive.
     headers.reserve(8);
     if let Ok(v) = HeaderValue::from_str(id) {
         headers.insert(X_REQUEST_ID, v);
     }
-    let micros = elapsed.as_micros();
-    let text = format!("{}.{:03}ms", micros / 1000, micros % 1000);
-    if let Ok(v) = HeaderValue::from_str(&text) {
+    if let Ok(v) = HeaderValue::from_str(&milliseconds(elapsed)) {
         headers.insert(X_RESPONSE_TIME, v);
     }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -193,5 +209,19 @@ where
             }
             Ok(response)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::milliseconds;
+    use std::time::Duration;
+
+    #[test]
+    fn response_time_has_three_decimals() {
+        assert_eq!(milliseconds(Duration::from_micros(0)), "0.000ms");
+        assert_eq!(milliseconds(Duration::from_micros(7)), "0.007ms");
+        assert_eq!(milliseconds(Duration::from_micros(12_345)), "12.345ms");
+        assert_eq!(milliseconds(Duration::from_micros(1_000_050)), "1000.050ms");
     }
 }

@@ -58,7 +58,8 @@ pub fn refuse_unknown_params(req: &Request) -> Option<Response> {
 }
 
 fn unknown_param(raw: &str, allowed: &[&str]) -> Option<String> {
-    form_urlencoded::parse(raw.as_bytes())
+    crate::cache::keys::query_pairs(raw)
+        .into_iter()
         .map(|(k, _)| k)
         .find(|k| !allowed.contains(&k.as_ref()))
         .map(|k| k.into_owned())

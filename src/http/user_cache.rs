@@ -10,7 +10,7 @@ use std::time::Duration;
 
 #[derive(Clone)]
 pub struct UserCache {
-    users: Cache<String, Arc<User>>,
+    users: Cache<String, Arc<User>, foldhash::fast::RandomState>,
     /// The last record read of each user, used only while the database cannot be reached, so
     /// cached reads keep working through an outage. Changes cannot happen meanwhile (they go
     /// through the database), and those made before it were dropped from here too.
@@ -20,7 +20,10 @@ pub struct UserCache {
 impl UserCache {
     pub fn new(ttl: Duration) -> Self {
         UserCache {
-            users: Cache::builder().max_capacity(10_000).time_to_live(ttl).build(),
+            users: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(ttl)
+                .build_with_hasher(foldhash::fast::RandomState::default()),
             last_known: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(3600))
