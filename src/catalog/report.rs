@@ -3,7 +3,8 @@
 use crate::domain::report::{AssociatedMetric, KeyResultReport, ObjectiveReport, number_text};
 use crate::store::{EntityKind, Store, StoreError};
 use docx_rs::{
-    AlignmentType, BreakType, Docx, Paragraph, Run, Shading, Style, StyleType, Table, TableCell, TableRow, WidthType,
+    AlignmentType, BreakType, Docx, LineSpacing, PageMargin, Paragraph, Run, Shading, Style, StyleType, Table,
+    TableCell, TableRow, WidthType,
 };
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -51,7 +52,9 @@ pub fn report_docx(report: &ObjectiveReport) -> Result<Vec<u8>, DocxError> {
     } else {
         &report.name
     };
+    let margins = PageMargin::new().top(MARGIN).bottom(MARGIN).left(MARGIN).right(MARGIN);
     let mut docx = Docx::new()
+        .page_margin(margins)
         .add_style(heading("Title", "Title", 40))
         .add_style(heading("Heading1", "Heading 1", 28).outline_lvl(0))
         .add_paragraph(
@@ -82,7 +85,11 @@ pub fn report_docx(report: &ObjectiveReport) -> Result<Vec<u8>, DocxError> {
 }
 
 fn heading(id: &str, name: &str, half_points: usize) -> Style {
-    Style::new(id, StyleType::Paragraph).name(name).size(half_points).bold()
+    Style::new(id, StyleType::Paragraph)
+        .name(name)
+        .size(half_points)
+        .bold()
+        .line_spacing(LineSpacing::new().before(240).after(120))
 }
 
 fn section(text: &str) -> Paragraph {
@@ -119,12 +126,31 @@ fn cell(text: &str) -> TableCell {
 fn header_cell(text: &str) -> TableCell {
     TableCell::new()
         .shading(Shading::new().fill("D9E2F3"))
-        .add_paragraph(Paragraph::new().add_run(Run::new().add_text(text).bold()))
+        .add_paragraph(Paragraph::new().add_run(Run::new().add_text(text).bold().size(18)))
 }
 
-fn table(headers: &[&str], rows: Vec<TableRow>) -> Table {
-    let head = TableRow::new(headers.iter().map(|h| header_cell(h)).collect());
-    Table::new(std::iter::once(head).chain(rows).collect()).width(5000, WidthType::Pct)
+/// Page margins of 2 cm, in twentieths of a point.
+const MARGIN: i32 = 1134;
+/// The width between the margins of the default (A4) page.
+const TEXT_WIDTH: usize = 11906 - 2 * MARGIN as usize;
+
+/// A row whose cells have these widths (Word reads the cells' widths, LibreOffice the grid's).
+fn row(cells: Vec<TableCell>, widths: &[usize]) -> TableRow {
+    TableRow::new(
+        cells
+            .into_iter()
+            .zip(widths)
+            .map(|(c, w)| c.width(*w, WidthType::Dxa))
+            .collect(),
+    )
+}
+
+fn table(widths: &[usize], headers: Option<&[&str]>, rows: Vec<TableRow>) -> Table {
+    debug_assert_eq!(widths.iter().sum::<usize>(), TEXT_WIDTH);
+    let head = headers.map(|h| row(h.iter().map(|h| header_cell(h)).collect(), widths));
+    Table::new(head.into_iter().chain(rows).collect())
+        .width(TEXT_WIDTH, WidthType::Dxa)
+        .set_grid(widths.to_vec())
 }
 
 fn or_dash(value: Option<&str>) -> &str {
@@ -151,16 +177,16 @@ fn details_table(r: &ObjectiveReport) -> Table {
     ]
     .into_iter()
     .map(|(label, value)| {
-        TableRow::new(vec![
-            TableCell::new()
-                .width(1400, WidthType::Pct)
-                .add_paragraph(Paragraph::new().add_run(Run::new().add_text(label).bold())),
-            cell(value),
-        ])
+        let label = TableCell::new().add_paragraph(Paragraph::new().add_run(Run::new().add_text(label).bold()));
+        row(vec![label, cell(value)], DETAIL_WIDTHS)
     })
     .collect();
-    Table::new(rows).width(5000, WidthType::Pct)
+    table(DETAIL_WIDTHS, None, rows)
 }
+
+const DETAIL_WIDTHS: &[usize] = &[2400, 7238];
+const KEY_RESULT_WIDTHS: &[usize] = &[2838, 1000, 1000, 900, 800, 1100, 1050, 950];
+const METRIC_WIDTHS: &[usize] = &[2000, 1800, 1300, 1600, 2938];
 
 fn key_results_table(krs: &[KeyResultReport]) -> Table {
     let rows = krs
@@ -175,7 +201,7 @@ fn key_results_table(krs: &[KeyResultReport]) -> Table {
                 Some(false) => "no",
                 None => "-",
             };
-            TableRow::new(vec![
+            let cells = vec![
                 cell(kr.name.as_deref().unwrap_or(&kr.kr_id)),
                 cell(&num(kr.baseline)),
                 cell(&num(kr.current)),
@@ -188,11 +214,13 @@ fn key_results_table(krs: &[KeyResultReport]) -> Table {
                         .add_run(Run::new().add_text(progress)),
                 ),
                 cell(on_track),
-            ])
+            ];
+            row(cells, KEY_RESULT_WIDTHS)
         })
         .collect();
     table(
-        &[
+        KEY_RESULT_WIDTHS,
+        Some(&[
             "Key result",
             "Baseline",
             "Current",
@@ -201,7 +229,7 @@ fn key_results_table(krs: &[KeyResultReport]) -> Table {
             "Direction",
             "Progress",
             "On track",
-        ],
+        ]),
         rows,
     )
 }
@@ -210,24 +238,29 @@ fn metrics_table(metrics: &[AssociatedMetric]) -> Table {
     let rows = metrics
         .iter()
         .map(|m| match &m.details {
-            Some(d) => TableRow::new(vec![
+            Some(d) => vec![
                 cell(&d.name),
                 cell(&m.metric_id),
                 cell(or_dash(d.category.as_deref())),
                 cell(or_dash(d.owner.as_deref())),
                 cell(or_dash(d.formula.as_deref())),
-            ]),
-            None => TableRow::new(vec![
+            ],
+            None => vec![
                 TableCell::new()
                     .add_paragraph(Paragraph::new().add_run(Run::new().add_text("(not in the catalog)").italic())),
                 cell(&m.metric_id),
                 cell("-"),
                 cell("-"),
                 cell("-"),
-            ]),
+            ],
         })
+        .map(|cells| row(cells, METRIC_WIDTHS))
         .collect();
-    table(&["Metric", "Id", "Category", "Owner", "Formula"], rows)
+    table(
+        METRIC_WIDTHS,
+        Some(&["Metric", "Id", "Category", "Owner", "Formula"]),
+        rows,
+    )
 }
 
 #[cfg(test)]
