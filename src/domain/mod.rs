@@ -8,6 +8,7 @@ pub mod objective;
 pub mod paging;
 pub mod parse;
 pub mod policy;
+pub mod report;
 pub mod synthetic;
 pub mod user;
 pub mod versioning;

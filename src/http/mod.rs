@@ -24,6 +24,7 @@ pub mod performance;
 mod policies;
 mod query;
 mod rate_limit;
+pub mod reports;
 mod respond;
 mod route_layer;
 pub mod routes;
@@ -288,6 +289,7 @@ fn api(import_max: usize, auth_max: usize) -> OpenApiRouter<AppState> {
             entities::objectives::replace,
             entities::objectives::delete
         ))
+        .routes(routes!(reports::objective_docx))
         .routes(routes!(catalog::stats))
         .routes(routes!(cache_stats::cache))
         .routes(routes!(performance::prometheus))
@@ -384,6 +386,7 @@ fn compression(
         .and(NotForContentType::const_new("application/gzip"))
         .and(NotForContentType::const_new("application/zip"))
         .and(NotForContentType::const_new("application/zstd"))
+        .and(NotForContentType::const_new(crate::catalog::report::DOCX_MEDIA_TYPE))
         .and(move |_: StatusCode, _: Version, _: &HeaderMap, _: &Extensions| enabled);
     CompressionLayer::new().quality(level).compress_when(predicate)
 }

@@ -51,6 +51,7 @@ const PROTECTED: &[(&str, &str, &str)] = &[
     ("put", "/api/v1/objectives/NOPE", "editor"),
     ("patch", "/api/v1/objectives/NOPE", "editor"),
     ("delete", "/api/v1/objectives/NOPE", "admin"),
+    ("get", "/api/v1/objectives/NOPE/report.docx", "viewer"),
     ("get", "/api/v1/stats", "viewer"),
     ("get", "/api/v1/stats/cache", "admin"),
     ("get", "/api/v1/stats/performance", "admin"),

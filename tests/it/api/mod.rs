@@ -12,5 +12,6 @@ mod metric_writes;
 mod metrics;
 mod openapi;
 mod pagination;
+mod report;
 mod users;
 mod versions;

@@ -47,6 +47,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/v1/objectives/{id}"),
     ("patch", "/api/v1/objectives/{id}"),
     ("delete", "/api/v1/objectives/{id}"),
+    ("get", "/api/v1/objectives/{id}/report.docx"),
     ("get", "/api/v1/stats"),
     ("get", "/api/v1/stats/cache"),
     ("get", "/api/v1/stats/performance"),
