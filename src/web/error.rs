@@ -28,6 +28,32 @@ pub enum WebError {
     Internal(String),
 }
 
+impl WebError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::SignIn { .. } => StatusCode::SEE_OTHER,
+            WebError::Forbidden(_) => StatusCode::FORBIDDEN,
+            WebError::NotFound(_) => StatusCode::NOT_FOUND,
+            WebError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The error another request's failed render answered (shared by the cache's
+    /// single-flight loading), from its status and message.
+    pub fn from_status(status: StatusCode, message: String) -> WebError {
+        match status {
+            StatusCode::BAD_REQUEST => WebError::BadRequest(message),
+            StatusCode::FORBIDDEN => WebError::Forbidden(message),
+            StatusCode::NOT_FOUND => WebError::NotFound(message),
+            StatusCode::SERVICE_UNAVAILABLE => WebError::Unavailable(message),
+            _ => WebError::Internal(message),
+        }
+    }
+}
+
 impl From<ApiError> for WebError {
     fn from(e: ApiError) -> Self {
         match e {

@@ -2,16 +2,18 @@
 
 use super::error::WebError;
 use super::metric_view;
-use super::pages::{Chrome, MetricPage, html};
+use super::page_cache::{self, Fragment};
+use super::pages::{MetricMain, framed};
 use super::session::Reader;
 use crate::catalog::Format;
 use crate::catalog::policies;
 use crate::domain::Metric;
 use crate::http::AppState;
 use crate::store::{PageRequest, Stored};
+use askama::Template;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -31,26 +33,29 @@ async fn load(state: &AppState, id: Result<Path<String>, PathRejection>) -> Resu
 pub async fn page(
     State(state): State<AppState>,
     Reader(visitor): Reader,
+    uri: Uri,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, WebError> {
-    let stored = load(&state, id).await?;
-    let history = state
-        .store
-        .metric_history(&stored.id, &PageRequest::offset(1, HISTORY_SHOWN))
-        .await?;
-    // Stored documents were validated on write; failing here means the row was altered.
-    let metric = Metric::parse(serde_json::Value::Object(stored.doc.clone()))
-        .map_err(|e| WebError::Internal(format!("metric `{}` no longer validates: {e}", stored.id)))?;
-    let (policy, _) = policies::of_stored(&stored)?;
-    let total = history.total.unwrap_or(history.items.len() as u64);
-    let view = metric_view::build(&stored, &metric, &history.items, total, policy);
-    Ok(html(
-        StatusCode::OK,
-        &MetricPage {
-            chrome: Chrome::new(view.name.clone(), &visitor),
-            m: view,
-        },
-    ))
+    let render = async {
+        let stored = load(&state, id).await?;
+        let history = state
+            .store
+            .metric_history(&stored.id, &PageRequest::offset(1, HISTORY_SHOWN))
+            .await?;
+        // Stored documents were validated on write; failing here means the row was altered.
+        let metric = Metric::parse(serde_json::Value::Object(stored.doc.clone()))
+            .map_err(|e| WebError::Internal(format!("metric `{}` no longer validates: {e}", stored.id)))?;
+        let (policy, _) = policies::of_stored(&stored)?;
+        let total = history.total.unwrap_or(history.items.len() as u64);
+        let m = metric_view::build(&stored, &metric, &history.items, total, policy);
+        Ok(Fragment {
+            title: m.name.clone(),
+            main: MetricMain { m }.render()?,
+        })
+    };
+    let variant = page_cache::variant(&visitor);
+    let (fragment, outcome) = page_cache::fragment(&state, "/metrics/{id}", &uri, variant, render).await?;
+    Ok(framed(&fragment, &visitor, outcome))
 }
 
 #[derive(Deserialize)]

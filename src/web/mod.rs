@@ -11,6 +11,7 @@ mod links;
 mod login;
 mod metric_page;
 mod metric_view;
+mod page_cache;
 mod pages;
 mod session;
 

@@ -3,6 +3,12 @@
 
 use super::catalog_view::CatalogView;
 use super::metric_view::MetricView;
+use super::page_cache::Fragment;
+use crate::cache::Outcome;
+use axum::http::HeaderName;
+
+/// As on the API's cached reads.
+const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 use super::session::Visitor;
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -62,17 +68,25 @@ pub struct LoginPage {
     pub error: Option<String>,
 }
 
+/// A page whose content was rendered (or taken from the cache) apart from its frame.
+#[derive(Template)]
+#[template(path = "web/frame.html")]
+pub struct Framed<'a> {
+    pub chrome: Chrome,
+    pub main: &'a str,
+}
+
+/// The catalog page's content: the same for every visitor of one role.
 #[derive(Template)]
 #[template(path = "web/catalog.html")]
-pub struct CatalogPage {
-    pub chrome: Chrome,
+pub struct CatalogMain {
     pub view: CatalogView,
 }
 
+/// A metric page's content: the same for every visitor of one role.
 #[derive(Template)]
 #[template(path = "web/metric.html")]
-pub struct MetricPage {
-    pub chrome: Chrome,
+pub struct MetricMain {
     pub m: MetricView,
 }
 
@@ -84,7 +98,22 @@ pub struct ErrorPage {
     pub message: String,
 }
 
-/// A rendered page. Pages depend on who asks and are not cached anywhere (yet): `no-store`.
+/// A page from its (possibly cached) content, framed for this visitor; `X-Cache` says where
+/// the content came from, as on API reads.
+pub fn framed(fragment: &Fragment, visitor: &Visitor, outcome: Outcome) -> Response {
+    let page = Framed {
+        chrome: Chrome::new(fragment.title.clone(), visitor),
+        main: &fragment.main,
+    };
+    let mut response = html(StatusCode::OK, &page);
+    response
+        .headers_mut()
+        .insert(X_CACHE, HeaderValue::from_static(outcome.header()));
+    response
+}
+
+/// A rendered page. Each carries who is signed in and a session-bound token, so no shared
+/// cache may keep it: `no-store` (the server caches the content, see `page_cache`).
 pub fn html(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(body) => (

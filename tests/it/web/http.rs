@@ -173,7 +173,85 @@ async fn a_page_of_fifty_results_stays_small(db: &TestDb) {
     assert!(total <= 60 * 1024, "catalog page with assets: {total} bytes compressed");
 }
 
+fn x_cache(r: &reqwest::Response) -> String {
+    r.headers()["x-cache"].to_str().unwrap().to_string()
+}
+
+async fn page_content_is_cached_per_role_and_turned_over_by_writes(db: &TestDb) {
+    load(db).await;
+    let app = spawn(db, true).await;
+    let session = sign_in(&app, "admin", ADMIN_PASSWORD).await;
+    let token = app.token().await;
+
+    let first = client().get(app.url("/")).send().await.unwrap();
+    assert_eq!(x_cache(&first), "MISS");
+    let first = first.text().await.unwrap();
+    let again = client().get(app.url("/")).send().await.unwrap();
+    assert_eq!(x_cache(&again), "HIT");
+    assert_eq!(again.text().await.unwrap(), first);
+    // Another role is another entry, and the frame is always the visitor's own.
+    let admin = get_with_session(&app, "/", &session).await;
+    assert_eq!(x_cache(&admin), "MISS");
+    assert!(admin.text().await.unwrap().contains("Signed in as"));
+    let admin = get_with_session(&app, "/", &session).await;
+    assert_eq!(x_cache(&admin), "HIT");
+    assert!(admin.text().await.unwrap().contains("Signed in as"));
+    assert!(
+        !client()
+            .get(app.url("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("Signed in as")
+    );
+
+    // Writes through the API turn the pages over, as they do the API's own answers.
+    let new = mdl::domain::synthetic::synthetic_metric(7);
+    let r = app
+        .send(reqwest::Method::POST, "/api/v1/metrics", &token, Some(&new))
+        .await;
+    assert_eq!(r.status(), 201);
+    let after = client().get(app.url("/")).send().await.unwrap();
+    assert_eq!(x_cache(&after), "MISS");
+    assert!(after.text().await.unwrap().contains(new["name"].as_str().unwrap()));
+    let one = client().get(app.url("/metrics/METRIC-CSAT")).send().await.unwrap();
+    assert_eq!(x_cache(&one), "MISS");
+    assert_eq!(
+        x_cache(&client().get(app.url("/metrics/METRIC-CSAT")).send().await.unwrap()),
+        "HIT"
+    );
+    let patch = serde_json::json!({ "description": "Changed while the page was cached" });
+    let r = app
+        .send(
+            reqwest::Method::PATCH,
+            "/api/v1/metrics/METRIC-CSAT",
+            &token,
+            Some(&patch),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let changed = client().get(app.url("/metrics/METRIC-CSAT")).send().await.unwrap();
+    assert!(
+        changed
+            .text()
+            .await
+            .unwrap()
+            .contains("Changed while the page was cached")
+    );
+    // Failures are never stored.
+    for _ in 0..2 {
+        assert_eq!(
+            client().get(app.url("/metrics/NOPE")).send().await.unwrap().status(),
+            404
+        );
+    }
+}
+
 backend_tests!(
+    page_content_is_cached_per_role_and_turned_over_by_writes,
     pages_carry_their_own_policy_and_are_not_stored,
     assets_have_fingerprinted_names_and_are_immutable,
     the_catalog_filters_searches_and_counts_facets,
