@@ -46,8 +46,9 @@ fn ready(port: u16) -> bool {
     answer.contains("\"ready\":true") || answer.contains("\"ready\": true")
 }
 
-/// Starts chromedriver under a small shell watchdog that stops it when this test process
-/// exits (a driver left running would hold its browsers and port).
+/// Starts chromedriver under a small shell watchdog that stops it, and the browsers it
+/// started, when this test process exits: a test that panics never closes its session, and
+/// Chromium outlives a stopped driver.
 fn start_driver() -> Option<Driver> {
     let Some(driver) = on_path("chromedriver") else {
         assert!(
@@ -64,7 +65,7 @@ fn start_driver() -> Option<Driver> {
     let script = r#"driver="$1"; port="$2"; parent="$3"
 "$driver" --port="$port" --allowed-ips=127.0.0.1 >/dev/null 2>&1 &
 child=$!
-trap 'kill $child 2>/dev/null' EXIT INT TERM
+trap 'pkill -TERM -P $child 2>/dev/null; kill $child 2>/dev/null' EXIT INT TERM
 while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 1; done"#;
     let watchdog = std::process::Command::new("sh")
         .args(["-c", script, "sh"])
@@ -124,7 +125,7 @@ impl Browser {
         let found = self
             .client
             .wait()
-            .at_most(Duration::from_secs(10))
+            .at_most(Duration::from_secs(30))
             .for_element(Locator::Css(css))
             .await;
         match found {
@@ -160,7 +161,7 @@ impl Browser {
 
     /// Waits until the address satisfies `check` (navigation after a click is asynchronous).
     pub async fn wait_for_url(&self, check: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let now = self.client.current_url().await.unwrap().to_string();
             if check(&now) {
