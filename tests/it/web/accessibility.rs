@@ -2,7 +2,7 @@
 //! violation of impact `serious` or `critical`.
 
 use super::browser::{Browser, browser};
-use crate::support::{ADMIN_PASSWORD, load, spawn, sqlite};
+use crate::support::{ADMIN_PASSWORD, TestDb, backend_tests, load, spawn};
 use serde_json::Value;
 
 const AXE: &str = include_str!("vendor/axe.min.js");
@@ -29,11 +29,9 @@ axe.run(document, { resultTypes: ["violations"] }).then(
         .unwrap_or_else(|| vec![format!("unexpected answer: {found}")])
 }
 
-#[tokio::test]
-async fn login_catalog_and_metric_pages_have_no_serious_violations() {
-    let db = sqlite().await;
-    load(&db).await;
-    let app = spawn(&db, false).await;
+async fn login_catalog_and_metric_pages_have_no_serious_violations(db: &TestDb) {
+    load(db).await;
+    let app = spawn(db, false).await;
     let Some(b) = browser().await else { return };
 
     b.goto(&app.url("/login")).await;
@@ -51,5 +49,6 @@ async fn login_catalog_and_metric_pages_have_no_serious_violations() {
     assert!(metric.is_empty(), "metric: {metric:#?}");
     assert!(not_found.is_empty(), "404: {not_found:#?}");
     b.close().await;
-    db.cleanup().await;
 }
+
+backend_tests!(login_catalog_and_metric_pages_have_no_serious_violations,);

@@ -2,12 +2,10 @@
 
 use super::browser::browser;
 use super::forms::{client, get_with_session};
-use crate::support::{ADMIN_PASSWORD, load, spawn, sqlite};
+use crate::support::{ADMIN_PASSWORD, TestDb, backend_tests, load, spawn};
 
-#[tokio::test]
-async fn sign_in_with_a_wrong_then_the_right_password() {
-    let db = sqlite().await;
-    let app = spawn(&db, false).await;
+async fn sign_in_with_a_wrong_then_the_right_password(db: &TestDb) {
+    let app = spawn(db, false).await;
     let Some(b) = browser().await else { return };
 
     b.goto(&app.url("/")).await;
@@ -25,14 +23,11 @@ async fn sign_in_with_a_wrong_then_the_right_password() {
     let at = b.wait_for_url(|u| !u.contains("/login")).await;
     assert_eq!(at, app.url("/"));
     b.close().await;
-    db.cleanup().await;
 }
 
-#[tokio::test]
-async fn searching_narrows_the_catalog_and_a_facet_filters_it() {
-    let db = sqlite().await;
-    load(&db).await;
-    let app = spawn(&db, false).await;
+async fn searching_narrows_the_catalog_and_a_facet_filters_it(db: &TestDb) {
+    load(db).await;
+    let app = spawn(db, false).await;
     let Some(b) = browser().await else { return };
     b.sign_in(&app.base, "admin", ADMIN_PASSWORD).await;
     b.goto(&app.url("/")).await;
@@ -61,14 +56,11 @@ async fn searching_narrows_the_catalog_and_a_facet_filters_it() {
     assert!(tiers.iter().all(|t| t.as_str() == Some(tier.as_str())), "{tiers:?}");
     assert!(b.text("#facet-tier a[aria-current]").await.starts_with(&tier));
     b.close().await;
-    db.cleanup().await;
 }
 
-#[tokio::test]
-async fn a_metric_page_shows_formula_history_and_policy() {
-    let db = sqlite().await;
-    load(&db).await;
-    let app = spawn(&db, false).await;
+async fn a_metric_page_shows_formula_history_and_policy(db: &TestDb) {
+    load(db).await;
+    let app = spawn(db, false).await;
     let Some(b) = browser().await else { return };
     // Asked for before signing in: the sign-in page brings the visitor back.
     b.goto(&app.url("/metrics/METRIC-LOGIN-SUCCESS-RATE")).await;
@@ -100,13 +92,10 @@ async fn a_metric_page_shows_formula_history_and_policy() {
     b.wait_for_url(|u| u.ends_with("/metrics/METRIC-SESSION_SUCCESS_RATE"))
         .await;
     b.close().await;
-    db.cleanup().await;
 }
 
-#[tokio::test]
-async fn signing_out_ends_the_session_for_good() {
-    let db = sqlite().await;
-    let app = spawn(&db, false).await;
+async fn signing_out_ends_the_session_for_good(db: &TestDb) {
+    let app = spawn(db, false).await;
     let Some(b) = browser().await else { return };
     b.sign_in(&app.base, "admin", ADMIN_PASSWORD).await;
     let cookie = b.client.get_named_cookie("mdl_session").await.unwrap();
@@ -124,5 +113,11 @@ async fn signing_out_ends_the_session_for_good() {
     assert_eq!(r.status(), 303);
     assert_eq!(client().get(app.url("/")).send().await.unwrap().status(), 303);
     b.close().await;
-    db.cleanup().await;
 }
+
+backend_tests!(
+    sign_in_with_a_wrong_then_the_right_password,
+    searching_narrows_the_catalog_and_a_facet_filters_it,
+    a_metric_page_shows_formula_history_and_policy,
+    signing_out_ends_the_session_for_good,
+);
