@@ -11,3 +11,4 @@ pub mod domain;
 pub mod http;
 pub mod observability;
 pub mod store;
+pub mod web;

@@ -65,7 +65,7 @@ const MAX_TAG_FILTERS: usize = 100;
 
 /// Filters, order and page of a metric listing (shared by `/metrics` and `/policies`). Every
 /// bad value is reported at once.
-pub(super) fn metric_query(params: &Params) -> Result<MetricQuery, ApiError> {
+pub(crate) fn metric_query(params: &Params) -> Result<MetricQuery, ApiError> {
     let mut invalid = ValidationErrors::new();
     let sort = params.one("sort")?.map(|s| (s, MetricSort::parse(s)));
     if let Some((_, None)) = sort {

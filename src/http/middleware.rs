@@ -101,7 +101,10 @@ fn finish_headers(headers: &mut HeaderMap, id: &str, elapsed: Duration, docs: bo
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, if docs { CSP_DOCS } else { CSP_API });
+    // Pages (`crate::web`) set their own policy.
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(if docs { CSP_DOCS } else { CSP_API });
     vary_accept_encoding(headers);
     weaken_reencoded_etag(headers);
 }

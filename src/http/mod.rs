@@ -13,20 +13,20 @@ mod entity_patch;
 pub mod error;
 mod health;
 mod metric_writes;
-mod metrics;
+pub(crate) mod metrics;
 mod middleware;
 mod openapi;
 mod pagination;
 mod params;
 mod passwords;
-mod path_id;
+pub(crate) mod path_id;
 pub mod performance;
 mod policies;
-mod query;
+pub(crate) mod query;
 mod rate_limit;
 pub mod reports;
 mod respond;
-mod route_layer;
+pub(crate) mod route_layer;
 pub mod routes;
 mod schemas;
 pub mod serve;
@@ -104,7 +104,13 @@ impl Application {
         let cache = crate::cache::ResponseCache::new(&config.cache).map_err(anyhow::Error::msg)?;
         let breaker = Arc::new(crate::store::guard::Breaker::default());
         let spec = openapi();
-        let templates = spec.paths.paths.keys().map(String::as_str).chain(SWAGGER_ROUTES);
+        let templates = spec
+            .paths
+            .paths
+            .keys()
+            .map(String::as_str)
+            .chain(SWAGGER_ROUTES)
+            .chain(crate::web::ROUTES);
         let observability = Arc::new(Observability::new(
             templates,
             Duration::from_millis(config.slow_request_ms),
@@ -328,6 +334,7 @@ fn router(state: AppState) -> Router {
     routes
         .route_layer(per_route)
         .merge(docs)
+        .merge(crate::web::router(state.config.limits.auth_max_body_bytes))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

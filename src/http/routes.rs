@@ -20,7 +20,7 @@ const METRIC_LIST: ListGrain = ListGrain {
 
 /// The read routes whose answers are the same for every authorised reader. Identity routes
 /// (auth, users, API keys) and admin statistics are absent on purpose.
-const READ_ROUTES: [ReadRoute; 14] = [
+const READ_ROUTES: [ReadRoute; 16] = [
     ReadRoute::new("/api/v1/metrics", &[Metrics])
         .paginated()
         .grain(&METRIC_LIST),
@@ -44,6 +44,10 @@ const READ_ROUTES: [ReadRoute; 14] = [
     ReadRoute::new("/api/v1/objectives/{id}", &[Objectives]),
     ReadRoute::new("/api/v1/stats", &[Stats]),
     ReadRoute::new("/api/v1/export", &[Metrics, Domains, Objectives]),
+    // The web catalog's page content (`web::page_cache`): the catalog shows lists and counts
+    // over every metric; a metric page shows that metric, its history and its policy.
+    ReadRoute::new("/", &[Metrics]),
+    ReadRoute::new("/metrics/{id}", &[MetricItems]).per_metric(),
 ];
 
 const _: () = assert!(

@@ -225,6 +225,10 @@ impl Store for GuardedStore {
         self.call("use_refresh_token", Write, |s| s.use_refresh_token(token_hash, now))
             .await
     }
+    async fn refresh_token_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<String>> {
+        self.call("refresh_token_user", Read, |s| s.refresh_token_user(token_hash, now))
+            .await
+    }
     async fn revoke_refresh_family(&self, token_hash: &str, now: i64) -> StoreResult<()> {
         self.call("revoke_refresh_family", Write, |s| {
             s.revoke_refresh_family(token_hash, now)
@@ -239,5 +243,9 @@ impl Store for GuardedStore {
     }
     async fn stats(&self) -> StoreResult<CatalogStats> {
         self.call("stats", Read, |s| s.stats()).await
+    }
+    async fn metric_facets(&self, filter: &MetricFilter, limit: u32) -> StoreResult<Vec<FacetCounts>> {
+        self.call("metric_facets", Read, |s| s.metric_facets(filter, limit))
+            .await
     }
 }

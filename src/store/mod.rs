@@ -12,8 +12,8 @@ mod write;
 
 pub use error::StoreError;
 pub use model::{
-    ApiKey, Backend, CatalogSnapshot, CatalogStats, Entity, EntityKind, HistoryEntry, ImportBatch, ImportOutcome,
-    RawStored, RefreshUse, Saved, Stored, UserChange, WriteKind,
+    ApiKey, Backend, CatalogSnapshot, CatalogStats, Entity, EntityKind, FacetCounts, HistoryEntry, ImportBatch,
+    ImportOutcome, RawStored, RefreshUse, Saved, Stored, UserChange, WriteKind,
 };
 pub use query::{Cursor, MetricFilter, MetricQuery, MetricSort, Page, PageRequest};
 
@@ -106,11 +106,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Marks a token used (atomically: one presenter wins) or detects its reuse.
     async fn use_refresh_token(&self, token_hash: &str, now: i64) -> StoreResult<RefreshUse>;
+    /// The user of a live token (not used, revoked or expired), without using it up: web
+    /// sessions present the same token on every request.
+    async fn refresh_token_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<String>>;
     /// Revokes the family of this token (logout).
     async fn revoke_refresh_family(&self, token_hash: &str, now: i64) -> StoreResult<()>;
     /// Revokes every refresh token of a user (password change, deactivation).
     async fn revoke_user_refresh_tokens(&self, user_id: &str, now: i64) -> StoreResult<()>;
     async fn stats(&self) -> StoreResult<CatalogStats>;
+    /// Counts per value of each facet (category, tier, business domain, type, status, owner
+    /// team, tag) among the metrics `filter` matches, that facet's own filter left out so the
+    /// other values stay reachable; the `limit` most frequent values of each.
+    async fn metric_facets(&self, filter: &MetricFilter, limit: u32) -> StoreResult<Vec<FacetCounts>>;
 }
 
 pub type DynStore = Arc<dyn Store>;

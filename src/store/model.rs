@@ -259,6 +259,15 @@ pub struct CatalogStats {
     pub by_status: BTreeMap<String, u64>,
 }
 
+/// How many metrics have each value of one facet, most frequent first (ties by value).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FacetCounts {
+    /// The column: `category`, `tier`, `business_domain`, `metric_type`, `status`,
+    /// `owner_team` or `tag`.
+    pub facet: &'static str,
+    pub values: Vec<(String, u64)>,
+}
+
 /// The highest version a restore adopts from a file: far below `write::MAX_VERSION`, so a
 /// restored entity can always be written again, and within a signed 32-bit integer for clients.
 pub const MAX_RESTORED_VERSION: i64 = i32::MAX as i64;

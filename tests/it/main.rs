@@ -20,6 +20,7 @@ mod outage;
 mod policy;
 mod policy_http;
 mod store_suite;
+mod web;
 
 /// The helpers' old home, so branches written against `crate::http` still build once merged;
 /// new code imports from `crate::support`.

@@ -254,6 +254,18 @@ where
         }
     }
 
+    pub(crate) async fn refresh_token_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<String>> {
+        let user: Option<String> = sqlx::query_scalar(
+            "SELECT user_id FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL \
+             AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(user)
+    }
+
     pub(crate) async fn revoke_refresh_family(&self, token_hash: &str, now: i64) -> StoreResult<()> {
         sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND family_id = \

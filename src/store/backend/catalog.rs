@@ -3,13 +3,24 @@
 use super::{SqlBackend, SqlStore};
 use crate::domain::Metric;
 use crate::store::model::{
-    CatalogSnapshot, CatalogStats, HistoryEntry, ImportBatch, ImportOutcome, Provenance, Stored,
+    CatalogSnapshot, CatalogStats, FacetCounts, HistoryEntry, ImportBatch, ImportOutcome, Provenance, Stored,
 };
-use crate::store::query::{Page, PageRequest};
+use crate::store::query::{MetricFilter, Page, PageRequest};
 use crate::store::sql;
 use crate::store::{Expect, StoreResult};
 use serde_json::{Map, Value};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, QueryBuilder, Type};
+
+/// The facets of the metric list, in the order pages show them.
+const FACETS: [&str; 7] = [
+    "category",
+    "tier",
+    "business_domain",
+    "metric_type",
+    "status",
+    "owner_team",
+    "tag",
+];
 
 impl<DB: SqlBackend> SqlStore<DB>
 where
@@ -171,6 +182,29 @@ where
         };
         tx.rollback().await?;
         Ok(snapshot)
+    }
+
+    pub(crate) async fn metric_facets(&self, filter: &MetricFilter, limit: u32) -> StoreResult<Vec<FacetCounts>> {
+        let mut out = Vec::with_capacity(FACETS.len());
+        for facet in FACETS {
+            let mut own_left_out = filter.clone();
+            match facet {
+                "category" => own_left_out.category = None,
+                "tier" => own_left_out.tier = None,
+                "business_domain" => own_left_out.business_domain = None,
+                "metric_type" => own_left_out.metric_type = None,
+                "status" => own_left_out.status = None,
+                "owner_team" => own_left_out.owner = None,
+                _ => own_left_out.tags.clear(),
+            }
+            let mut qb = sql::facet_query::<DB>(facet, &own_left_out, limit)?;
+            let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
+            out.push(FacetCounts {
+                facet,
+                values: rows.into_iter().map(|(k, n)| (k, n.max(0) as u64)).collect(),
+            });
+        }
+        Ok(out)
     }
 
     pub(crate) async fn stats(&self) -> StoreResult<CatalogStats> {

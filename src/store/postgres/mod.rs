@@ -3,10 +3,10 @@
 use super::backend::{SqlBackend, SqlStore, migration_error};
 use super::error::StoreError;
 use super::model::{
-    ApiKey, Backend, CatalogSnapshot, CatalogStats, Entity, EntityKind, HistoryEntry, ImportBatch, ImportOutcome,
-    RawStored, RefreshUse, Saved, Stored, UserChange, now, parse_timestamp,
+    ApiKey, Backend, CatalogSnapshot, CatalogStats, Entity, EntityKind, FacetCounts, HistoryEntry, ImportBatch,
+    ImportOutcome, RawStored, RefreshUse, Saved, Stored, UserChange, now, parse_timestamp,
 };
-use super::query::{MetricQuery, Page, PageRequest};
+use super::query::{MetricFilter, MetricQuery, Page, PageRequest};
 use super::sql::Dialect;
 use super::{Expect, PoolStatus, Store, StoreResult};
 use crate::config::DbConfig;
@@ -30,6 +30,9 @@ impl Dialect for Postgres {
             "t.{id_col} AS id, t.version, t.created_at, t.created_by, t.updated_at, t.updated_by, t.doc::text AS doc"
         )
     }
+
+    const TAG_FACET_HEAD: &'static str = "SELECT g.k, COUNT(*) AS n FROM (SELECT unnest(t.tags) AS k";
+    const TAG_FACET_TAIL: &'static str = ") g GROUP BY g.k";
 
     fn push_tags(qb: &mut QueryBuilder<Self>, tags: &[String]) {
         qb.push(" AND t.tags && ").push_bind(tags.to_vec()).push("::text[]");
@@ -287,6 +290,9 @@ impl Store for PgStore {
     async fn use_refresh_token(&self, token_hash: &str, now: i64) -> StoreResult<RefreshUse> {
         self.db.use_refresh_token(token_hash, now).await
     }
+    async fn refresh_token_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<String>> {
+        self.db.refresh_token_user(token_hash, now).await
+    }
     async fn revoke_refresh_family(&self, token_hash: &str, now: i64) -> StoreResult<()> {
         self.db.revoke_refresh_family(token_hash, now).await
     }
@@ -295,5 +301,8 @@ impl Store for PgStore {
     }
     async fn stats(&self) -> StoreResult<CatalogStats> {
         self.db.stats().await
+    }
+    async fn metric_facets(&self, filter: &MetricFilter, limit: u32) -> StoreResult<Vec<FacetCounts>> {
+        self.db.metric_facets(filter, limit).await
     }
 }

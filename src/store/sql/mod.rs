@@ -49,6 +49,11 @@ pub(crate) trait Dialect: Database + Sized {
     const JSONB_CAST: &'static str;
     /// Row lock taken when reading rows a transaction is about to write.
     const LOCK: &'static str;
+    /// A tag facet is `TAG_FACET_HEAD` + the FROM/WHERE of the matching metrics +
+    /// `TAG_FACET_TAIL`, giving `(k, n)` rows: tags live in an array (PostgreSQL) or a table
+    /// of their own (SQLite).
+    const TAG_FACET_HEAD: &'static str;
+    const TAG_FACET_TAIL: &'static str;
 }
 
 /// Most rows one multi-row statement carries: well under both engines' parameter limits
@@ -116,6 +121,32 @@ where
 {
     let mut qb = QueryBuilder::new("SELECT COUNT(*)");
     push_from(&mut qb, table, filter, false)?;
+    Ok(qb)
+}
+
+/// Counts per value of `facet` (a metrics column, or `tag`) among the rows `filter` matches,
+/// most frequent first, `limit` values at most.
+pub(crate) fn facet_query<DB: Dialect>(
+    facet: &str,
+    filter: &MetricFilter,
+    limit: u32,
+) -> Result<QueryBuilder<DB>, StoreError>
+where
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+    <DB as Database>::Arguments: Default,
+{
+    let mut qb = QueryBuilder::new("");
+    if facet == "tag" {
+        qb.push(DB::TAG_FACET_HEAD);
+        push_from(&mut qb, "metrics", Some(filter), false)?;
+        qb.push(DB::TAG_FACET_TAIL);
+    } else {
+        qb.push(format_args!("SELECT t.{facet} AS k, COUNT(*) AS n"));
+        push_from(&mut qb, "metrics", Some(filter), false)?;
+        qb.push(format_args!(" AND t.{facet} IS NOT NULL GROUP BY t.{facet}"));
+    }
+    qb.push(" ORDER BY n DESC, k LIMIT ").push_bind(i64::from(limit));
     Ok(qb)
 }
 

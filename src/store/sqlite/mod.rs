@@ -3,10 +3,10 @@
 use super::backend::{SqlBackend, SqlStore, migration_error};
 use super::error::StoreError;
 use super::model::{
-    ApiKey, Backend, CatalogSnapshot, CatalogStats, Entity, EntityKind, HistoryEntry, ImportBatch, ImportOutcome,
-    RawStored, RefreshUse, Saved, Stored, UserChange, now, parse_timestamp, timestamp_text,
+    ApiKey, Backend, CatalogSnapshot, CatalogStats, Entity, EntityKind, FacetCounts, HistoryEntry, ImportBatch,
+    ImportOutcome, RawStored, RefreshUse, Saved, Stored, UserChange, now, parse_timestamp, timestamp_text,
 };
-use super::query::{MetricQuery, Page, PageRequest};
+use super::query::{MetricFilter, MetricQuery, Page, PageRequest};
 use super::sql::{self, Dialect};
 use super::{Expect, PoolStatus, Store, StoreResult};
 use crate::config::DbConfig;
@@ -33,6 +33,10 @@ impl Dialect for Sqlite {
     fn select_stored(id_col: &str) -> String {
         format!("t.{id_col} AS id, t.version, t.created_at, t.created_by, t.updated_at, t.updated_by, t.doc")
     }
+
+    const TAG_FACET_HEAD: &'static str =
+        "SELECT g.tag AS k, COUNT(*) AS n FROM metric_tags g WHERE g.metric_pk IN (SELECT t.metric_pk";
+    const TAG_FACET_TAIL: &'static str = ") GROUP BY g.tag";
 
     fn push_tags(qb: &mut QueryBuilder<Self>, tags: &[String]) {
         qb.push(" AND t.metric_pk IN (SELECT metric_pk FROM metric_tags WHERE tag IN (");
@@ -300,6 +304,9 @@ impl Store for SqliteStore {
     async fn use_refresh_token(&self, token_hash: &str, now: i64) -> StoreResult<RefreshUse> {
         self.db.use_refresh_token(token_hash, now).await
     }
+    async fn refresh_token_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<String>> {
+        self.db.refresh_token_user(token_hash, now).await
+    }
     async fn revoke_refresh_family(&self, token_hash: &str, now: i64) -> StoreResult<()> {
         self.db.revoke_refresh_family(token_hash, now).await
     }
@@ -308,5 +315,8 @@ impl Store for SqliteStore {
     }
     async fn stats(&self) -> StoreResult<CatalogStats> {
         self.db.stats().await
+    }
+    async fn metric_facets(&self, filter: &MetricFilter, limit: u32) -> StoreResult<Vec<FacetCounts>> {
+        self.db.metric_facets(filter, limit).await
     }
 }

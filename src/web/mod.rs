@@ -1,0 +1,64 @@
+//! The web catalog: server-rendered pages for people, beside the API and on the same store,
+//! users, limits and cache invalidation rules. Every page works without JavaScript; the one
+//! script only adds a copy button. Sessions and CSRF: `session`, `csrf`; see docs/design.md.
+
+mod assets;
+mod catalog;
+mod catalog_view;
+mod csrf;
+mod error;
+mod links;
+mod login;
+mod metric_page;
+mod metric_view;
+mod page_cache;
+mod pages;
+mod session;
+
+use crate::http::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+
+/// The pages' route templates, registered with the per-route figures like the API's.
+pub const ROUTES: [&str; 6] = [
+    "/",
+    "/login",
+    "/logout",
+    "/metrics/{id}",
+    "/metrics/{id}/download",
+    "/assets/{file}",
+];
+
+/// The pages, to be merged into the application's router. `auth_max_body` bounds the sign-in
+/// forms as it bounds the API's credential routes.
+pub fn router(auth_max_body: usize) -> Router<AppState> {
+    let forms = Router::new()
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .layer(DefaultBodyLimit::max(auth_max_body));
+    Router::new()
+        .route("/", get(catalog::page))
+        .route("/metrics/{id}", get(metric_page::page))
+        .route("/metrics/{id}/download", get(metric_page::download))
+        .route("/assets/{file}", get(assets::serve))
+        .merge(forms)
+        .route_layer(axum::middleware::from_fn(crate::http::route_layer::tag_only))
+        .layer(axum::middleware::map_response(page_policy))
+}
+
+/// Pages load their own stylesheet and script and nothing else: no inline code, no other
+/// origin, forms only to this site. (The outer layer keeps a policy a route has set.)
+const CSP_PAGES: HeaderValue = HeaderValue::from_static(
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; \
+     base-uri 'none'; frame-ancestors 'none'",
+);
+
+async fn page_policy(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, CSP_PAGES);
+    response
+}

@@ -1,0 +1,54 @@
+//! axe-core (vendored into the test harness, see `vendor/README.md`) on the main pages: no
+//! violation of impact `serious` or `critical`.
+
+use super::browser::{Browser, browser};
+use crate::support::{ADMIN_PASSWORD, TestDb, backend_tests, load, spawn};
+use serde_json::Value;
+
+const AXE: &str = include_str!("vendor/axe.min.js");
+
+/// Runs axe on the current page and returns its serious and critical violations.
+async fn serious_violations(b: &Browser) -> Vec<String> {
+    b.run(&format!("{AXE}\n;return true;")).await;
+    let found = b
+        .client
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+axe.run(document, { resultTypes: ["violations"] }).then(
+  r => done(r.violations
+    .filter(v => v.impact === "serious" || v.impact === "critical")
+    .map(v => v.id + " (" + v.impact + "): " + v.nodes.map(n => n.target.join(" ")).join(", "))),
+  e => done(["axe failed: " + e]));"#,
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    found
+        .as_array()
+        .map(|list| list.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_else(|| vec![format!("unexpected answer: {found}")])
+}
+
+async fn login_catalog_and_metric_pages_have_no_serious_violations(db: &TestDb) {
+    load(db).await;
+    let app = spawn(db, false).await;
+    let Some(b) = browser().await else { return };
+
+    b.goto(&app.url("/login")).await;
+    let login = serious_violations(&b).await;
+    b.sign_in(&app.base, "admin", ADMIN_PASSWORD).await;
+    b.goto(&app.url("/?tier=Tier-1")).await;
+    let catalog = serious_violations(&b).await;
+    b.goto(&app.url("/metrics/METRIC-LOGIN-SUCCESS-RATE")).await;
+    let metric = serious_violations(&b).await;
+    b.goto(&app.url("/metrics/NOPE")).await;
+    let not_found = serious_violations(&b).await;
+
+    assert!(login.is_empty(), "login: {login:#?}");
+    assert!(catalog.is_empty(), "catalog: {catalog:#?}");
+    assert!(metric.is_empty(), "metric: {metric:#?}");
+    assert!(not_found.is_empty(), "404: {not_found:#?}");
+    b.close().await;
+}
+
+backend_tests!(login_catalog_and_metric_pages_have_no_serious_violations,);

@@ -1,0 +1,11 @@
+//! The web catalog: pages, sign-in, sessions and CSRF over plain HTTP (`http`, `sessions`),
+//! and journeys in headless Chromium driven through WebDriver (`journeys`, `accessibility`).
+//! Browser tests print a SKIPPED line when `chromedriver` is not on `PATH`, and fail instead
+//! under `MDL_REQUIRE_SERVICES=1` or `MDL_REQUIRE_BROWSER=1`.
+
+mod accessibility;
+mod browser;
+mod forms;
+mod http;
+mod journeys;
+mod sessions;
