@@ -8,19 +8,25 @@ use super::AppState;
 use super::caller::Reader;
 use super::conditional::not_modified;
 use super::policies::wants_json;
+use super::route_layer::RouteService;
 use super::routes::{self, MetricWrite};
 use crate::cache::keys;
 use crate::cache::{CachedResponse, Encoding, Loaded, Outcome};
 use axum::body::Body;
-use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::convert::Infallible;
 use std::sync::Arc;
+use tower::Service;
 
 pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 
-pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn layer<S>(state: AppState, req: Request, next: RouteService<S>) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
     let Some(matched) = req.extensions().get::<MatchedPath>().cloned() else {
         return next.run(req).await;
     };
@@ -36,7 +42,11 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
 }
 
 /// After a successful write, the collections it touched get new generations.
-async fn write(state: AppState, template: &str, req: Request, next: Next) -> Response {
+async fn write<S>(state: AppState, template: &str, req: Request, next: RouteService<S>) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
     // Decoded, as the handler received it: other spellings must reach the same entries.
     let user = (template == "/api/v1/users/{id}")
         .then(|| routes::last_segment(req.uri().path()))
@@ -62,7 +72,11 @@ pub(super) fn mark(mut response: Response, outcome: Outcome) -> Response {
     response
 }
 
-async fn read(state: AppState, template: &str, req: Request, next: Next) -> Response {
+async fn read<S>(state: AppState, template: &str, req: Request, next: RouteService<S>) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
     let route = routes::read_route(template);
     let Some(route) = route.filter(|_| state.cache.enabled()) else {
         state.cache.count_bypass(route.as_ref());

@@ -322,13 +322,13 @@ pub fn allowed_query_params(method: &axum::http::Method, template: &str) -> &'st
 /// The route templates the vendored Swagger UI registers (they are not in the OpenAPI document).
 const SWAGGER_ROUTES: [&str; 4] = ["/api-docs", "/api-docs/", "/api-docs/{*rest}", "/api-docs/openapi.json"];
 
-/// The routes with what only matched routes need: [`route_layer::per_route`] (query check and
+/// The routes with what only matched routes need: [`route_layer::PerRoute`] (query check and
 /// response cache, which also tags the response with its route template), the vendored
 /// Swagger UI and the fallbacks. The layers every request crosses wrap it in [`stack`].
 fn router(state: AppState) -> Router {
     let (routes, spec) = api(state.config.max_import_bytes, state.config.limits.auth_max_body_bytes).split_for_parts();
     let spec = openapi::finish(spec);
-    let per_route = axum::middleware::from_fn_with_state(state.clone(), route_layer::per_route);
+    let per_route = route_layer::PerRouteLayer::new(state.clone());
     let docs = Router::from(SwaggerUi::new("/api-docs").url("/api-docs/openapi.json", spec))
         .route_layer(axum::middleware::from_fn(route_layer::tag_only));
     routes
