@@ -108,7 +108,10 @@ pub fn build(stored: &Stored, metrics: Page<Stored>) -> DomainView {
             ("Owner team", text(doc, "owner_team")),
             ("Contact", text(doc, "contact_email")),
             ("Colour", text(doc, "color")),
-            ("Stakeholders", Some(list(doc, "stakeholders").join(", ")).filter(|s| !s.is_empty())),
+            (
+                "Stakeholders",
+                Some(list(doc, "stakeholders").join(", ")).filter(|s| !s.is_empty()),
+            ),
         ]),
         key_areas: list(doc, "key_areas"),
         tier_focus: list(doc, "tier_focus"),

@@ -125,7 +125,12 @@ pub fn build(stats: &CatalogStats) -> StatsView {
             ),
             chart("status", "By status", "Metrics by status", &stats.by_status),
             chart("owner", "By owner team", "Metrics by owner team", &stats.by_owner_team),
-            chart("type", "By metric type", "Metrics by metric type", &stats.by_metric_type),
+            chart(
+                "type",
+                "By metric type",
+                "Metrics by metric type",
+                &stats.by_metric_type,
+            ),
         ],
     }
 }
