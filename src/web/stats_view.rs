@@ -157,7 +157,7 @@ mod tests {
         assert_eq!((c.bars[0].label.as_str(), c.bars[0].width), ("big", BAR_SPACE));
         assert_eq!(c.bars[1].width, BAR_SPACE / 10);
         let last = c.bars.last().unwrap_or_else(|| panic!("bars"));
-        assert_eq!((last.label.as_str(), last.count), ("Other (6 values)", 6));
+        assert_eq!((last.label.as_str(), last.count), ("Other (7 values)", 7));
         assert!(c.description.contains("21 values over 30 metrics"));
     }
 }
