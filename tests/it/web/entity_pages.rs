@@ -79,6 +79,11 @@ async fn text(app: &TestApp, path: &str, session: &str) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
+async fn x_cache(app: &TestApp, path: &str, session: &str) -> String {
+    let r = get_with_session(app, path, session).await;
+    r.headers()["x-cache"].to_str().unwrap().to_string()
+}
+
 fn assert_contains(html: &str, expected: &[&str]) {
     for e in expected {
         assert!(html.contains(e), "missing {e:?} in {html}");
@@ -109,6 +114,7 @@ async fn domain_pages_list_a_domains_metrics_and_unknown_ones_are_404(db: &TestD
         ],
     );
     assert!(!page.contains("M-UPTIME"), "a metric of another domain is not listed");
+    assert_eq!(x_cache(&app, "/domains/DOM-GROWTH", &session).await, "HIT");
 
     // A metric filed under the domain later shows at once (the cached page is turned over).
     create(
@@ -118,6 +124,7 @@ async fn domain_pages_list_a_domains_metrics_and_unknown_ones_are_404(db: &TestD
         &metric("M-SIGNUP", "Sign-ups", "Growth", "Acquisition"),
     )
     .await;
+    assert_eq!(x_cache(&app, "/domains/DOM-GROWTH", &session).await, "MISS");
     let (_, page) = text(&app, "/domains/DOM-GROWTH", &session).await;
     assert_contains(&page, &["3 metrics", "href=\"/metrics/M-SIGNUP\""]);
 
@@ -167,6 +174,7 @@ async fn objective_pages_show_progress_and_standing(db: &TestDb) {
         ],
     );
     assert!(!page.contains("style="), "no inline styles");
+    assert_eq!(x_cache(&app, "/objectives/OBJ-RETURN", &session).await, "HIT");
 
     // A key result moved through the API moves the page.
     let patch = json!({"key_results": [
