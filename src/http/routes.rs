@@ -20,7 +20,7 @@ const METRIC_LIST: ListGrain = ListGrain {
 
 /// The read routes whose answers are the same for every authorised reader. Identity routes
 /// (auth, users, API keys) and admin statistics are absent on purpose.
-const READ_ROUTES: [ReadRoute; 16] = [
+const READ_ROUTES: [ReadRoute; 21] = [
     ReadRoute::new("/api/v1/metrics", &[Metrics])
         .paginated()
         .grain(&METRIC_LIST),
@@ -48,6 +48,14 @@ const READ_ROUTES: [ReadRoute; 16] = [
     // over every metric; a metric page shows that metric, its history and its policy.
     ReadRoute::new("/", &[Metrics]),
     ReadRoute::new("/metrics/{id}", &[MetricItems]).per_metric(),
+    // Lists of domains and objectives show only those entities (an objective's progress comes
+    // from its own key results); a domain page lists the metrics filed under it, an objective
+    // page the metrics its key results name; the stats page is `/api/v1/stats` drawn.
+    ReadRoute::new("/domains", &[Domains]),
+    ReadRoute::new("/domains/{id}", &[Domains, Metrics]),
+    ReadRoute::new("/objectives", &[Objectives]),
+    ReadRoute::new("/objectives/{id}", &[Objectives, Metrics]),
+    ReadRoute::new("/stats", &[Stats]),
 ];
 
 const _: () = assert!(

@@ -6,14 +6,20 @@ mod assets;
 mod catalog;
 mod catalog_view;
 mod csrf;
+mod domain_view;
+mod domains;
 mod error;
 mod links;
 mod login;
 mod metric_page;
 mod metric_view;
+mod objective_view;
+mod objectives;
 mod page_cache;
 mod pages;
 mod session;
+mod stats;
+mod stats_view;
 
 use crate::http::AppState;
 use axum::Router;
@@ -23,8 +29,14 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 /// The pages' route templates, registered with the per-route figures like the API's.
-pub const ROUTES: [&str; 6] = [
+pub const ROUTES: [&str; 12] = [
     "/",
+    "/domains",
+    "/domains/{id}",
+    "/objectives",
+    "/objectives/{id}",
+    "/objectives/{id}/report.docx",
+    "/stats",
     "/login",
     "/logout",
     "/metrics/{id}",
@@ -43,6 +55,12 @@ pub fn router(auth_max_body: usize) -> Router<AppState> {
         .route("/", get(catalog::page))
         .route("/metrics/{id}", get(metric_page::page))
         .route("/metrics/{id}/download", get(metric_page::download))
+        .route("/domains", get(domains::list))
+        .route("/domains/{id}", get(domains::page))
+        .route("/objectives", get(objectives::list))
+        .route("/objectives/{id}", get(objectives::page))
+        .route("/objectives/{id}/report.docx", get(objectives::docx))
+        .route("/stats", get(stats::page))
         .route("/assets/{file}", get(assets::serve))
         .merge(forms)
         .route_layer(axum::middleware::from_fn(crate::http::route_layer::tag_only))

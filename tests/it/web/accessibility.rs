@@ -8,7 +8,7 @@ use serde_json::Value;
 const AXE: &str = include_str!("vendor/axe.min.js");
 
 /// Runs axe on the current page and returns its serious and critical violations.
-async fn serious_violations(b: &Browser) -> Vec<String> {
+pub async fn serious_violations(b: &Browser) -> Vec<String> {
     b.run(&format!("{AXE}\n;return true;")).await;
     let found = b
         .client

@@ -5,6 +5,8 @@
 
 mod accessibility;
 mod browser;
+mod entity_journeys;
+mod entity_pages;
 mod forms;
 mod http;
 mod journeys;
