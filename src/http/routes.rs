@@ -20,7 +20,7 @@ const METRIC_LIST: ListGrain = ListGrain {
 
 /// The read routes whose answers are the same for every authorised reader. Identity routes
 /// (auth, users, API keys) and admin statistics are absent on purpose.
-const READ_ROUTES: [ReadRoute; 16] = [
+const READ_ROUTES: [ReadRoute; 17] = [
     ReadRoute::new("/api/v1/metrics", &[Metrics])
         .paginated()
         .grain(&METRIC_LIST),
@@ -48,6 +48,9 @@ const READ_ROUTES: [ReadRoute; 16] = [
     // over every metric; a metric page shows that metric, its history and its policy.
     ReadRoute::new("/", &[Metrics]),
     ReadRoute::new("/metrics/{id}", &[MetricItems]).per_metric(),
+    // A metric page's "referred to by" section (a fragment, not a served route): other
+    // metrics' relationships and objectives' key results.
+    ReadRoute::new("/metrics/{id}/referred-by", &[Metrics, Objectives]),
 ];
 
 const _: () = assert!(

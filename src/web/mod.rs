@@ -6,6 +6,10 @@ mod assets;
 mod catalog;
 mod catalog_view;
 mod csrf;
+mod delete;
+mod diff;
+mod edit;
+mod edit_view;
 mod error;
 mod links;
 mod login;
@@ -13,6 +17,8 @@ mod metric_page;
 mod metric_view;
 mod page_cache;
 mod pages;
+mod referrers;
+mod scale;
 mod session;
 
 use crate::http::AppState;
@@ -23,12 +29,16 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 /// The pages' route templates, registered with the per-route figures like the API's.
-pub const ROUTES: [&str; 6] = [
+pub const ROUTES: [&str; 10] = [
     "/",
     "/login",
     "/logout",
+    "/metrics/new",
     "/metrics/{id}",
     "/metrics/{id}/download",
+    "/metrics/{id}/diff",
+    "/metrics/{id}/edit",
+    "/metrics/{id}/delete",
     "/assets/{file}",
 ];
 
@@ -43,6 +53,10 @@ pub fn router(auth_max_body: usize) -> Router<AppState> {
         .route("/", get(catalog::page))
         .route("/metrics/{id}", get(metric_page::page))
         .route("/metrics/{id}/download", get(metric_page::download))
+        .route("/metrics/{id}/diff", get(diff::page))
+        .route("/metrics/new", get(edit::new_form).post(edit::create))
+        .route("/metrics/{id}/edit", get(edit::edit_form).post(edit::update))
+        .route("/metrics/{id}/delete", get(delete::confirm).post(delete::delete))
         .route("/assets/{file}", get(assets::serve))
         .merge(forms)
         .route_layer(axum::middleware::from_fn(crate::http::route_layer::tag_only))
