@@ -5,6 +5,7 @@
 
 mod accessibility;
 mod browser;
+mod editing;
 mod forms;
 mod http;
 mod journeys;
