@@ -5,6 +5,7 @@
 
 mod accessibility;
 mod browser;
+mod edit_journeys;
 mod editing;
 mod forms;
 mod http;
