@@ -47,7 +47,12 @@ async fn confirm_page(
         .ok_or_else(|| WebError::NotFound(format!("There is no metric with the id “{id}”.")))?;
     Ok(DeletePage {
         chrome: Chrome::new(format!("Delete {id}"), visitor),
-        name: stored.doc.get("name").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+        name: stored
+            .doc
+            .get("name")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string(),
         version: stored.version,
         metric_href: links::metric(id),
         csrf: visitor.csrf().unwrap_or_default(),

@@ -46,7 +46,13 @@ pub fn options(history: &[HistoryEntry]) -> Vec<VersionOption> {
         .filter(|h| h.action != Action::Delete)
         .map(|h| VersionOption {
             version: h.version,
-            label: format!("Version {} ({}, {} by {})", h.version, h.change_type.as_str(), h.changed_at, h.changed_by),
+            label: format!(
+                "Version {} ({}, {} by {})",
+                h.version,
+                h.change_type.as_str(),
+                h.changed_at,
+                h.changed_by
+            ),
         })
         .collect()
 }

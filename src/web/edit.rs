@@ -221,7 +221,13 @@ fn parse(sent: &Sent, path_id: Option<&str>) -> Result<Metric, ValidationErrors>
     Metric::parse(doc)
 }
 
-fn refill(visitor: &Visitor, action: String, sent: &Sent, base_version: Option<i64>, errors: Vec<FieldError>) -> EditForm {
+fn refill(
+    visitor: &Visitor,
+    action: String,
+    sent: &Sent,
+    base_version: Option<i64>,
+    errors: Vec<FieldError>,
+) -> EditForm {
     EditForm {
         action,
         csrf: visitor.csrf().unwrap_or_default(),
@@ -316,7 +322,13 @@ pub async fn update(
 /// "Changed since you opened it": what changed between the version the editor opened and the
 /// current one, and the editor's text, unchanged, in a form based on the current version (so
 /// saving it again is a decision made with the changes in view). Nothing was written.
-async fn conflict(state: &AppState, visitor: &Visitor, id: &str, opened: i64, sent: &Sent) -> Result<Response, WebError> {
+async fn conflict(
+    state: &AppState,
+    visitor: &Visitor,
+    id: &str,
+    opened: i64,
+    sent: &Sent,
+) -> Result<Response, WebError> {
     let now = state.store.get_metric(id).await?;
     let (current, changes, form) = match &now {
         Some(now) => {
@@ -329,10 +341,18 @@ async fn conflict(state: &AppState, visitor: &Visitor, id: &str, opened: i64, se
                 Err(_) => Vec::new(),
             };
             let action = format!("{}/edit", links::metric(id));
-            (Some(now.version), changes, refill(visitor, action, sent, Some(now.version), Vec::new()))
+            (
+                Some(now.version),
+                changes,
+                refill(visitor, action, sent, Some(now.version), Vec::new()),
+            )
         }
         // Deleted meanwhile: the text can still become a new metric.
-        None => (None, Vec::new(), refill(visitor, "/metrics/new".into(), sent, None, Vec::new())),
+        None => (
+            None,
+            Vec::new(),
+            refill(visitor, "/metrics/new".into(), sent, None, Vec::new()),
+        ),
     };
     let page = ConflictPage {
         chrome: Chrome::new(format!("{id} changed since you opened it"), visitor),

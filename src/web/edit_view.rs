@@ -107,9 +107,18 @@ mod tests {
         let new = json!({"name": "B", "tags": ["x"], "added": {"k": true}});
         let ops = diff(&old, &new);
         let rows = rows(old.as_object().unwrap_or(&Map::new()), &ops);
-        let name = rows.iter().find(|r| r.field == "name").map(|r| (r.before.clone(), r.after.clone()));
+        let name = rows
+            .iter()
+            .find(|r| r.field == "name")
+            .map(|r| (r.before.clone(), r.after.clone()));
         assert_eq!(name, Some((Some("A".into()), Some("B".into()))));
-        assert!(rows.iter().any(|r| r.field == "tags[1]" && r.change == "removed" && r.before.as_deref() == Some("y")));
-        assert!(rows.iter().any(|r| r.field == "added" && r.after.as_deref() == Some("{\"k\":true}")));
+        assert!(
+            rows.iter()
+                .any(|r| r.field == "tags[1]" && r.change == "removed" && r.before.as_deref() == Some("y"))
+        );
+        assert!(
+            rows.iter()
+                .any(|r| r.field == "added" && r.after.as_deref() == Some("{\"k\":true}"))
+        );
     }
 }

@@ -57,11 +57,14 @@ pub async fn find(state: &AppState, id: &str) -> Result<Referrers, WebError> {
         seen += page.items.len();
         for m in page.items.iter().filter(|m| m.id != id) {
             let rel = m.doc.get("relationships");
-            let how: Vec<&str> = [("upstream", "upstream_metric_ids"), ("downstream", "downstream_metric_ids")]
-                .into_iter()
-                .filter(|(_, key)| names(rel.and_then(|r| r.get(key)), id))
-                .map(|(how, _)| how)
-                .collect();
+            let how: Vec<&str> = [
+                ("upstream", "upstream_metric_ids"),
+                ("downstream", "downstream_metric_ids"),
+            ]
+            .into_iter()
+            .filter(|(_, key)| names(rel.and_then(|r| r.get(key)), id))
+            .map(|(how, _)| how)
+            .collect();
             if !how.is_empty() {
                 out.metrics.push(Referrer {
                     href: links::metric(&m.id),

@@ -40,10 +40,14 @@ pub fn build(
     direction: Option<&str>,
     number: impl Fn(f64) -> String,
 ) -> Option<Scale> {
-    let values: Vec<(&'static str, &'static str, f64)> = [("Target", "target", target), ("Warning", "warning", warning), ("Critical", "critical", critical)]
-        .into_iter()
-        .filter_map(|(label, class, v)| Some((label, class, v.filter(|v| v.is_finite())?)))
-        .collect();
+    let values: Vec<(&'static str, &'static str, f64)> = [
+        ("Target", "target", target),
+        ("Warning", "warning", warning),
+        ("Critical", "critical", critical),
+    ]
+    .into_iter()
+    .filter_map(|(label, class, v)| Some((label, class, v.filter(|v| v.is_finite())?)))
+    .collect();
     if values.is_empty() {
         return None;
     }
@@ -126,8 +130,14 @@ mod tests {
     #[test]
     fn higher_is_better_when_critical_is_below_warning() {
         let s = build(Some(95.0), Some(90.0), Some(85.0), None, |n| n.to_string()).expect("a scale");
-        assert_eq!(s.description, "Scale: target 95, warning 90, critical 85; higher is better.");
-        assert_eq!(s.zones.iter().map(|z| z.class).collect::<Vec<_>>(), ["critical", "warning", "fine"]);
+        assert_eq!(
+            s.description,
+            "Scale: target 95, warning 90, critical 85; higher is better."
+        );
+        assert_eq!(
+            s.zones.iter().map(|z| z.class).collect::<Vec<_>>(),
+            ["critical", "warning", "fine"]
+        );
         assert_eq!(s.marks.len(), 3);
     }
 

@@ -72,7 +72,12 @@ async fn editing_pages_have_no_serious_violations(db: &TestDb) {
     b.goto(&app.url("/metrics/METRIC-CSAT/edit")).await;
     let patch = serde_json::json!({ "description": "Changed meanwhile" });
     let r = app
-        .send(reqwest::Method::PATCH, "/api/v1/metrics/METRIC-CSAT", &token, Some(&patch))
+        .send(
+            reqwest::Method::PATCH,
+            "/api/v1/metrics/METRIC-CSAT",
+            &token,
+            Some(&patch),
+        )
         .await;
     assert_eq!(r.status(), 200);
     b.click("form.editor button[type=submit]").await;

@@ -57,7 +57,12 @@ async fn a_stale_save_is_refused_with_the_other_editors_changes(db: &TestDb) {
     set_field(&b, "name", "Eddie's name").await;
     let theirs = json!({ "description": "The admin saved first" });
     let r = app
-        .send(reqwest::Method::PATCH, &format!("/api/v1/metrics/{ID}"), &token, Some(&theirs))
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/metrics/{ID}"),
+            &token,
+            Some(&theirs),
+        )
         .await;
     assert_eq!(r.status(), 200);
 
@@ -66,7 +71,10 @@ async fn a_stale_save_is_refused_with_the_other_editors_changes(db: &TestDb) {
     assert!(b.text("h1").await.contains("changed since you opened it"));
     assert!(b.text("table.diff").await.contains("The admin saved first"));
     let kept = b.run("return document.getElementById('document').value").await;
-    assert!(kept.as_str().unwrap_or_default().contains("Eddie's name"), "the text is kept");
+    assert!(
+        kept.as_str().unwrap_or_default().contains("Eddie's name"),
+        "the text is kept"
+    );
     b.close().await;
 }
 

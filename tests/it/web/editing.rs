@@ -31,7 +31,13 @@ async fn open_editor(app: &TestApp, session: &str, token: &str) -> (String, Stri
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
     assert!(html.contains("<textarea id=\"document\""));
-    let doc = app.get(&format!("/api/v1/metrics/{ID}"), token).await.json::<Value>().await.unwrap()["data"].clone();
+    let doc = app
+        .get(&format!("/api/v1/metrics/{ID}"), token)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["data"]
+        .clone();
     (hidden(&html, "csrf"), hidden(&html, "version"), doc)
 }
 
@@ -41,13 +47,23 @@ async fn save(app: &TestApp, session: &str, csrf: &str, version: &str, doc: &Val
         app,
         &format!("/metrics/{ID}/edit"),
         session,
-        &[("csrf", csrf), ("version", version), ("format", "json"), ("document", &text)],
+        &[
+            ("csrf", csrf),
+            ("version", version),
+            ("format", "json"),
+            ("document", &text),
+        ],
     )
     .await
 }
 
 async fn api_metric(app: &TestApp, token: &str) -> Value {
-    app.get(&format!("/api/v1/metrics/{ID}"), token).await.json::<Value>().await.unwrap()["data"].clone()
+    app.get(&format!("/api/v1/metrics/{ID}"), token)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["data"]
+        .clone()
 }
 
 async fn an_editors_save_reaches_the_api_and_the_cached_pages(db: &TestDb) {
@@ -62,7 +78,12 @@ async fn an_editors_save_reaches_the_api_and_the_cached_pages(db: &TestDb) {
     }
     let page = get_with_session(&app, &format!("/metrics/{ID}"), &session).await;
     assert_eq!(page.headers()["x-cache"], "HIT");
-    assert!(page.text().await.unwrap().contains(&format!("href=\"/metrics/{ID}/edit\"")));
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains(&format!("href=\"/metrics/{ID}/edit\""))
+    );
     let (csrf, version, mut doc) = open_editor(&app, &session, &token).await;
     assert_eq!(version, "1");
 
@@ -72,13 +93,19 @@ async fn an_editors_save_reaches_the_api_and_the_cached_pages(db: &TestDb) {
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], format!("/metrics/{ID}"));
     let stored = api_metric(&app, &token).await;
-    assert_eq!((stored["version"].as_i64(), stored["description"].as_str()), (Some(2), Some("Saved from the web editor")));
+    assert_eq!(
+        (stored["version"].as_i64(), stored["description"].as_str()),
+        (Some(2), Some("Saved from the web editor"))
+    );
     assert_eq!(stored["updated_by"], "eddie");
     let page = get_with_session(&app, &format!("/metrics/{ID}"), &session).await;
     assert_eq!(page.headers()["x-cache"], "MISS");
     let html = page.text().await.unwrap();
     assert!(html.contains("Saved from the web editor") && html.contains("Version 2"));
-    assert!(html.contains(&format!("/metrics/{ID}/diff?from=1&#38;to=2")), "the new entry links its changes: {html}");
+    assert!(
+        html.contains(&format!("/metrics/{ID}/diff?from=1&#38;to=2")),
+        "the new entry links its changes: {html}"
+    );
 }
 
 async fn field_errors_name_the_apis_paths_and_keep_the_text(db: &TestDb) {
@@ -95,14 +122,31 @@ async fn field_errors_name_the_apis_paths_and_keep_the_text(db: &TestDb) {
     assert_eq!(r.status(), 400);
     let html = r.text().await.unwrap();
     for field in ["tier", "definition.expected_direction"] {
-        assert!(html.contains(&format!("<code class=\"field\">{field}</code>")), "{field} named: {html}");
+        assert!(
+            html.contains(&format!("<code class=\"field\">{field}</code>")),
+            "{field} named: {html}"
+        );
     }
     assert!(html.contains("aria-describedby=\"document-hint document-errors\""));
-    assert!(html.contains("Tier-9") && html.contains("sideways"), "the text sent is kept");
+    assert!(
+        html.contains("Tier-9") && html.contains("sideways"),
+        "the text sent is kept"
+    );
     assert_eq!(hidden(&html, "version"), "1");
     assert_eq!(api_metric(&app, &token).await["version"], 1, "nothing was written");
     // A syntax error is reported on `body`, as the API reports it.
-    let r = post_form(&app, &format!("/metrics/{ID}/edit"), &session, &[("csrf", &csrf), ("version", "1"), ("format", "json"), ("document", "{ not json")]).await;
+    let r = post_form(
+        &app,
+        &format!("/metrics/{ID}/edit"),
+        &session,
+        &[
+            ("csrf", &csrf),
+            ("version", "1"),
+            ("format", "json"),
+            ("document", "{ not json"),
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("<code class=\"field\">body</code>"));
 }
@@ -115,7 +159,9 @@ async fn a_stale_save_shows_the_changes_and_overwrites_nothing(db: &TestDb) {
     let (csrf, version, mut mine) = open_editor(&app, &session, &token).await;
     // Someone else saves first.
     let theirs = json!({ "description": "Their change, saved first" });
-    let r = app.send(Method::PATCH, &format!("/api/v1/metrics/{ID}"), &token, Some(&theirs)).await;
+    let r = app
+        .send(Method::PATCH, &format!("/api/v1/metrics/{ID}"), &token, Some(&theirs))
+        .await;
     assert_eq!(r.status(), 200);
 
     mine["name"] = json!("My renamed metric");
@@ -124,9 +170,16 @@ async fn a_stale_save_shows_the_changes_and_overwrites_nothing(db: &TestDb) {
     assert_eq!(r.status(), 409);
     let html = r.text().await.unwrap();
     assert!(html.contains("changed since you opened it"));
-    assert!(html.contains("<code>description</code>") && html.contains("Their change, saved first"), "their diff: {html}");
+    assert!(
+        html.contains("<code>description</code>") && html.contains("Their change, saved first"),
+        "their diff: {html}"
+    );
     assert!(html.contains("My renamed metric"), "my text is kept");
-    assert_eq!(hidden(&html, "version"), "2", "saving again is a change to the current version");
+    assert_eq!(
+        hidden(&html, "version"),
+        "2",
+        "saving again is a change to the current version"
+    );
     let stored = api_metric(&app, &token).await;
     assert_eq!(stored["description"], "Their change, saved first");
     assert_ne!(stored["name"], "My renamed metric");
@@ -139,21 +192,56 @@ async fn viewers_get_403_and_forms_need_their_token(db: &TestDb) {
     let viewer = session_as(&app, db, "vera", "viewer").await;
     let editor = session_as(&app, db, "eddie", "editor").await;
 
-    let page = get_with_session(&app, &format!("/metrics/{ID}"), &viewer).await.text().await.unwrap();
-    assert!(!page.contains("/edit\"") && !page.contains("/delete\""), "no edit controls for viewers");
-    for path in [format!("/metrics/{ID}/edit"), "/metrics/new".to_string(), format!("/metrics/{ID}/delete")] {
+    let page = get_with_session(&app, &format!("/metrics/{ID}"), &viewer)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("/edit\"") && !page.contains("/delete\""),
+        "no edit controls for viewers"
+    );
+    for path in [
+        format!("/metrics/{ID}/edit"),
+        "/metrics/new".to_string(),
+        format!("/metrics/{ID}/delete"),
+    ] {
         let r = get_with_session(&app, &path, &viewer).await;
         assert_eq!(r.status(), 403, "{path}");
         assert!(r.text().await.unwrap().contains("Not allowed"));
     }
-    let csrf = hidden(&get_with_session(&app, "/", &viewer).await.text().await.unwrap(), "csrf");
-    let r = post_form(&app, &format!("/metrics/{ID}/edit"), &viewer, &[("csrf", &csrf), ("version", "1"), ("document", "{}")]).await;
+    let csrf = hidden(
+        &get_with_session(&app, "/", &viewer).await.text().await.unwrap(),
+        "csrf",
+    );
+    let r = post_form(
+        &app,
+        &format!("/metrics/{ID}/edit"),
+        &viewer,
+        &[("csrf", &csrf), ("version", "1"), ("document", "{}")],
+    )
+    .await;
     assert_eq!(r.status(), 403);
-    assert_eq!(get_with_session(&app, &format!("/metrics/{ID}/delete"), &editor).await.status(), 403, "deleting is for admins");
+    assert_eq!(
+        get_with_session(&app, &format!("/metrics/{ID}/delete"), &editor)
+            .await
+            .status(),
+        403,
+        "deleting is for admins"
+    );
     // An editor's form without its token, or sent from another site, is refused.
-    let r = post_form(&app, &format!("/metrics/{ID}/edit"), &editor, &[("version", "1"), ("document", "{}")]).await;
+    let r = post_form(
+        &app,
+        &format!("/metrics/{ID}/edit"),
+        &editor,
+        &[("version", "1"), ("document", "{}")],
+    )
+    .await;
     assert_eq!(r.status(), 403);
-    let csrf = hidden(&get_with_session(&app, "/", &editor).await.text().await.unwrap(), "csrf");
+    let csrf = hidden(
+        &get_with_session(&app, "/", &editor).await.text().await.unwrap(),
+        "csrf",
+    );
     let r = client()
         .post(app.url(&format!("/metrics/{ID}/edit")))
         .header("cookie", format!("mdl_session={editor}"))
@@ -165,7 +253,11 @@ async fn viewers_get_403_and_forms_need_their_token(db: &TestDb) {
         .unwrap();
     assert_eq!(r.status(), 403);
     // Anonymous visitors are sent to sign in.
-    let r = client().get(app.url(&format!("/metrics/{ID}/edit"))).send().await.unwrap();
+    let r = client()
+        .get(app.url(&format!("/metrics/{ID}/edit")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 303);
 }
 
@@ -175,18 +267,34 @@ async fn creating_and_deleting(db: &TestDb) {
     let token = app.token().await;
     let editor = session_as(&app, db, "eddie", "editor").await;
     let admin = sign_in(&app, "admin", ADMIN_PASSWORD).await;
-    let new = get_with_session(&app, "/metrics/new", &editor).await.text().await.unwrap();
+    let new = get_with_session(&app, "/metrics/new", &editor)
+        .await
+        .text()
+        .await
+        .unwrap();
     let csrf = hidden(&new, "csrf");
     let doc = mdl::domain::synthetic::synthetic_metric(3);
     let id = doc["metric_id"].as_str().unwrap().to_string();
     let yaml = mdl::catalog::format::render(&doc, mdl::catalog::Format::Yaml).unwrap();
 
-    let r = post_form(&app, "/metrics/new", &editor, &[("csrf", &csrf), ("format", "yaml"), ("document", &yaml)]).await;
+    let r = post_form(
+        &app,
+        "/metrics/new",
+        &editor,
+        &[("csrf", &csrf), ("format", "yaml"), ("document", &yaml)],
+    )
+    .await;
 
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], format!("/metrics/{id}"));
     assert_eq!(app.get(&format!("/api/v1/metrics/{id}"), &token).await.status(), 200);
-    let again = post_form(&app, "/metrics/new", &editor, &[("csrf", &csrf), ("format", "yaml"), ("document", &yaml)]).await;
+    let again = post_form(
+        &app,
+        "/metrics/new",
+        &editor,
+        &[("csrf", &csrf), ("format", "yaml"), ("document", &yaml)],
+    )
+    .await;
     assert_eq!(again.status(), 400);
     assert!(again.text().await.unwrap().contains("already exists"));
 
@@ -195,13 +303,25 @@ async fn creating_and_deleting(db: &TestDb) {
     let confirm = confirm.text().await.unwrap();
     let (csrf, version) = (hidden(&confirm, "csrf"), hidden(&confirm, "version"));
     get_with_session(&app, "/", &admin).await; // cache the catalog page
-    let r = post_form(&app, &format!("/metrics/{id}/delete"), &admin, &[("csrf", &csrf), ("version", &version)]).await;
+    let r = post_form(
+        &app,
+        &format!("/metrics/{id}/delete"),
+        &admin,
+        &[("csrf", &csrf), ("version", &version)],
+    )
+    .await;
 
     assert_eq!(r.status(), 303);
     assert_eq!(app.get(&format!("/api/v1/metrics/{id}"), &token).await.status(), 404);
-    assert_eq!(get_with_session(&app, &format!("/metrics/{id}"), &admin).await.status(), 404);
+    assert_eq!(
+        get_with_session(&app, &format!("/metrics/{id}"), &admin).await.status(),
+        404
+    );
     let catalog = get_with_session(&app, "/", &admin).await.text().await.unwrap();
-    assert!(!catalog.contains(doc["name"].as_str().unwrap()), "the catalog page turned over");
+    assert!(
+        !catalog.contains(doc["name"].as_str().unwrap()),
+        "the catalog page turned over"
+    );
 }
 
 async fn the_diff_page_shows_changes_field_by_field(db: &TestDb) {
@@ -211,21 +331,48 @@ async fn the_diff_page_shows_changes_field_by_field(db: &TestDb) {
     let session = sign_in(&app, "admin", ADMIN_PASSWORD).await;
     let patch = json!({ "description": "Second description", "tags": null });
     let before = api_metric(&app, &token).await;
-    assert_eq!(app.send(Method::PATCH, &format!("/api/v1/metrics/{ID}"), &token, Some(&patch)).await.status(), 200);
+    assert_eq!(
+        app.send(Method::PATCH, &format!("/api/v1/metrics/{ID}"), &token, Some(&patch))
+            .await
+            .status(),
+        200
+    );
 
     let r = get_with_session(&app, &format!("/metrics/{ID}/diff?from=1&to=2"), &session).await;
 
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
     assert!(html.contains("<code>description</code>") && html.contains("Second description"));
-    assert!(html.contains(&format!("<del>{}</del>", before["description"].as_str().unwrap())), "the old value");
+    assert!(
+        html.contains(&format!("<del>{}</del>", before["description"].as_str().unwrap())),
+        "the old value"
+    );
     assert!(html.contains("<code>tags</code>") && html.contains("removed"));
     assert!(html.contains("<select id=\"diff-from\" name=\"from\">"));
-    let page = get_with_session(&app, &format!("/metrics/{ID}"), &session).await.text().await.unwrap();
+    let page = get_with_session(&app, &format!("/metrics/{ID}"), &session)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Compare two versions") && page.contains(&format!("action=\"/metrics/{ID}/diff\"")));
-    assert_eq!(get_with_session(&app, &format!("/metrics/{ID}/diff?from=1&to=9"), &session).await.status(), 404);
-    assert_eq!(get_with_session(&app, &format!("/metrics/{ID}/diff?from=x&to=2"), &session).await.status(), 400);
-    assert_eq!(get_with_session(&app, &format!("/metrics/{ID}/diff?to=2"), &session).await.status(), 400);
+    assert_eq!(
+        get_with_session(&app, &format!("/metrics/{ID}/diff?from=1&to=9"), &session)
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        get_with_session(&app, &format!("/metrics/{ID}/diff?from=x&to=2"), &session)
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(
+        get_with_session(&app, &format!("/metrics/{ID}/diff?to=2"), &session)
+            .await
+            .status(),
+        400
+    );
 }
 
 async fn referrers_are_linked_and_thresholds_drawn(db: &TestDb) {
@@ -235,19 +382,40 @@ async fn referrers_are_linked_and_thresholds_drawn(db: &TestDb) {
     let path = "/metrics/METRIC-CUSTOMER-CHURN-RATE";
     let html = client().get(app.url(path)).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("Referred to by"), "{html}");
-    assert!(html.contains("<a href=\"/metrics/METRIC-CSAT\">Customer Satisfaction Score (CSAT)</a>"), "{html}");
+    assert!(
+        html.contains("<a href=\"/metrics/METRIC-CSAT\">Customer Satisfaction Score (CSAT)</a>"),
+        "{html}"
+    );
     // An objective naming the metric shows up: its write turns the section over.
     let objective = json!({
         "objective_id": "OBJ-WEB", "name": "Smoother sessions",
         "key_results": [{ "kr_id": "KR-1", "name": "Sessions succeed", "metric_ids": ["METRIC-CUSTOMER-CHURN-RATE"] }]
     });
-    assert_eq!(app.send(Method::POST, "/api/v1/objectives", &token, Some(&objective)).await.status(), 201);
+    assert_eq!(
+        app.send(Method::POST, "/api/v1/objectives", &token, Some(&objective))
+            .await
+            .status(),
+        201
+    );
     let html = client().get(app.url(path)).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("href=\"/objectives/OBJ-WEB\">Smoother sessions</a>"), "{html}");
+    assert!(
+        html.contains("href=\"/objectives/OBJ-WEB\">Smoother sessions</a>"),
+        "{html}"
+    );
 
-    let html = client().get(app.url("/metrics/METRIC-LOGIN-SUCCESS-RATE")).send().await.unwrap().text().await.unwrap();
+    let html = client()
+        .get(app.url("/metrics/METRIC-LOGIN-SUCCESS-RATE"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("<svg") && html.contains("role=\"img\""));
-    assert!(html.contains("Scale: target 0.98, warning 0.95, critical 0.9; higher is better."), "{html}");
+    assert!(
+        html.contains("Scale: target 0.98, warning 0.95, critical 0.9; higher is better."),
+        "{html}"
+    );
     assert!(html.contains("class=\"zone critical\""));
     assert!(!html.contains("style="), "no inline styles");
 }
