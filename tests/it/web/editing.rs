@@ -420,7 +420,44 @@ async fn referrers_are_linked_and_thresholds_drawn(db: &TestDb) {
     assert!(!html.contains("style="), "no inline styles");
 }
 
+/// A save on instance A turns over instance B's API answers and pages (through Redis).
+async fn a_web_save_turns_over_another_instances_caches(db: &TestDb) {
+    let Some(redis) = crate::support::redis_url() else {
+        return;
+    };
+    load(db).await;
+    let (a, b) = crate::cache::pair(db, &redis, &crate::support::redis_prefix()).await;
+    let token_b = b.token().await;
+    let session = session_as(&a, db, "eddie", "editor").await;
+    for _ in 0..2 {
+        b.get(&format!("/api/v1/metrics/{ID}"), &token_b).await;
+        get_with_session(&b, &format!("/metrics/{ID}"), &session).await;
+    }
+    assert_eq!(
+        get_with_session(&b, &format!("/metrics/{ID}"), &session)
+            .await
+            .headers()["x-cache"],
+        "HIT"
+    );
+    let (csrf, version, mut doc) = open_editor(&a, &session, &token_b).await;
+
+    doc["description"] = json!("Saved on instance A");
+    assert_eq!(save(&a, &session, &csrf, &version, &doc).await.status(), 303);
+
+    let limit = std::time::Duration::from_secs(2);
+    crate::cache::wait_for("B's API answer turns over", limit, async || {
+        api_metric(&b, &token_b).await["version"] == 2
+    })
+    .await;
+    crate::cache::wait_for("B's page turns over", limit, async || {
+        let page = get_with_session(&b, &format!("/metrics/{ID}"), &session).await;
+        page.text().await.unwrap().contains("Saved on instance A")
+    })
+    .await;
+}
+
 backend_tests!(
+    a_web_save_turns_over_another_instances_caches,
     an_editors_save_reaches_the_api_and_the_cached_pages,
     field_errors_name_the_apis_paths_and_keep_the_text,
     a_stale_save_shows_the_changes_and_overwrites_nothing,
