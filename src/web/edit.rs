@@ -3,7 +3,7 @@
 //! against the version the form was opened at), and the API's cache invalidation.
 
 use super::csrf;
-use super::edit_view::{self, DiffRow, EditForm};
+use super::edit_view::{self, DiffRow, EditForm, FieldInput};
 use super::error::WebError;
 use super::links;
 use super::pages::{Chrome, html};
@@ -34,6 +34,8 @@ pub struct EditPage {
     /// The metric's page, for the breadcrumb; `None` when creating.
     pub metric_href: Option<String>,
     pub id: Option<String>,
+    /// The per-field form (editing only); empty when creating.
+    pub fields: Vec<FieldInput>,
     pub form: EditForm,
 }
 
@@ -127,7 +129,7 @@ const SKELETON: &str = r#"{
 }
 "#;
 
-fn edit_page(visitor: &Visitor, id: Option<&str>, form: EditForm) -> EditPage {
+fn edit_page(visitor: &Visitor, id: Option<&str>, fields: Vec<FieldInput>, form: EditForm) -> EditPage {
     let heading = match id {
         Some(id) => format!("Edit {id}"),
         None => "New metric".to_string(),
@@ -137,6 +139,7 @@ fn edit_page(visitor: &Visitor, id: Option<&str>, form: EditForm) -> EditPage {
         heading,
         metric_href: id.map(links::metric),
         id: id.map(str::to_string),
+        fields,
         form,
     }
 }
@@ -151,7 +154,7 @@ pub async fn new_form(Reader(visitor): Reader, uri: Uri) -> Result<Response, Web
         base_version: None,
         errors: Vec::new(),
     };
-    Ok(html(StatusCode::OK, &edit_page(&visitor, None, form)))
+    Ok(html(StatusCode::OK, &edit_page(&visitor, None, Vec::new(), form)))
 }
 
 pub async fn edit_form(
@@ -172,7 +175,11 @@ pub async fn edit_form(
         base_version: Some(stored.version),
         errors: Vec::new(),
     };
-    Ok(html(StatusCode::OK, &edit_page(&visitor, Some(&stored.id), form)))
+    let fields = edit_view::field_inputs(|p| edit_view::text_at(&stored.doc, p), &[]);
+    Ok(html(
+        StatusCode::OK,
+        &edit_page(&visitor, Some(&stored.id), fields, form),
+    ))
 }
 
 /// What a posted editor form says.
@@ -198,6 +205,25 @@ fn sent(form: &HashMap<String, String>) -> Result<Sent, WebError> {
         format,
         format_name,
         document: form.get("document").cloned().unwrap_or_default(),
+        base_version,
+    })
+}
+
+/// The per-field form's values laid over the stored document, as the text the raw editor
+/// would have sent (so errors and conflicts are handled once).
+async fn sent_fields(state: &AppState, id: &str, form: &HashMap<String, String>) -> Result<Sent, WebError> {
+    let (_, format_name) = format_of(None)?;
+    let base_version = sent(form)?.base_version;
+    let mut doc = current(state, id).await?.doc;
+    for (path, ..) in edit_view::FIELDS {
+        if let Some(value) = form.get(*path) {
+            edit_view::set_at(&mut doc, path, value);
+        }
+    }
+    Ok(Sent {
+        format: Format::Json,
+        format_name,
+        document: render(&doc, Format::Json)?,
         base_version,
     })
 }
@@ -255,7 +281,7 @@ pub async fn create(
     let sent = sent(&form)?;
     let invalid = |errors: Vec<FieldError>| {
         let form = refill(&visitor, "/metrics/new".into(), &sent, None, errors);
-        html(StatusCode::BAD_REQUEST, &edit_page(&visitor, None, form))
+        html(StatusCode::BAD_REQUEST, &edit_page(&visitor, None, Vec::new(), form))
     };
     let metric = match parse(&sent, None) {
         Ok(m) => m,
@@ -287,16 +313,30 @@ pub async fn update(
     let user = require(&visitor, Role::Editor, &uri)?;
     let form = checked_form(&visitor, &headers, &body)?;
     let id = path_id(id)?;
-    let sent = sent(&form)?;
+    let by_field = form.get("mode").is_some_and(|m| m == "fields");
+    let sent = match by_field {
+        true => sent_fields(&state, &id, &form).await?,
+        false => sent(&form)?,
+    };
     let action = format!("{}/edit", links::metric(&id));
+    // The per-field form refilled with what was sent, each input with its own error.
+    let fields = |errors: &[FieldError]| match by_field {
+        true => edit_view::field_inputs(|p| form.get(p).cloned().unwrap_or_default(), errors),
+        false => Vec::new(),
+    };
     let opened = sent
         .base_version
         .ok_or_else(|| WebError::BadRequest("the form did not say which version it was opened at".into()))?;
     let metric = match parse(&sent, Some(&id)) {
         Ok(m) => m,
         Err(e) => {
-            let form = refill(&visitor, action, &sent, Some(opened), e.into_errors());
-            return Ok(html(StatusCode::BAD_REQUEST, &edit_page(&visitor, Some(&id), form)));
+            let errors = e.into_errors();
+            let fields = fields(&errors);
+            let form = refill(&visitor, action, &sent, Some(opened), errors);
+            return Ok(html(
+                StatusCode::BAD_REQUEST,
+                &edit_page(&visitor, Some(&id), fields, form),
+            ));
         }
     };
     match state
@@ -312,8 +352,13 @@ pub async fn update(
             conflict(&state, &visitor, &id, opened, &sent).await
         }
         Err(StoreError::Invalid(e)) => {
-            let form = refill(&visitor, action, &sent, Some(opened), e.into_errors());
-            Ok(html(StatusCode::BAD_REQUEST, &edit_page(&visitor, Some(&id), form)))
+            let errors = e.into_errors();
+            let fields = fields(&errors);
+            let form = refill(&visitor, action, &sent, Some(opened), errors);
+            Ok(html(
+                StatusCode::BAD_REQUEST,
+                &edit_page(&visitor, Some(&id), fields, form),
+            ))
         }
         Err(e) => Err(e.into()),
     }

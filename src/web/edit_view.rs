@@ -23,6 +23,80 @@ impl EditForm {
     }
 }
 
+/// One input of the per-field form: a definition field by its API path.
+pub struct FieldInput {
+    /// The field's path as the API names it (`definition.unit`).
+    pub path: &'static str,
+    /// The input's element id.
+    pub id: String,
+    pub label: &'static str,
+    pub value: String,
+    /// Choices for a select; empty for a text input.
+    pub options: &'static [&'static str],
+    pub multiline: bool,
+    pub error: Option<String>,
+}
+
+/// The fields the per-field form edits; the rest of the document is kept as stored.
+pub const FIELDS: &[(&str, &str, &[&str], bool)] = &[
+    ("name", "Name", &[], false),
+    ("description", "Description", &[], true),
+    ("category", "Category", &[], false),
+    ("tier", "Tier", crate::domain::metric::TIERS, false),
+    ("business_domain", "Business domain", &[], false),
+    ("metric_type", "Type", crate::domain::metric::METRIC_TYPES, false),
+    ("definition.formula", "Formula", &[], true),
+    ("definition.unit", "Unit", &[], false),
+];
+
+/// The inputs with the values given by `value_of`, each with its first error.
+pub fn field_inputs(value_of: impl Fn(&str) -> String, errors: &[FieldError]) -> Vec<FieldInput> {
+    FIELDS
+        .iter()
+        .map(|(path, label, options, multiline)| FieldInput {
+            path,
+            id: format!("f-{}", path.replace('.', "-")),
+            label,
+            value: value_of(path),
+            options,
+            multiline: *multiline,
+            error: errors.iter().find(|e| e.field == *path).map(|e| e.message.clone()),
+        })
+        .collect()
+}
+
+/// The text value at a dotted path of a document, or empty.
+pub fn text_at(doc: &Map<String, Value>, path: &str) -> String {
+    let mut parts = path.split('.');
+    let first = parts.next().and_then(|k| doc.get(k));
+    parts
+        .try_fold(first, |v, k| Some(v?.get(k)))
+        .flatten()
+        .map(shown)
+        .unwrap_or_default()
+}
+
+/// Sets (or, when empty and optional, removes) the value at a dotted path.
+pub fn set_at(doc: &mut Map<String, Value>, path: &str, value: &str) {
+    match path.split_once('.') {
+        None => {
+            doc.insert(path.to_string(), Value::String(value.to_string()));
+        }
+        Some((section, field)) => {
+            let entry = doc
+                .entry(section.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(map) = entry {
+                if value.trim().is_empty() {
+                    map.remove(field);
+                } else {
+                    map.insert(field.to_string(), Value::String(value.to_string()));
+                }
+            }
+        }
+    }
+}
+
 /// One changed value between two versions.
 pub struct DiffRow {
     /// The field path as the API names fields (`definition.unit`, `dimensions[0].name`).

@@ -57,7 +57,7 @@ async fn save(app: &TestApp, session: &str, csrf: &str, version: &str, doc: &Val
     .await
 }
 
-async fn api_metric(app: &TestApp, token: &str) -> Value {
+pub async fn api_metric(app: &TestApp, token: &str) -> Value {
     app.get(&format!("/api/v1/metrics/{ID}"), token)
         .await
         .json::<Value>()
@@ -324,102 +324,6 @@ async fn creating_and_deleting(db: &TestDb) {
     );
 }
 
-async fn the_diff_page_shows_changes_field_by_field(db: &TestDb) {
-    load(db).await;
-    let app = spawn(db, false).await;
-    let token = app.token().await;
-    let session = sign_in(&app, "admin", ADMIN_PASSWORD).await;
-    let patch = json!({ "description": "Second description", "tags": null });
-    let before = api_metric(&app, &token).await;
-    assert_eq!(
-        app.send(Method::PATCH, &format!("/api/v1/metrics/{ID}"), &token, Some(&patch))
-            .await
-            .status(),
-        200
-    );
-
-    let r = get_with_session(&app, &format!("/metrics/{ID}/diff?from=1&to=2"), &session).await;
-
-    assert_eq!(r.status(), 200);
-    let html = r.text().await.unwrap();
-    assert!(html.contains("<code>description</code>") && html.contains("Second description"));
-    assert!(
-        html.contains(&format!("<del>{}</del>", before["description"].as_str().unwrap())),
-        "the old value"
-    );
-    assert!(html.contains("<code>tags</code>") && html.contains("removed"));
-    assert!(html.contains("<select id=\"diff-from\" name=\"from\">"));
-    let page = get_with_session(&app, &format!("/metrics/{ID}"), &session)
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(page.contains("Compare two versions") && page.contains(&format!("action=\"/metrics/{ID}/diff\"")));
-    assert_eq!(
-        get_with_session(&app, &format!("/metrics/{ID}/diff?from=1&to=9"), &session)
-            .await
-            .status(),
-        404
-    );
-    assert_eq!(
-        get_with_session(&app, &format!("/metrics/{ID}/diff?from=x&to=2"), &session)
-            .await
-            .status(),
-        400
-    );
-    assert_eq!(
-        get_with_session(&app, &format!("/metrics/{ID}/diff?to=2"), &session)
-            .await
-            .status(),
-        400
-    );
-}
-
-async fn referrers_are_linked_and_thresholds_drawn(db: &TestDb) {
-    load(db).await;
-    let app = spawn(db, true).await;
-    let token = app.token().await;
-    let path = "/metrics/METRIC-CUSTOMER-CHURN-RATE";
-    let html = client().get(app.url(path)).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("Referred to by"), "{html}");
-    assert!(
-        html.contains("<a href=\"/metrics/METRIC-CSAT\">Customer Satisfaction Score (CSAT)</a>"),
-        "{html}"
-    );
-    // An objective naming the metric shows up: its write turns the section over.
-    let objective = json!({
-        "objective_id": "OBJ-WEB", "name": "Smoother sessions",
-        "key_results": [{ "kr_id": "KR-1", "name": "Sessions succeed", "metric_ids": ["METRIC-CUSTOMER-CHURN-RATE"] }]
-    });
-    assert_eq!(
-        app.send(Method::POST, "/api/v1/objectives", &token, Some(&objective))
-            .await
-            .status(),
-        201
-    );
-    let html = client().get(app.url(path)).send().await.unwrap().text().await.unwrap();
-    assert!(
-        html.contains("href=\"/objectives/OBJ-WEB\">Smoother sessions</a>"),
-        "{html}"
-    );
-
-    let html = client()
-        .get(app.url("/metrics/METRIC-LOGIN-SUCCESS-RATE"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(html.contains("<svg") && html.contains("role=\"img\""));
-    assert!(
-        html.contains("Scale: target 0.98, warning 0.95, critical 0.9; higher is better."),
-        "{html}"
-    );
-    assert!(html.contains("class=\"zone critical\""));
-    assert!(!html.contains("style="), "no inline styles");
-}
-
 /// A save on instance A turns over instance B's API answers and pages (through Redis).
 async fn a_web_save_turns_over_another_instances_caches(db: &TestDb) {
     let Some(redis) = crate::support::redis_url() else {
@@ -456,13 +360,74 @@ async fn a_web_save_turns_over_another_instances_caches(db: &TestDb) {
     .await;
 }
 
+async fn the_per_field_form_saves_and_marks_its_inputs(db: &TestDb) {
+    load(db).await;
+    let app = spawn(db, false).await;
+    let token = app.token().await;
+    let session = session_as(&app, db, "eddie", "editor").await;
+    let (csrf, version, _) = open_editor(&app, &session, &token).await;
+    let path = format!("/metrics/{ID}/edit");
+
+    let r = post_form(
+        &app,
+        &path,
+        &session,
+        &[
+            ("csrf", &csrf),
+            ("mode", "fields"),
+            ("version", &version),
+            ("name", "Renamed by field"),
+            ("definition.unit", "points"),
+        ],
+    )
+    .await;
+
+    assert_eq!(r.status(), 303);
+    let stored = api_metric(&app, &token).await;
+    assert_eq!(
+        (stored["name"].as_str(), stored["definition"]["unit"].as_str()),
+        (Some("Renamed by field"), Some("points"))
+    );
+    assert!(
+        stored["definition"]["formula"].is_string(),
+        "fields not on the form are kept"
+    );
+    let r = post_form(
+        &app,
+        &path,
+        &session,
+        &[
+            ("csrf", &csrf),
+            ("mode", "fields"),
+            ("version", "2"),
+            ("tier", "Tier-9"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("aria-describedby=\"f-tier-error\"") && html.contains("id=\"f-tier-error\""),
+        "{html}"
+    );
+    // Against an older version: the conflict page, nothing written.
+    let r = post_form(
+        &app,
+        &path,
+        &session,
+        &[("csrf", &csrf), ("mode", "fields"), ("version", "1"), ("name", "Stale")],
+    )
+    .await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(api_metric(&app, &token).await["name"], "Renamed by field");
+}
+
 backend_tests!(
+    the_per_field_form_saves_and_marks_its_inputs,
     a_web_save_turns_over_another_instances_caches,
     an_editors_save_reaches_the_api_and_the_cached_pages,
     field_errors_name_the_apis_paths_and_keep_the_text,
     a_stale_save_shows_the_changes_and_overwrites_nothing,
     viewers_get_403_and_forms_need_their_token,
     creating_and_deleting,
-    the_diff_page_shows_changes_field_by_field,
-    referrers_are_linked_and_thresholds_drawn,
 );

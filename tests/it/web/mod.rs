@@ -1,5 +1,6 @@
 //! The web catalog: pages, sign-in, sessions and CSRF over plain HTTP (`http`, `sessions`),
-//! and journeys in headless Chromium driven through WebDriver (`journeys`, `accessibility`).
+//! editing and the metric page in depth (`editing`, `metric_depth`), and journeys in headless
+//! Chromium driven through WebDriver (`journeys`, `edit_journeys`, `accessibility`).
 //! Browser tests print a SKIPPED line when `chromedriver` is not on `PATH`, and fail instead
 //! under `MDL_REQUIRE_SERVICES=1` or `MDL_REQUIRE_BROWSER=1`.
 
@@ -10,4 +11,5 @@ mod editing;
 mod forms;
 mod http;
 mod journeys;
+mod metric_depth;
 mod sessions;
