@@ -3,13 +3,12 @@
 //! against the version the form was opened at), and the API's cache invalidation.
 
 use super::csrf;
-use super::edit_view::{self, DiffRow, EditForm, FieldInput};
+use super::edit_view::{self, EditForm, FieldInput};
 use super::error::WebError;
 use super::links;
 use super::pages::{Chrome, html};
 use super::session::{Reader, Visitor};
 use crate::catalog::Format;
-use crate::catalog::versions;
 use crate::domain::user::{Role, User};
 use crate::domain::{FieldError, Metric, ValidationErrors};
 use crate::http::AppState;
@@ -36,19 +35,6 @@ pub struct EditPage {
     pub id: Option<String>,
     /// The per-field form (editing only); empty when creating.
     pub fields: Vec<FieldInput>,
-    pub form: EditForm,
-}
-
-#[derive(Template)]
-#[template(path = "web/conflict.html")]
-pub struct ConflictPage {
-    pub chrome: Chrome,
-    pub id: String,
-    pub metric_href: String,
-    pub opened: i64,
-    /// `None`: the metric was deleted meanwhile.
-    pub current: Option<i64>,
-    pub changes: Vec<DiffRow>,
     pub form: EditForm,
 }
 
@@ -183,7 +169,7 @@ pub async fn edit_form(
 }
 
 /// What a posted editor form says.
-struct Sent {
+pub(super) struct Sent {
     format: Format,
     format_name: &'static str,
     document: String,
@@ -247,7 +233,7 @@ fn parse(sent: &Sent, path_id: Option<&str>) -> Result<Metric, ValidationErrors>
     Metric::parse(doc)
 }
 
-fn refill(
+pub(super) fn refill(
     visitor: &Visitor,
     action: String,
     sent: &Sent,
@@ -349,7 +335,7 @@ pub async fn update(
             Ok(saved_redirect(&saved))
         }
         Err(StoreError::PreconditionFailed { .. } | StoreError::NotFound { .. }) => {
-            conflict(&state, &visitor, &id, opened, &sent).await
+            super::conflict::page(&state, &visitor, &id, opened, &sent).await
         }
         Err(StoreError::Invalid(e)) => {
             let errors = e.into_errors();
@@ -362,51 +348,4 @@ pub async fn update(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// "Changed since you opened it": what changed between the version the editor opened and the
-/// current one, and the editor's text, unchanged, in a form based on the current version (so
-/// saving it again is a decision made with the changes in view). Nothing was written.
-async fn conflict(
-    state: &AppState,
-    visitor: &Visitor,
-    id: &str,
-    opened: i64,
-    sent: &Sent,
-) -> Result<Response, WebError> {
-    let now = state.store.get_metric(id).await?;
-    let (current, changes, form) = match &now {
-        Some(now) => {
-            let diff = versions::diff(&*state.store, id, opened, now.version).await;
-            let changes = match diff {
-                Ok(d) => {
-                    let old = versions::document_at(&*state.store, id, opened).await;
-                    old.map(|old| edit_view::rows(&old, &d.operations)).unwrap_or_default()
-                }
-                Err(_) => Vec::new(),
-            };
-            let action = format!("{}/edit", links::metric(id));
-            (
-                Some(now.version),
-                changes,
-                refill(visitor, action, sent, Some(now.version), Vec::new()),
-            )
-        }
-        // Deleted meanwhile: the text can still become a new metric.
-        None => (
-            None,
-            Vec::new(),
-            refill(visitor, "/metrics/new".into(), sent, None, Vec::new()),
-        ),
-    };
-    let page = ConflictPage {
-        chrome: Chrome::new(format!("{id} changed since you opened it"), visitor),
-        id: id.to_string(),
-        metric_href: links::metric(id),
-        opened,
-        current,
-        changes,
-        form,
-    };
-    Ok(html(StatusCode::CONFLICT, &page))
 }

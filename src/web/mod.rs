@@ -6,6 +6,7 @@
 mod assets;
 mod catalog;
 mod catalog_view;
+mod conflict;
 mod csrf;
 mod delete;
 mod diff;
