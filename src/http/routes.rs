@@ -20,7 +20,7 @@ const METRIC_LIST: ListGrain = ListGrain {
 
 /// The read routes whose answers are the same for every authorised reader. Identity routes
 /// (auth, users, API keys) and admin statistics are absent on purpose.
-const READ_ROUTES: [ReadRoute; 21] = [
+const READ_ROUTES: [ReadRoute; 22] = [
     ReadRoute::new("/api/v1/metrics", &[Metrics])
         .paginated()
         .grain(&METRIC_LIST),
@@ -56,6 +56,9 @@ const READ_ROUTES: [ReadRoute; 21] = [
     ReadRoute::new("/objectives", &[Objectives]),
     ReadRoute::new("/objectives/{id}", &[Objectives, Metrics]),
     ReadRoute::new("/stats", &[Stats]),
+    // A metric page's "referred to by" section (a fragment, not a served route): other
+    // metrics' relationships and objectives' key results.
+    ReadRoute::new("/metrics/{id}/referred-by", &[Metrics, Objectives]),
 ];
 
 const _: () = assert!(

@@ -4,6 +4,7 @@ use super::error::WebError;
 use super::metric_view;
 use super::page_cache::{self, Fragment};
 use super::pages::{MetricMain, framed};
+use super::referrers;
 use super::session::Reader;
 use crate::catalog::Format;
 use crate::catalog::policies;
@@ -16,6 +17,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+
+/// The cache's route for the "referred to by" section (`http::routes`), not a served route.
+const REFERRERS_ROUTE: &str = "/metrics/{id}/referred-by";
+const REFERRERS_MARKER: &str = "<!--referred-by-->";
 
 /// History entries shown on the page; the API pages through all of them.
 const HISTORY_SHOWN: u32 = 50;
@@ -47,7 +52,8 @@ pub async fn page(
             .map_err(|e| WebError::Internal(format!("metric `{}` no longer validates: {e}", stored.id)))?;
         let (policy, _) = policies::of_stored(&stored)?;
         let total = history.total.unwrap_or(history.items.len() as u64);
-        let m = metric_view::build(&stored, &metric, &history.items, total, policy);
+        let role = visitor.user.as_ref().map(|u| u.role);
+        let m = metric_view::build(&stored, &metric, &history.items, total, policy, role);
         Ok(Fragment {
             title: m.name.clone(),
             main: MetricMain { m }.render()?,
@@ -55,7 +61,26 @@ pub async fn page(
     };
     let variant = page_cache::variant(&visitor);
     let (fragment, outcome) = page_cache::fragment(&state, "/metrics/{id}", &uri, variant, render).await?;
-    Ok(framed(&fragment, &visitor, outcome))
+    // The section naming who refers to this metric depends on every other metric and
+    // objective, so it is cached apart and turns over on their writes, not this page's.
+    let referrers_uri: Uri = format!("{}/referred-by", uri.path())
+        .parse()
+        .map_err(|e: axum::http::uri::InvalidUri| WebError::Internal(e.to_string()))?;
+    let referrers = async {
+        let id = crate::http::routes::last_segment(uri.path()).unwrap_or_default();
+        let found = referrers::find(&state, &id).await?;
+        Ok(Fragment {
+            title: String::new(),
+            main: found.render()?,
+        })
+    };
+    let (refs, _) = page_cache::fragment(&state, REFERRERS_ROUTE, &referrers_uri, "all", referrers).await?;
+    let page = Fragment {
+        title: fragment.title,
+        // The marker is template text: escaped content can never contain it.
+        main: fragment.main.replacen(REFERRERS_MARKER, &refs.main, 1),
+    };
+    Ok(framed(&page, &visitor, outcome))
 }
 
 #[derive(Deserialize)]

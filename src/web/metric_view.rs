@@ -1,10 +1,14 @@
 //! A metric definition as a person reads it: each section turned into labelled facts, tables
 //! and links. Pure functions of the stored document, its history and its policy.
 
+use super::diff::VersionOption;
 use super::links;
+use super::scale::Scale;
+use crate::domain::Action;
 use crate::domain::Metric;
 use crate::domain::metric::{EventRef, Link, Source};
 use crate::domain::policy::Policy;
+use crate::domain::user::Role;
 use crate::store::model::timestamp_text;
 use crate::store::{HistoryEntry, Stored};
 use serde_json::Value;
@@ -62,6 +66,8 @@ pub struct HistoryRow {
     pub by: String,
     pub at: String,
     pub fields: String,
+    /// The changes this entry made, when there is a version before it to compare with.
+    pub diff_href: Option<String>,
 }
 
 pub struct MetricView {
@@ -89,7 +95,17 @@ pub struct MetricView {
     pub playbooks: Vec<ExternalLink>,
     pub notes: Option<String>,
     pub queries: Vec<QueryRow>,
+    pub scale: Option<Scale>,
     pub history: Vec<HistoryRow>,
+    /// Versions offered by the compare form, and its default pair (previous, latest).
+    pub versions: Vec<VersionOption>,
+    pub diff_href: String,
+    pub diff_from: i64,
+    pub diff_to: i64,
+    /// Shown to editors and admins (the page cache is keyed by role).
+    pub edit_href: Option<String>,
+    /// Shown to admins.
+    pub delete_href: Option<String>,
     /// Says so when there is more history than shown (the API has it all).
     pub history_note: Option<String>,
     pub rego: String,
@@ -189,8 +205,11 @@ fn external_links(list: Option<&Vec<Link>>) -> Vec<ExternalLink> {
         .collect()
 }
 
-fn history_row(h: &HistoryEntry) -> HistoryRow {
+fn history_row(id: &str, h: &HistoryEntry) -> HistoryRow {
+    let previous = h.version - 1;
     HistoryRow {
+        diff_href: (previous >= 1 && h.action == Action::Update)
+            .then(|| format!("{}/diff?from={previous}&to={}", links::metric(id), h.version)),
         version: h.version,
         action: h.action.as_str(),
         change_type: h.change_type.as_str(),
@@ -206,7 +225,18 @@ pub fn build(
     history: &[HistoryEntry],
     history_total: u64,
     policy: Policy,
+    role: Option<Role>,
 ) -> MetricView {
+    let versions = super::diff::options(history);
+    let diff_to = versions.first().map_or(stored.version, |v| v.version);
+    let diff_from = versions.get(1).map_or(diff_to, |v| v.version);
+    let scale = super::scale::build(
+        metric.targets_and_alerts.as_ref().and_then(|t| t.target_value),
+        metric.targets_and_alerts.as_ref().and_then(|t| t.warning_threshold),
+        metric.targets_and_alerts.as_ref().and_then(|t| t.critical_threshold),
+        metric.definition.as_ref().and_then(|d| d.expected_direction.as_deref()),
+        number,
+    );
     let def = metric.definition.clone().unwrap_or_default();
     let data = metric.data.clone().unwrap_or_default();
     let gov = metric.governance.clone().unwrap_or_default();
@@ -347,7 +377,18 @@ pub fn build(
                 query: q.query.clone().unwrap_or_default(),
             })
             .collect(),
-        history: history.iter().map(history_row).collect(),
+        scale,
+        history: history.iter().map(|h| history_row(&metric.metric_id, h)).collect(),
+        versions,
+        diff_href: format!("{}/diff", links::metric(&metric.metric_id)),
+        diff_from,
+        diff_to,
+        edit_href: role
+            .filter(|r| *r >= Role::Editor)
+            .map(|_| format!("{}/edit", links::metric(&metric.metric_id))),
+        delete_href: role
+            .filter(|r| *r >= Role::Admin)
+            .map(|_| format!("{}/delete", links::metric(&metric.metric_id))),
         history_note: (history_total > history.len() as u64)
             .then(|| format!("The latest {} of {history_total} changes.", history.len())),
         rego: policy.rego,

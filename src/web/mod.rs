@@ -1,13 +1,19 @@
 //! The web catalog: server-rendered pages for people, beside the API and on the same store,
 //! users, limits and cache invalidation rules. Every page works without JavaScript; the one
-//! script only adds a copy button. Sessions and CSRF: `session`, `csrf`; see docs/design.md.
+//! script only adds a copy button. Editors change metrics through `edit` (the API's parse and
+//! save path, then the API's invalidation), admins delete through `delete`. Sessions and CSRF: `session`, `csrf`; see docs/design.md.
 
 mod assets;
 mod catalog;
 mod catalog_view;
+mod conflict;
 mod csrf;
+mod delete;
+mod diff;
 mod domain_view;
 mod domains;
+mod edit;
+mod edit_view;
 mod error;
 mod links;
 mod login;
@@ -17,6 +23,8 @@ mod objective_view;
 mod objectives;
 mod page_cache;
 mod pages;
+mod referrers;
+mod scale;
 mod session;
 mod stats;
 mod stats_view;
@@ -29,7 +37,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 /// The pages' route templates, registered with the per-route figures like the API's.
-pub const ROUTES: [&str; 12] = [
+pub const ROUTES: [&str; 16] = [
     "/",
     "/domains",
     "/domains/{id}",
@@ -39,8 +47,12 @@ pub const ROUTES: [&str; 12] = [
     "/stats",
     "/login",
     "/logout",
+    "/metrics/new",
     "/metrics/{id}",
     "/metrics/{id}/download",
+    "/metrics/{id}/diff",
+    "/metrics/{id}/edit",
+    "/metrics/{id}/delete",
     "/assets/{file}",
 ];
 
@@ -61,6 +73,10 @@ pub fn router(auth_max_body: usize) -> Router<AppState> {
         .route("/objectives/{id}", get(objectives::page))
         .route("/objectives/{id}/report.docx", get(objectives::docx))
         .route("/stats", get(stats::page))
+        .route("/metrics/{id}/diff", get(diff::page))
+        .route("/metrics/new", get(edit::new_form).post(edit::create))
+        .route("/metrics/{id}/edit", get(edit::edit_form).post(edit::update))
+        .route("/metrics/{id}/delete", get(delete::confirm).post(delete::delete))
         .route("/assets/{file}", get(assets::serve))
         .merge(forms)
         .route_layer(axum::middleware::from_fn(crate::http::route_layer::tag_only))

@@ -51,4 +51,52 @@ async fn login_catalog_and_metric_pages_have_no_serious_violations(db: &TestDb) 
     b.close().await;
 }
 
-backend_tests!(login_catalog_and_metric_pages_have_no_serious_violations,);
+/// The editor (with field errors showing), the conflict page, the diff page, the delete
+/// confirmation, and a metric page with its scale, edit controls and referrers.
+async fn editing_pages_have_no_serious_violations(db: &TestDb) {
+    load(db).await;
+    let app = spawn(db, false).await;
+    let token = app.token().await;
+    let Some(b) = browser().await else { return };
+    b.sign_in(&app.base, "admin", ADMIN_PASSWORD).await;
+    let mut found = Vec::new();
+
+    b.goto(&app.url("/metrics/METRIC-CUSTOMER-CHURN-RATE")).await;
+    found.push(("metric", serious_violations(&b).await));
+    b.goto(&app.url("/metrics/METRIC-CSAT/edit")).await;
+    b.run("document.getElementById('document').value = '{\"metric_id\": \"METRIC-CSAT\", \"tier\": \"Tier-9\"}'; return true;")
+        .await;
+    b.click("form.editor button[type=submit]").await;
+    b.text("#document-errors").await;
+    found.push(("edit with errors", serious_violations(&b).await));
+    b.goto(&app.url("/metrics/METRIC-CSAT/edit")).await;
+    let patch = serde_json::json!({ "description": "Changed meanwhile" });
+    let r = app
+        .send(
+            reqwest::Method::PATCH,
+            "/api/v1/metrics/METRIC-CSAT",
+            &token,
+            Some(&patch),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    b.click("form.editor button[type=submit]").await;
+    b.text("table.diff").await;
+    found.push(("conflict", serious_violations(&b).await));
+    b.goto(&app.url("/metrics/METRIC-CSAT/diff?from=1&to=2")).await;
+    found.push(("diff", serious_violations(&b).await));
+    b.goto(&app.url("/metrics/METRIC-CSAT/delete")).await;
+    found.push(("delete", serious_violations(&b).await));
+    b.goto(&app.url("/metrics/new")).await;
+    found.push(("new", serious_violations(&b).await));
+
+    for (page, violations) in &found {
+        assert!(violations.is_empty(), "{page}: {violations:#?}");
+    }
+    b.close().await;
+}
+
+backend_tests!(
+    login_catalog_and_metric_pages_have_no_serious_violations,
+    editing_pages_have_no_serious_violations,
+);
