@@ -92,6 +92,8 @@ while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 1;
 /// A headless browser session for one test; `None` (after a SKIPPED line) without a driver.
 pub struct Browser {
     pub client: Client,
+    /// The origin of the first page visited: every page and every resource must come from it.
+    origin: std::sync::Mutex<Option<String>>,
     _turn: SemaphorePermit<'static>,
 }
 
@@ -113,12 +115,52 @@ pub async fn browser() -> Option<Browser> {
         .connect(&url)
         .await
         .expect("a browser session");
-    Some(Browser { client, _turn: turn })
+    Some(Browser {
+        client,
+        origin: std::sync::Mutex::new(None),
+        _turn: turn,
+    })
 }
 
 impl Browser {
     pub async fn goto(&self, url: &str) {
+        self.assert_same_origin().await;
+        // `http://host:port/path` -> `http://host:port`
+        let origin: String = url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+        self.origin.lock().unwrap().get_or_insert(origin);
         self.client.goto(url).await.unwrap();
+    }
+
+    /// The page on screen, and everything it loaded (styles, scripts, images, fetches), came
+    /// from the server under test: no page calls another host.
+    pub async fn assert_same_origin(&self) {
+        let Some(origin) = self.origin.lock().unwrap().clone() else { return };
+        let seen = self
+            .run(
+                "if (!location.protocol.startsWith('http')) return []; \
+                 return [location.href, ...performance.getEntriesByType('resource').map(e => e.name)];",
+            )
+            .await;
+        let foreign: Vec<&str> = seen
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let foreign: Vec<&str> = foreign
+            .into_iter()
+            .filter(|u| !u.starts_with(&format!("{origin}/")) && !u.starts_with("data:"))
+            .collect();
+        assert!(foreign.is_empty(), "requests to another host than {origin}: {foreign:?}");
+    }
+
+    /// A PNG of the page on screen; also written to `$MDL_SCREENSHOTS/NAME.png` when that is set
+    /// (how the README's pictures are made: `MDL_SCREENSHOTS=docs/img cargo test --test it screens`).
+    pub async fn screenshot(&self, name: &str) -> Vec<u8> {
+        let png = self.client.screenshot().await.unwrap();
+        if let Ok(dir) = std::env::var("MDL_SCREENSHOTS") {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), &png).unwrap();
+        }
+        png
     }
 
     pub async fn text(&self, css: &str) -> String {
@@ -150,6 +192,7 @@ impl Browser {
     }
 
     pub async fn click(&self, css: &str) {
+        self.assert_same_origin().await;
         self.client
             .find(Locator::Css(css))
             .await
@@ -185,6 +228,7 @@ impl Browser {
     }
 
     pub async fn close(self) {
+        self.assert_same_origin().await;
         let _ = self.client.close().await;
     }
 }

@@ -14,4 +14,5 @@ mod forms;
 mod http;
 mod journeys;
 mod metric_depth;
+mod screens;
 mod sessions;
