@@ -5,6 +5,7 @@
 //! under `MDL_REQUIRE_SERVICES=1` or `MDL_REQUIRE_BROWSER=1`.
 
 mod accessibility;
+mod admin;
 mod browser;
 mod edit_journeys;
 mod editing;
@@ -12,6 +13,7 @@ mod entity_journeys;
 mod entity_pages;
 mod forms;
 mod http;
+mod import;
 mod journeys;
 mod metric_depth;
 mod sessions;
