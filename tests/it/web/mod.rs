@@ -6,6 +6,7 @@
 
 mod accessibility;
 mod admin;
+mod admin_journeys;
 mod browser;
 mod edit_journeys;
 mod editing;
