@@ -63,7 +63,10 @@ pub struct NewUserPage {
 impl NewUserPage {
     /// The message for `field`, if the API named it.
     pub fn error_for(&self, field: &str) -> Option<&str> {
-        self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
     }
 
     /// The text inputs: name, label, type, value.
@@ -79,7 +82,10 @@ impl NewUserPage {
     /// Errors not tied to one of the form's inputs (a taken username, say).
     pub fn other_errors(&self) -> Vec<&FieldError> {
         const SHOWN: [&str; 5] = ["username", "email", "full_name", "role", "password"];
-        self.errors.iter().filter(|e| !SHOWN.contains(&e.field.as_str())).collect()
+        self.errors
+            .iter()
+            .filter(|e| !SHOWN.contains(&e.field.as_str()))
+            .collect()
     }
 }
 

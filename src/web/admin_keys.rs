@@ -47,12 +47,18 @@ pub struct KeysPage {
 
 impl KeysPage {
     pub fn error_for(&self, field: &str) -> Option<&str> {
-        self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
     }
 
     pub fn other_errors(&self) -> Vec<&FieldError> {
         const SHOWN: [&str; 3] = ["name", "scopes[0]", "expires_in_days"];
-        self.errors.iter().filter(|e| !SHOWN.contains(&e.field.as_str())).collect()
+        self.errors
+            .iter()
+            .filter(|e| !SHOWN.contains(&e.field.as_str()))
+            .collect()
     }
 }
 

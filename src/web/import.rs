@@ -83,13 +83,22 @@ struct Sent {
 
 /// Reads the form within a bound the document's limit allows once URL-encoded (each byte
 /// may take three), then holds the document itself to `MDL_MAX_IMPORT_BYTES`.
-async fn read_form(state: &AppState, visitor: &Visitor, headers: &HeaderMap, body: Body) -> Result<Result<Sent, ImportPage>, WebError> {
+async fn read_form(
+    state: &AppState,
+    visitor: &Visitor,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Result<Sent, ImportPage>, WebError> {
     let limit = state.config.max_import_bytes;
     let too_large = |size: Option<usize>| {
         let mut p = page(visitor, state);
         p.refused = Some(match size {
-            Some(n) => format!("The document is {n} bytes; an import may be at most {limit} bytes. Split it, or import it through the API."),
-            None => format!("The form was too large to read; an import may be at most {limit} bytes. Split it, or import it through the API."),
+            Some(n) => format!(
+                "The document is {n} bytes; an import may be at most {limit} bytes. Split it, or import it through the API."
+            ),
+            None => format!(
+                "The form was too large to read; an import may be at most {limit} bytes. Split it, or import it through the API."
+            ),
         });
         p
     };
@@ -111,13 +120,22 @@ async fn read_form(state: &AppState, visitor: &Visitor, headers: &HeaderMap, bod
 }
 
 /// The API's `POST /api/v1/import` for this document, as the signed-in user.
-async fn run(state: &AppState, visitor: &Visitor, sent: &Sent, dry_run: bool) -> Result<Result<Value, Vec<FieldError>>, WebError> {
+async fn run(
+    state: &AppState,
+    visitor: &Visitor,
+    sent: &Sent,
+    dry_run: bool,
+) -> Result<Result<Value, Vec<FieldError>>, WebError> {
     let user = visitor
         .user
         .clone()
         .ok_or_else(|| WebError::Forbidden("Sign in to import.".into()))?;
     let mut headers = HeaderMap::new();
-    let media = if sent.format == "yaml" { "application/yaml" } else { "application/json" };
+    let media = if sent.format == "yaml" {
+        "application/yaml"
+    } else {
+        "application/json"
+    };
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
     let query = dry_run.then(|| "dry_run=true".to_string());
     let body = Bytes::from(sent.document.clone());
@@ -204,10 +222,7 @@ pub async fn apply(
             let total = counts(&report).iter().fold((0, 0, 0), |(c, u, n), k| {
                 (c + k.created, u + k.updated, n + k.unchanged)
             });
-            let to = format!(
-                "/import?created={}&updated={}&unchanged={}",
-                total.0, total.1, total.2
-            );
+            let to = format!("/import?created={}&updated={}&unchanged={}", total.0, total.1, total.2);
             Ok(Redirect::to(&to).into_response())
         }
         Err(errors) => Ok(with_errors(page(&visitor, &state), sent, errors)),

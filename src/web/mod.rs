@@ -1,7 +1,7 @@
 //! The web catalog: server-rendered pages for people, beside the API and on the same store,
 //! users, limits and cache invalidation rules. Every page works without JavaScript; the one
 //! script only adds a copy button. Editors change metrics through `edit` (the API's parse and
-//! save path, then the API's invalidation), admins delete through `delete`. Sessions and CSRF: `session`, `csrf`; see docs/design.md.
+//! save path, then the API's invalidation), admins delete through `delete`, administer users and API keys through `admin` and `admin_keys`, and editors import through `import` (all three call the API's own handlers). Sessions and CSRF: `session`, `csrf`; see docs/design.md.
 
 mod admin;
 mod admin_keys;

@@ -15,7 +15,11 @@ async fn admin_session(app: &TestApp) -> (String, String) {
 
 /// The user id in the role form of `username`'s row.
 async fn user_id(app: &TestApp, session: &str, username: &str) -> String {
-    let html = get_with_session(app, "/admin/users", session).await.text().await.unwrap();
+    let html = get_with_session(app, "/admin/users", session)
+        .await
+        .text()
+        .await
+        .unwrap();
     let row = html
         .split("<tr>")
         .find(|r| r.contains(&format!("<th scope=\"row\">{username}</th>")))
@@ -67,11 +71,19 @@ async fn an_admin_creates_a_user_who_can_then_sign_in(db: &TestDb) {
     .await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/admin/users");
-    let list = get_with_session(&app, "/admin/users", &session).await.text().await.unwrap();
+    let list = get_with_session(&app, "/admin/users", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(list.contains("nadia@example.com") && list.contains("Nadia N"), "{list}");
 
     let hers = sign_in(&app, "nadia", "nadia-password-123").await;
-    assert_eq!(get_with_session(&app, "/metrics/new", &hers).await.status(), 200, "an editor");
+    assert_eq!(
+        get_with_session(&app, "/metrics/new", &hers).await.status(),
+        200,
+        "an editor"
+    );
 
     // The same username again: the API's conflict, shown on the form.
     let r = post_form(
@@ -102,7 +114,11 @@ async fn an_admin_creates_a_user_who_can_then_sign_in(db: &TestDb) {
     )
     .await;
     assert_eq!(r.status(), 403);
-    let list = get_with_session(&app, "/admin/users", &session).await.text().await.unwrap();
+    let list = get_with_session(&app, "/admin/users", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(!list.contains("mallory"));
 }
 
@@ -122,7 +138,11 @@ async fn role_changes_take_effect_and_deactivation_ends_sessions(db: &TestDb) {
     )
     .await;
     assert_eq!(r.status(), 303);
-    assert_eq!(get_with_session(&app, "/metrics/new", &hers).await.status(), 200, "now an editor");
+    assert_eq!(
+        get_with_session(&app, "/metrics/new", &hers).await.status(),
+        200,
+        "now an editor"
+    );
     let r = post_form(
         &app,
         &format!("/admin/users/{id}/role"),
@@ -143,7 +163,11 @@ async fn role_changes_take_effect_and_deactivation_ends_sessions(db: &TestDb) {
     let r = get_with_session(&app, "/", &hers).await;
     assert_eq!(r.status(), 303, "her session ended");
     assert!(r.headers()["location"].to_str().unwrap().starts_with("/login"));
-    let list = get_with_session(&app, "/admin/users", &session).await.text().await.unwrap();
+    let list = get_with_session(&app, "/admin/users", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(list.contains("Reactivate"), "{list}");
 
     // As in the API, an admin cannot change their own role or status.
@@ -203,17 +227,32 @@ async fn an_api_key_is_shown_once_works_and_can_be_revoked(db: &TestDb) {
         &app,
         "/admin/api-keys",
         &session,
-        &[("csrf", &csrf), ("name", "nightly"), ("scope", "nope"), ("expires_in_days", "")],
+        &[
+            ("csrf", &csrf),
+            ("name", "nightly"),
+            ("scope", "nope"),
+            ("expires_in_days", ""),
+        ],
     )
     .await;
     assert_eq!(r.status(), 400);
-    assert!(r.text().await.unwrap().contains("<code class=\"path\">scopes[0]</code>"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("<code class=\"path\">scopes[0]</code>")
+    );
 
     let r = post_form(
         &app,
         "/admin/api-keys",
         &session,
-        &[("csrf", &csrf), ("name", "nightly"), ("scope", "read"), ("expires_in_days", "30")],
+        &[
+            ("csrf", &csrf),
+            ("name", "nightly"),
+            ("scope", "read"),
+            ("expires_in_days", "30"),
+        ],
     )
     .await;
     assert_eq!(r.status(), 201);
@@ -223,7 +262,11 @@ async fn an_api_key_is_shown_once_works_and_can_be_revoked(db: &TestDb) {
     let secret = html[start..].split('<').next().unwrap().to_string();
     assert!(secret.starts_with("mdl_"), "{secret}");
 
-    let again = get_with_session(&app, "/admin/api-keys", &session).await.text().await.unwrap();
+    let again = get_with_session(&app, "/admin/api-keys", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(again.contains("nightly") && !again.contains(&secret), "shown once");
 
     let with_key = || {
@@ -242,7 +285,11 @@ async fn an_api_key_is_shown_once_works_and_can_be_revoked(db: &TestDb) {
     let r = post_form(&app, &action, &session, &[("csrf", &csrf)]).await;
     assert_eq!(r.status(), 303);
     assert_eq!(with_key().await.unwrap().status(), 401);
-    let after = get_with_session(&app, "/admin/api-keys", &session).await.text().await.unwrap();
+    let after = get_with_session(&app, "/admin/api-keys", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(after.contains("revoked"));
 }
 

@@ -22,7 +22,10 @@ async fn an_admin_creates_a_user_and_changes_their_role(db: &TestDb) {
     b.click("form.fields button[type=submit]").await;
     b.wait_for_url(|u| u.ends_with("/admin/users")).await;
     let table = b.text("table.admin-users").await;
-    assert!(table.contains("olga@example.com") && table.contains("viewer"), "{table}");
+    assert!(
+        table.contains("olga@example.com") && table.contains("viewer"),
+        "{table}"
+    );
 
     // Olga's row is the only one with a role form (the admin's own has none).
     b.run("document.querySelector(\"select[id^='role-']\").value = 'editor'; return true;")

@@ -67,12 +67,18 @@ async fn a_preview_writes_nothing_and_the_confirmation_applies_it(db: &TestDb) {
     .await;
     assert_eq!(r.status(), 303);
     let done = r.headers()["location"].to_str().unwrap().to_string();
-    assert!(done.starts_with("/import?created=") && done.ends_with("&updated=0&unchanged=0"), "{done}");
+    assert!(
+        done.starts_with("/import?created=") && done.ends_with("&updated=0&unchanged=0"),
+        "{done}"
+    );
     assert_eq!(metric_count(&app, &token).await, 12);
     let done = get_with_session(&app, &done, &session).await;
     assert!(done.text().await.unwrap().contains("The import was applied"));
     let catalog = get_with_session(&app, "/", &session).await.text().await.unwrap();
-    assert!(catalog.contains("METRIC-LOGIN-SUCCESS-RATE"), "the cached page turned over");
+    assert!(
+        catalog.contains("METRIC-LOGIN-SUCCESS-RATE"),
+        "the cached page turned over"
+    );
 }
 
 async fn errors_are_listed_by_field_path_and_nothing_is_written(db: &TestDb) {
@@ -124,7 +130,11 @@ async fn oversized_documents_and_missing_tokens_are_refused(db: &TestDb) {
         &app,
         "/import/preview",
         &session,
-        &[("csrf", "0123456789abcdef0123456789abcdef"), ("format", "json"), ("document", small)],
+        &[
+            ("csrf", "0123456789abcdef0123456789abcdef"),
+            ("format", "json"),
+            ("document", small),
+        ],
     )
     .await;
     assert_eq!(r.status(), 403, "wrong token");
