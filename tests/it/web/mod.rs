@@ -1,6 +1,7 @@
 //! The web catalog: pages, sign-in, sessions and CSRF over plain HTTP (`http`, `sessions`),
-//! editing and the metric page in depth (`editing`, `metric_depth`), and journeys in headless
-//! Chromium driven through WebDriver (`journeys`, `edit_journeys`, `accessibility`).
+//! editing and the metric page in depth (`editing`, `metric_depth`), the admin and import pages
+//! (`admin`, `import`), and journeys in headless Chromium driven through WebDriver (`journeys`,
+//! `edit_journeys`, `admin_journeys`, `accessibility`).
 //! Browser tests print a SKIPPED line when `chromedriver` is not on `PATH`, and fail instead
 //! under `MDL_REQUIRE_SERVICES=1` or `MDL_REQUIRE_BROWSER=1`.
 
