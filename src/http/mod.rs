@@ -1,11 +1,11 @@
 //! The HTTP server: router, shared state, start-up and graceful shutdown.
 
-mod api_keys;
+pub(crate) mod api_keys;
 mod auth;
 mod cache_layer;
 mod cache_stats;
-mod caller;
-mod catalog;
+pub(crate) mod caller;
+pub(crate) mod catalog;
 pub mod client;
 mod conditional;
 mod entities;
@@ -31,7 +31,7 @@ pub mod routes;
 mod schemas;
 pub mod serve;
 mod user_cache;
-mod users;
+pub(crate) mod users;
 mod versions;
 mod warm;
 

@@ -1,8 +1,10 @@
 //! The web catalog: server-rendered pages for people, beside the API and on the same store,
 //! users, limits and cache invalidation rules. Every page works without JavaScript; the one
 //! script only adds a copy button. Editors change metrics through `edit` (the API's parse and
-//! save path, then the API's invalidation), admins delete through `delete`. Sessions and CSRF: `session`, `csrf`; see docs/design.md.
+//! save path, then the API's invalidation), admins delete through `delete`, administer users and API keys through `admin` and `admin_keys`, and editors import through `import` (all three call the API's own handlers). Sessions and CSRF: `session`, `csrf`; see docs/design.md.
 
+mod admin;
+mod admin_keys;
 mod assets;
 mod catalog;
 mod catalog_view;
@@ -15,6 +17,7 @@ mod domains;
 mod edit;
 mod edit_view;
 mod error;
+mod import;
 mod links;
 mod login;
 mod metric_page;
@@ -37,7 +40,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 /// The pages' route templates, registered with the per-route figures like the API's.
-pub const ROUTES: [&str; 16] = [
+pub const ROUTES: [&str; 24] = [
     "/",
     "/domains",
     "/domains/{id}",
@@ -54,6 +57,14 @@ pub const ROUTES: [&str; 16] = [
     "/metrics/{id}/edit",
     "/metrics/{id}/delete",
     "/assets/{file}",
+    "/admin/users",
+    "/admin/users/new",
+    "/admin/users/{id}/role",
+    "/admin/users/{id}/status",
+    "/admin/api-keys",
+    "/admin/api-keys/{id}/revoke",
+    "/import",
+    "/import/preview",
 ];
 
 /// The pages, to be merged into the application's router. `auth_max_body` bounds the sign-in
@@ -78,6 +89,14 @@ pub fn router(auth_max_body: usize) -> Router<AppState> {
         .route("/metrics/{id}/edit", get(edit::edit_form).post(edit::update))
         .route("/metrics/{id}/delete", get(delete::confirm).post(delete::delete))
         .route("/assets/{file}", get(assets::serve))
+        .route("/admin/users", get(admin::list))
+        .route("/admin/users/new", get(admin::new_form).post(admin::create))
+        .route("/admin/users/{id}/role", post(admin::set_role))
+        .route("/admin/users/{id}/status", post(admin::set_status))
+        .route("/admin/api-keys", get(admin_keys::list).post(admin_keys::create))
+        .route("/admin/api-keys/{id}/revoke", post(admin_keys::revoke))
+        .route("/import", get(import::form).post(import::apply))
+        .route("/import/preview", post(import::preview))
         .merge(forms)
         .route_layer(axum::middleware::from_fn(crate::http::route_layer::tag_only))
         .layer(axum::middleware::map_response(page_policy))

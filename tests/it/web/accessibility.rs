@@ -96,7 +96,49 @@ async fn editing_pages_have_no_serious_violations(db: &TestDb) {
     b.close().await;
 }
 
+/// The admin pages (users, the new-user form with its field errors, API keys with a new
+/// secret showing) and the import form and its preview.
+async fn admin_and_import_pages_have_no_serious_violations(db: &TestDb) {
+    let app = spawn(db, false).await;
+    let Some(b) = browser().await else { return };
+    b.sign_in(&app.base, "admin", ADMIN_PASSWORD).await;
+    let mut found = Vec::new();
+
+    b.goto(&app.url("/admin/users/new")).await;
+    b.fill("#f-username", "x").await;
+    b.fill("#f-email", "x@example.com").await;
+    b.fill("#f-password", "short").await;
+    b.click("form.fields button[type=submit]").await;
+    b.text(".field-error").await;
+    found.push(("new user with errors", serious_violations(&b).await));
+    b.fill("#f-username", "zoe").await;
+    b.fill("#f-email", "zoe@example.com").await;
+    b.fill("#f-password", "zoe-password-123").await;
+    b.click("form.fields button[type=submit]").await;
+    b.wait_for_url(|u| u.ends_with("/admin/users")).await;
+    found.push(("users", serious_violations(&b).await));
+
+    b.goto(&app.url("/admin/api-keys")).await;
+    b.fill("#f-name", "axe").await;
+    b.click("form.fields button[type=submit]").await;
+    b.text("#new-key").await;
+    found.push(("api keys with a new secret", serious_violations(&b).await));
+
+    b.goto(&app.url("/import")).await;
+    found.push(("import", serious_violations(&b).await));
+    b.fill("#document", r#"{"metrics": []}"#).await;
+    b.click("form.editor button[type=submit]").await;
+    b.text("table.import-preview").await;
+    found.push(("import preview", serious_violations(&b).await));
+
+    for (page, violations) in found {
+        assert!(violations.is_empty(), "{page}: {violations:#?}");
+    }
+    b.close().await;
+}
+
 backend_tests!(
+    admin_and_import_pages_have_no_serious_violations,
     login_catalog_and_metric_pages_have_no_serious_violations,
     editing_pages_have_no_serious_violations,
 );
