@@ -134,7 +134,9 @@ impl Browser {
     /// The page on screen, and everything it loaded (styles, scripts, images, fetches), came
     /// from the server under test: no page calls another host.
     pub async fn assert_same_origin(&self) {
-        let Some(origin) = self.origin.lock().unwrap().clone() else { return };
+        let Some(origin) = self.origin.lock().unwrap().clone() else {
+            return;
+        };
         let seen = self
             .run(
                 "if (!location.protocol.startsWith('http')) return []; \
@@ -149,7 +151,10 @@ impl Browser {
             .into_iter()
             .filter(|u| !u.starts_with(&format!("{origin}/")) && !u.starts_with("data:"))
             .collect();
-        assert!(foreign.is_empty(), "requests to another host than {origin}: {foreign:?}");
+        assert!(
+            foreign.is_empty(),
+            "requests to another host than {origin}: {foreign:?}"
+        );
     }
 
     /// A PNG of the page on screen; also written to `$MDL_SCREENSHOTS/NAME.png` when that is set
