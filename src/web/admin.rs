@@ -63,10 +63,7 @@ pub struct NewUserPage {
 impl NewUserPage {
     /// The message for `field`, if the API named it.
     pub fn error_for(&self, field: &str) -> Option<&str> {
-        self.errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.as_str())
+        error_for(&self.errors, field)
     }
 
     /// The text inputs: name, label, type, value.
@@ -81,12 +78,18 @@ impl NewUserPage {
 
     /// Errors not tied to one of the form's inputs (a taken username, say).
     pub fn other_errors(&self) -> Vec<&FieldError> {
-        const SHOWN: [&str; 5] = ["username", "email", "full_name", "role", "password"];
-        self.errors
-            .iter()
-            .filter(|e| !SHOWN.contains(&e.field.as_str()))
-            .collect()
+        other_errors(&self.errors, &["username", "email", "full_name", "role", "password"])
     }
+}
+
+/// The API's message for one of a form's fields, shown beside its input.
+pub fn error_for<'e>(errors: &'e [FieldError], field: &str) -> Option<&'e str> {
+    errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+}
+
+/// The errors about none of the fields a form shows, listed above it.
+pub fn other_errors<'e>(errors: &'e [FieldError], shown: &[&str]) -> Vec<&'e FieldError> {
+    errors.iter().filter(|e| !shown.contains(&e.field.as_str())).collect()
 }
 
 /// The API's field errors from its answer, or the error itself when it is not about fields.
@@ -248,36 +251,56 @@ fn no_change() -> UpdateUser {
     }
 }
 
+/// Which of a user's fields a row's form changes.
+#[derive(Clone, Copy)]
+enum UserField {
+    Role,
+    Status,
+}
+
 pub async fn set_role(
-    State(state): State<AppState>,
-    Reader(visitor): Reader,
+    state: State<AppState>,
+    reader: Reader,
     uri: Uri,
     id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let caller = admin_user(&visitor, &uri)?;
-    let form = checked_form(&visitor, &headers, &body)?;
-    let req = UpdateUser {
-        role: Some(form.get("role").cloned().unwrap_or_default()),
-        ..no_change()
-    };
-    change(&state, caller, user_id(id)?, req).await
+    set_field(state, reader, uri, id, headers, body, UserField::Role).await
 }
 
 pub async fn set_status(
+    state: State<AppState>,
+    reader: Reader,
+    uri: Uri,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    set_field(state, reader, uri, id, headers, body, UserField::Status).await
+}
+
+async fn set_field(
     State(state): State<AppState>,
     Reader(visitor): Reader,
     uri: Uri,
     id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Bytes,
+    field: UserField,
 ) -> Result<Response, WebError> {
     let caller = admin_user(&visitor, &uri)?;
     let form = checked_form(&visitor, &headers, &body)?;
-    let req = UpdateUser {
-        status: Some(form.get("status").cloned().unwrap_or_default()),
-        ..no_change()
+    let value = |name: &str| Some(form.get(name).cloned().unwrap_or_default());
+    let req = match field {
+        UserField::Role => UpdateUser {
+            role: value("role"),
+            ..no_change()
+        },
+        UserField::Status => UpdateUser {
+            status: value("status"),
+            ..no_change()
+        },
     };
     change(&state, caller, user_id(id)?, req).await
 }

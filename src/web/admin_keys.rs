@@ -2,7 +2,7 @@
 //! created and revoked through the API's handlers. The secret appears once, on the answer to
 //! the creating POST, which no cache keeps.
 
-use super::admin::{admin_user, data_of, field_errors};
+use super::admin::{admin_user, data_of, error_for, field_errors, other_errors};
 use super::edit::checked_form;
 use super::error::WebError;
 use super::pages::{Chrome, html};
@@ -47,18 +47,11 @@ pub struct KeysPage {
 
 impl KeysPage {
     pub fn error_for(&self, field: &str) -> Option<&str> {
-        self.errors
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.as_str())
+        error_for(&self.errors, field)
     }
 
     pub fn other_errors(&self) -> Vec<&FieldError> {
-        const SHOWN: [&str; 3] = ["name", "scopes[0]", "expires_in_days"];
-        self.errors
-            .iter()
-            .filter(|e| !SHOWN.contains(&e.field.as_str()))
-            .collect()
+        other_errors(&self.errors, &["name", "scopes[0]", "expires_in_days"])
     }
 }
 
