@@ -24,9 +24,9 @@ from mdl_client.models import (
 BASE = os.environ["MDL_URL"]
 
 
-def check(cond: bool, what: str) -> None:
+def check(cond: bool, what: str, detail: str = "") -> None:
     if not cond:
-        print(f"client smoke: FAILED: {what}", file=sys.stderr)
+        print(f"client smoke: FAILED: {what} {detail}", file=sys.stderr)
         sys.exit(1)
     print(f"  ok: {what}")
 
@@ -36,7 +36,11 @@ def main() -> None:
         client=Client(base_url=BASE),
         body=LoginRequest(username="admin", password=os.environ["MDL_PASSWORD"]),
     )
-    check(r.status_code == 200 and isinstance(r.parsed, SessionResponse), "log in")
+    check(
+        r.status_code == 200 and isinstance(r.parsed, SessionResponse),
+        "log in",
+        f"(got {r.status_code}: {r.content[:300]!r})",
+    )
     api = AuthenticatedClient(base_url=BASE, token=r.parsed.data.tokens.access_token)
 
     metric_id = f"SMOKE-{uuid.uuid4().hex[:8].upper()}"

@@ -41,6 +41,8 @@ pub struct UpdateUser {
     pub full_name: Option<Option<String>>,
     pub role: Option<String>,
     pub status: Option<String>,
+    /// An admin setting another user's password; everyone changes their own through
+    /// `POST /api/v1/auth/change-password`, which asks for the current one.
     pub password: Option<String>,
 }
 
@@ -212,7 +214,9 @@ pub async fn update(
         }
     }
     if let Some(password) = &req.password {
-        if is_self && !is_admin {
+        // Even an admin changes their own password through change-password, which asks for the
+        // current one: a stolen access token alone must not be enough to take the account over.
+        if is_self {
             return Err(ApiError::Authorization(
                 "use /api/v1/auth/change-password to change your own password".into(),
             ));

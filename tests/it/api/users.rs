@@ -102,7 +102,7 @@ async fn deactivation_locks_the_user_out_at_once(app: &TestApp, admin: &str, car
     assert_eq!(app.login("carol", "carol-password-1").await.status(), 401);
 }
 
-/// So an admin cannot lock themselves out.
+/// So an admin cannot lock themselves out, nor a stolen token take the account over.
 async fn admins_cannot_demote_or_delete_themselves(app: &TestApp, db: &TestDb, admin: &str) {
     let (admin_user, _) = db.store.find_user("admin").await.unwrap().unwrap();
     let own = format!("/api/v1/users/{}", admin_user.user_id);
@@ -119,6 +119,15 @@ async fn admins_cannot_demote_or_delete_themselves(app: &TestApp, db: &TestDb, a
         error_code(app.send(Method::DELETE, &own, admin, None).await).await.0,
         409
     );
+    // Their own password goes through change-password, which asks for the current one.
+    let set = json!({ "password": "a-new-admin-password-1" });
+    assert_eq!(
+        error_code(app.send(Method::PATCH, &own, admin, Some(&set)).await)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(app.get("/api/v1/auth/me", admin).await.status(), 200);
 }
 
 backend_tests!(user_administration_over_http);
