@@ -349,6 +349,10 @@ pub struct CacheConfig {
     /// Size bound of the in-process tier, MiB of stored response bytes.
     #[arg(long = "l1-capacity-mb", env = "MDL_L1_CAPACITY_MB", default_value_t = 64)]
     pub l1_capacity_mb: u64,
+    /// Size bound of the web pages kept framed and compressed for each session (the pages'
+    /// shared content is in the in-process tier above), MiB.
+    #[arg(long = "page-capacity-mb", env = "MDL_PAGE_CAPACITY_MB", default_value_t = 32)]
+    pub page_capacity_mb: u64,
     /// Lifetime of an in-process entry, seconds: the staleness bound across instances when
     /// Redis cannot deliver invalidations.
     #[arg(long = "l1-ttl", env = "MDL_L1_TTL", default_value_t = 60)]
@@ -379,6 +383,7 @@ impl Default for CacheConfig {
             ttl_s: 300,
             max_ttl_s: 3600,
             l1_capacity_mb: 64,
+            page_capacity_mb: 32,
             l1_ttl_s: 60,
             warming: true,
             warm_interval_min: 30,
@@ -403,8 +408,8 @@ impl CacheConfig {
         if self.ttl_s == 0 || self.max_ttl_s == 0 || self.l1_ttl_s == 0 {
             problems.push("CACHE_TTL, CACHE_MAX_TTL and MDL_L1_TTL must be positive".into());
         }
-        if self.l1_capacity_mb == 0 {
-            problems.push("MDL_L1_CAPACITY_MB must be at least 1".into());
+        if self.l1_capacity_mb == 0 || self.page_capacity_mb == 0 {
+            problems.push("MDL_L1_CAPACITY_MB and MDL_PAGE_CAPACITY_MB must be at least 1".into());
         }
         if self.warm_interval_min == 0 {
             problems.push("CACHE_WARM_INTERVAL must be at least 1 minute".into());
@@ -430,6 +435,7 @@ impl fmt::Debug for CacheConfig {
             .field("ttl_s", &self.ttl_s)
             .field("max_ttl_s", &self.max_ttl_s)
             .field("l1_capacity_mb", &self.l1_capacity_mb)
+            .field("page_capacity_mb", &self.page_capacity_mb)
             .field("l1_ttl_s", &self.l1_ttl_s)
             .field("warming", &self.warming)
             .field("warm_interval_min", &self.warm_interval_min)

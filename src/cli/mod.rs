@@ -34,6 +34,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// One value, parsed once at start: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the HTTP server.
     Serve(crate::config::ServeConfig),

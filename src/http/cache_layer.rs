@@ -184,7 +184,7 @@ const GZIP: usize = 2;
 /// (q-values and `*` read as RFC 9110 says). Only then is a stored gzip body sent as it is;
 /// otherwise the identity body goes on to the compression layer, which encodes it the way the
 /// client prefers. A tie goes to gzip: it is already compressed, so it costs nothing.
-fn prefers_gzip(headers: &HeaderMap) -> bool {
+pub(crate) fn prefers_gzip(headers: &HeaderMap) -> bool {
     let mut explicit: [Option<f32>; 4] = [None; 4];
     let mut wildcard = None;
     let items = headers
@@ -217,7 +217,7 @@ fn prefers_gzip(headers: &HeaderMap) -> bool {
 
 /// The entry as an answer to this client: 304 when its `If-None-Match` matches, gzip bytes as
 /// stored when gzip is what it prefers, else the identity body (compressed further out).
-fn answer(entry: &Arc<CachedResponse>, conditions: &HeaderMap, gzip_ok: bool) -> Response {
+pub(crate) fn answer(entry: &Arc<CachedResponse>, conditions: &HeaderMap, gzip_ok: bool) -> Response {
     let gzip = entry.encoding == Encoding::Gzip;
     if (!gzip || gzip_ok) && !(entry.status == StatusCode::OK && conditions.contains_key(header::IF_NONE_MATCH)) {
         // The common case: the body as stored, with the headers built when it was stored.

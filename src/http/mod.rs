@@ -2,7 +2,7 @@
 
 pub(crate) mod api_keys;
 mod auth;
-mod cache_layer;
+pub(crate) mod cache_layer;
 mod cache_stats;
 pub(crate) mod caller;
 pub(crate) mod catalog;
@@ -75,6 +75,7 @@ pub struct Shared {
     pub imports: Arc<tokio::sync::Semaphore>,
     pub proxies: client::TrustedProxies,
     pub users: user_cache::UserCache,
+    pub web: Arc<crate::web::WebState>,
     pub cache: crate::cache::ResponseCache,
     /// The store's circuit breaker (the store above is wrapped by it).
     pub breaker: Arc<crate::store::guard::Breaker>,
@@ -145,6 +146,7 @@ impl Application {
             imports: Arc::new(tokio::sync::Semaphore::new(config.limits.import_concurrency.max(1))),
             proxies,
             users: user_cache::UserCache::new(Duration::from_secs(config.user_cache_ttl_s)),
+            web: Arc::new(crate::web::WebState::new(&config)),
             store,
             config: Arc::new(config),
             tokens,
@@ -184,13 +186,19 @@ impl Application {
         let mut background = tokio::task::JoinSet::new();
         background.spawn(state.cache.clone().follow_invalidations());
         let mut user_events = state.cache.user_events();
-        let users = state.users.clone();
+        let (users, web) = (state.users.clone(), state.web.clone());
         background.spawn(async move {
             loop {
                 match user_events.recv().await {
-                    Ok(user_id) => users.forget(&user_id).await,
+                    Ok(user_id) => {
+                        users.forget(&user_id).await;
+                        web.forget_sessions();
+                    }
                     // Missed some: forgetting everyone is always safe.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => users.forget_all(),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        users.forget_all();
+                        web.forget_sessions();
+                    }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 }
             }

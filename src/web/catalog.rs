@@ -4,7 +4,7 @@
 use super::catalog_view::{self, FACET_VALUES};
 use super::error::WebError;
 use super::page_cache::{self, Fragment};
-use super::pages::{CatalogMain, framed};
+use super::pages::CatalogMain;
 use super::session::Reader;
 use crate::http::AppState;
 use crate::http::metrics::metric_query;
@@ -32,7 +32,12 @@ pub const CATALOG_PARAMS: &[&str] = &[
     "limit",
 ];
 
-pub async fn page(State(state): State<AppState>, Reader(visitor): Reader, uri: Uri) -> Result<Response, WebError> {
+pub async fn page(
+    State(state): State<AppState>,
+    Reader(visitor): Reader,
+    gzip: page_cache::Gzip,
+    uri: Uri,
+) -> Result<Response, WebError> {
     // Refused before the cache sees it: only queries the page accepts become keys.
     let params = Params::parse(uri.query(), CATALOG_PARAMS)?;
     let mut query = metric_query(&params)?;
@@ -55,6 +60,6 @@ pub async fn page(State(state): State<AppState>, Reader(visitor): Reader, uri: U
             main: CatalogMain { view }.render()?,
         })
     };
-    let (fragment, outcome) = page_cache::fragment(&state, "/", &uri, page_cache::variant(&visitor), render).await?;
-    Ok(framed(&fragment, &visitor, outcome))
+    let content = page_cache::fragment(&state, "/", &uri, page_cache::variant(&visitor), render).await?;
+    page_cache::whole(&state, &visitor, gzip, &content)
 }

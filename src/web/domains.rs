@@ -5,7 +5,6 @@ use super::domain_view::{self, DomainMain, DomainsMain, METRICS_SHOWN};
 use super::error::WebError;
 use super::objectives::{all_entities, path_id};
 use super::page_cache::{self, Fragment};
-use super::pages::framed;
 use super::session::Reader;
 use crate::http::AppState;
 use crate::http::query::Params;
@@ -16,7 +15,12 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::Response;
 
-pub async fn list(State(state): State<AppState>, Reader(visitor): Reader, uri: Uri) -> Result<Response, WebError> {
+pub async fn list(
+    State(state): State<AppState>,
+    Reader(visitor): Reader,
+    gzip: page_cache::Gzip,
+    uri: Uri,
+) -> Result<Response, WebError> {
     Params::parse(uri.query(), &[])?;
     let render = async {
         let (domains, cut) = all_entities(&*state.store, EntityKind::Domain).await?;
@@ -27,13 +31,14 @@ pub async fn list(State(state): State<AppState>, Reader(visitor): Reader, uri: U
         })
     };
     let variant = page_cache::variant(&visitor);
-    let (fragment, outcome) = page_cache::fragment(&state, "/domains", &uri, variant, render).await?;
-    Ok(framed(&fragment, &visitor, outcome))
+    let content = page_cache::fragment(&state, "/domains", &uri, variant, render).await?;
+    page_cache::whole(&state, &visitor, gzip, &content)
 }
 
 pub async fn page(
     State(state): State<AppState>,
     Reader(visitor): Reader,
+    gzip: page_cache::Gzip,
     uri: Uri,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, WebError> {
@@ -62,6 +67,6 @@ pub async fn page(
         })
     };
     let variant = page_cache::variant(&visitor);
-    let (fragment, outcome) = page_cache::fragment(&state, "/domains/{id}", &uri, variant, render).await?;
-    Ok(framed(&fragment, &visitor, outcome))
+    let content = page_cache::fragment(&state, "/domains/{id}", &uri, variant, render).await?;
+    page_cache::whole(&state, &visitor, gzip, &content)
 }

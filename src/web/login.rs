@@ -141,7 +141,7 @@ pub async fn logout(
     body: Bytes,
 ) -> Result<Response, WebError> {
     csrf::check_origin(&headers)?;
-    if let Some(token) = &visitor.session {
+    if let (Some(token), Some(user)) = (&visitor.session, &visitor.user) {
         let form = fields(&body);
         let sent = form.get("csrf").map(String::as_str).unwrap_or_default();
         if !csrf::same(sent, &csrf::session_token(token)) {
@@ -149,7 +149,7 @@ pub async fn logout(
                 "The sign-out form was missing its security token. Reload the page and try again.".into(),
             ));
         }
-        session::end(&state, token).await?;
+        session::end(&state, token, &user.user_id).await?;
     }
     let mut response = Redirect::to("/login").into_response();
     response.headers_mut().append(

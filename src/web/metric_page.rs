@@ -3,7 +3,7 @@
 use super::error::WebError;
 use super::metric_view;
 use super::page_cache::{self, Fragment};
-use super::pages::{MetricMain, framed};
+use super::pages::MetricMain;
 use super::referrers;
 use super::session::Reader;
 use crate::catalog::Format;
@@ -38,6 +38,7 @@ async fn load(state: &AppState, id: Result<Path<String>, PathRejection>) -> Resu
 pub async fn page(
     State(state): State<AppState>,
     Reader(visitor): Reader,
+    gzip: page_cache::Gzip,
     uri: Uri,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, WebError> {
@@ -60,7 +61,7 @@ pub async fn page(
         })
     };
     let variant = page_cache::variant(&visitor);
-    let (fragment, outcome) = page_cache::fragment(&state, "/metrics/{id}", &uri, variant, render).await?;
+    let content = page_cache::fragment(&state, "/metrics/{id}", &uri, variant, render).await?;
     // The section naming who refers to this metric depends on every other metric and
     // objective, so it is cached apart and turns over on their writes, not this page's.
     let referrers_uri: Uri = format!("{}/referred-by", uri.path())
@@ -74,13 +75,12 @@ pub async fn page(
             main: found.render()?,
         })
     };
-    let (refs, _) = page_cache::fragment(&state, REFERRERS_ROUTE, &referrers_uri, "all", referrers).await?;
-    let page = Fragment {
-        title: fragment.title,
+    let refs = page_cache::fragment(&state, REFERRERS_ROUTE, &referrers_uri, "all", referrers).await?;
+    page_cache::respond(&state, &visitor, gzip, &[&content, &refs], || {
         // The marker is template text: escaped content can never contain it.
-        main: fragment.main.replacen(REFERRERS_MARKER, &refs.main, 1),
-    };
-    Ok(framed(&page, &visitor, outcome))
+        let main = content.main()?.replacen(REFERRERS_MARKER, refs.main()?, 1);
+        Ok((content.title()?.to_string(), main))
+    })
 }
 
 #[derive(Deserialize)]

@@ -32,8 +32,31 @@ mod session;
 mod stats;
 mod stats_view;
 
+use crate::config::ServeConfig;
 use crate::http::AppState;
 use axum::Router;
+use std::time::Duration;
+
+/// What the pages keep in memory beside the response cache: live sessions, and whole pages
+/// framed for a session.
+pub struct WebState {
+    sessions: session::SessionMemo,
+    pages: page_cache::FramedPages,
+}
+
+impl WebState {
+    pub fn new(config: &ServeConfig) -> WebState {
+        WebState {
+            sessions: session::SessionMemo::new(Duration::from_secs(config.user_cache_ttl_s)),
+            pages: page_cache::FramedPages::new(&config.cache),
+        }
+    }
+
+    /// A user changed (role, status, sessions) here or on another instance.
+    pub fn forget_sessions(&self) {
+        self.sessions.forget_all();
+    }
+}
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;

@@ -4,7 +4,6 @@
 use super::error::WebError;
 use super::objective_view::{self, ObjectiveMain, ObjectivesMain};
 use super::page_cache::{self, Fragment};
-use super::pages::framed;
 use super::session::Reader;
 use crate::catalog::report::objective_report;
 use crate::domain::report::ObjectiveReport;
@@ -39,7 +38,12 @@ pub fn path_id(id: Result<Path<String>, PathRejection>) -> Result<String, WebErr
     Ok(crate::http::path_id::checked(id)?)
 }
 
-pub async fn list(State(state): State<AppState>, Reader(visitor): Reader, uri: Uri) -> Result<Response, WebError> {
+pub async fn list(
+    State(state): State<AppState>,
+    Reader(visitor): Reader,
+    gzip: page_cache::Gzip,
+    uri: Uri,
+) -> Result<Response, WebError> {
     Params::parse(uri.query(), &[])?;
     let render = async {
         let (objectives, cut) = all_entities(&*state.store, EntityKind::Objective).await?;
@@ -54,13 +58,14 @@ pub async fn list(State(state): State<AppState>, Reader(visitor): Reader, uri: U
         })
     };
     let variant = page_cache::variant(&visitor);
-    let (fragment, outcome) = page_cache::fragment(&state, "/objectives", &uri, variant, render).await?;
-    Ok(framed(&fragment, &visitor, outcome))
+    let content = page_cache::fragment(&state, "/objectives", &uri, variant, render).await?;
+    page_cache::whole(&state, &visitor, gzip, &content)
 }
 
 pub async fn page(
     State(state): State<AppState>,
     Reader(visitor): Reader,
+    gzip: page_cache::Gzip,
     uri: Uri,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, WebError> {
@@ -77,8 +82,8 @@ pub async fn page(
         })
     };
     let variant = page_cache::variant(&visitor);
-    let (fragment, outcome) = page_cache::fragment(&state, "/objectives/{id}", &uri, variant, render).await?;
-    Ok(framed(&fragment, &visitor, outcome))
+    let content = page_cache::fragment(&state, "/objectives/{id}", &uri, variant, render).await?;
+    page_cache::whole(&state, &visitor, gzip, &content)
 }
 
 /// The report as a Word file, as the API serves it, for a browser session.

@@ -3,12 +3,6 @@
 
 use super::catalog_view::CatalogView;
 use super::metric_view::MetricView;
-use super::page_cache::Fragment;
-use crate::cache::Outcome;
-use axum::http::HeaderName;
-
-/// As on the API's cached reads.
-const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 use super::session::Visitor;
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -98,22 +92,8 @@ pub struct ErrorPage {
     pub message: String,
 }
 
-/// A page from its (possibly cached) content, framed for this visitor; `X-Cache` says where
-/// the content came from, as on API reads.
-pub fn framed(fragment: &Fragment, visitor: &Visitor, outcome: Outcome) -> Response {
-    let page = Framed {
-        chrome: Chrome::new(fragment.title.clone(), visitor),
-        main: &fragment.main,
-    };
-    let mut response = html(StatusCode::OK, &page);
-    response
-        .headers_mut()
-        .insert(X_CACHE, HeaderValue::from_static(outcome.header()));
-    response
-}
-
 /// A rendered page. Each carries who is signed in and a session-bound token, so no shared
-/// cache may keep it: `no-store` (the server caches the content, see `page_cache`).
+/// cache may keep it: `no-store` (the server keeps pages itself, see `page_cache`).
 pub fn html(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(body) => (

@@ -4,6 +4,11 @@
 //! the API already performs (password change, logout-all, deactivation) end web sessions too.
 //! The hash is domain-separated from API refresh tokens: a session cookie presented to
 //! `/api/v1/auth/refresh` matches nothing.
+//!
+//! Which user a live session belongs to is kept in memory for `MDL_USER_CACHE_TTL`, as the
+//! user records are, so a page view does not query the database. Logging out drops the entry
+//! here and, like every user event, tells the other instances through Redis; without Redis
+//! they notice within that TTL, as they do a deactivated user.
 
 use super::error::WebError;
 use crate::domain::user::{User, UserStatus};
@@ -12,8 +17,10 @@ use crate::http::client::ClientAddr;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
+use moka::sync::Cache;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub const SESSION_COOKIE: &str = "mdl_session";
 
@@ -69,17 +76,52 @@ pub async fn start(state: &AppState, user: &User) -> Result<String, WebError> {
     Ok(token)
 }
 
-pub async fn end(state: &AppState, token: &str) -> Result<(), WebError> {
-    state.store.revoke_refresh_family(&session_hash(token), now_s()).await?;
+/// Ends the session of `token` (held by `user_id`) on every instance.
+pub async fn end(state: &AppState, token: &str, user_id: &str) -> Result<(), WebError> {
+    let hash = session_hash(token);
+    state.store.revoke_refresh_family(&hash, now_s()).await?;
+    state.web.sessions.forget(&hash);
+    // Every instance (this one included) drops its remembered sessions on a user event.
+    state.cache.announce_user(user_id).await;
     Ok(())
 }
 
+/// Live sessions by token hash, each with its user's id, for a short time.
+pub struct SessionMemo {
+    live: Cache<String, Arc<str>, foldhash::fast::RandomState>,
+}
+
+/// Sessions remembered at once; more evict the least used.
+const MEMO_CAPACITY: u64 = 100_000;
+
+impl SessionMemo {
+    pub fn new(ttl: Duration) -> SessionMemo {
+        SessionMemo {
+            live: Cache::builder()
+                .max_capacity(MEMO_CAPACITY)
+                .time_to_live(ttl)
+                .build_with_hasher(foldhash::fast::RandomState::default()),
+        }
+    }
+
+    fn forget(&self, hash: &str) {
+        self.live.invalidate(hash);
+    }
+
+    /// A user's status, role or sessions changed somewhere. Sessions are keyed by token, not
+    /// user, and such events are rare: forgetting them all costs one query per active session.
+    pub fn forget_all(&self) {
+        self.live.invalidate_all();
+    }
+}
+
 /// Who is looking at a page: a signed-in user (with the session's token, which the CSRF
-/// tokens derive from) or nobody.
+/// tokens derive from, and its hash, which keys what is kept for this session) or nobody.
 #[derive(Clone)]
 pub struct Visitor {
     pub user: Option<Arc<User>>,
     pub session: Option<String>,
+    pub session_hash: Option<String>,
     /// The request reached our edge over TLS (as a trusted proxy says): cookies get `Secure`.
     pub tls: bool,
 }
@@ -90,9 +132,18 @@ impl Visitor {
     }
 }
 
-async fn signed_in(state: &AppState, token: &str) -> Result<Option<Arc<User>>, WebError> {
-    let Some(user_id) = state.store.refresh_token_user(&session_hash(token), now_s()).await? else {
-        return Ok(None);
+async fn signed_in(state: &AppState, hash: &str) -> Result<Option<Arc<User>>, WebError> {
+    let memo = &state.web.sessions.live;
+    let user_id = match memo.get(hash) {
+        Some(id) => id,
+        None => {
+            let Some(id) = state.store.refresh_token_user(hash, now_s()).await? else {
+                return Ok(None);
+            };
+            let id: Arc<str> = id.into();
+            memo.insert(hash.to_string(), id.clone());
+            id
+        }
     };
     let user = state.users.get(&state.store, &user_id).await?;
     Ok(user.filter(|u| u.status == UserStatus::Active))
@@ -104,12 +155,14 @@ impl FromRequestParts<AppState> for Visitor {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
         let Ok(client) = ClientAddr::from_request_parts(parts, state).await;
         let token = cookie(&parts.headers, SESSION_COOKIE).map(str::to_string);
-        let user = match &token {
-            Some(t) => signed_in(state, t).await?,
+        let hash = token.as_deref().map(session_hash);
+        let user = match &hash {
+            Some(h) => signed_in(state, h).await?,
             None => None,
         };
         Ok(Visitor {
             session: token.filter(|_| user.is_some()),
+            session_hash: hash.filter(|_| user.is_some()),
             user,
             tls: client.tls,
         })

@@ -2,7 +2,6 @@
 
 use super::error::WebError;
 use super::page_cache::{self, Fragment};
-use super::pages::framed;
 use super::session::Reader;
 use super::stats_view::{self, StatsMain};
 use crate::http::AppState;
@@ -12,7 +11,12 @@ use axum::extract::State;
 use axum::http::Uri;
 use axum::response::Response;
 
-pub async fn page(State(state): State<AppState>, Reader(visitor): Reader, uri: Uri) -> Result<Response, WebError> {
+pub async fn page(
+    State(state): State<AppState>,
+    Reader(visitor): Reader,
+    gzip: page_cache::Gzip,
+    uri: Uri,
+) -> Result<Response, WebError> {
     Params::parse(uri.query(), &[])?;
     let render = async {
         let stats = state.store.stats().await?;
@@ -25,6 +29,6 @@ pub async fn page(State(state): State<AppState>, Reader(visitor): Reader, uri: U
         })
     };
     let variant = page_cache::variant(&visitor);
-    let (fragment, outcome) = page_cache::fragment(&state, "/stats", &uri, variant, render).await?;
-    Ok(framed(&fragment, &visitor, outcome))
+    let content = page_cache::fragment(&state, "/stats", &uri, variant, render).await?;
+    page_cache::whole(&state, &visitor, gzip, &content)
 }

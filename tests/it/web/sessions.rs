@@ -1,8 +1,12 @@
 //! Sign-in, sessions and CSRF over plain HTTP, on both backends.
 
-use super::forms::{client, get_with_session, post_login, session_csrf, set_cookie, sign_in, urlencoded};
-use crate::support::{ADMIN_PASSWORD, TestDb, backend_tests, load, spawn, spawn_with, test_config};
+use super::forms::{client, get_with_session, hidden, post_login, session_csrf, set_cookie, sign_in, urlencoded};
+use crate::cache::{pair, wait_for};
+use crate::support::{
+    ADMIN_PASSWORD, TestApp, TestDb, backend_tests, load, redis_prefix, redis_url, spawn, spawn_with, test_config,
+};
 use serde_json::json;
+use std::time::Duration;
 
 async fn the_session_cookie_is_http_only_lax_and_secure_behind_tls(db: &TestDb) {
     let app = spawn(db, false).await;
@@ -50,33 +54,136 @@ async fn a_wrong_password_shows_the_form_again(db: &TestDb) {
     assert!(page.contains("value=\"admin\""));
 }
 
-async fn logout_ends_the_session_on_every_instance(db: &TestDb) {
-    load(db).await;
-    let (a, b) = (spawn(db, false).await, spawn(db, false).await);
-    let session = sign_in(&a, "admin", ADMIN_PASSWORD).await;
-    assert_eq!(
-        get_with_session(&b, "/", &session).await.status(),
-        200,
-        "another instance knows it"
-    );
-    let csrf = session_csrf(&a, &session).await;
-
+async fn logout(app: &TestApp, session: &str) {
+    let csrf = session_csrf(app, session).await;
     let r = client()
-        .post(a.url("/logout"))
+        .post(app.url("/logout"))
         .header("cookie", format!("mdl_session={session}"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(urlencoded(&[("csrf", &csrf)]))
         .send()
         .await
         .unwrap();
-
     assert_eq!(r.status(), 303);
     assert!(set_cookie(&r, "mdl_session").unwrap().1.contains("Max-Age=0"));
-    for app in [&a, &b] {
-        let r = get_with_session(app, "/", &session).await;
-        assert_eq!(r.status(), 303, "the old cookie must not work any more");
-        assert_eq!(r.headers()["location"], "/login?next=%2F");
+}
+
+async fn signed_out(app: &TestApp, session: &str) -> bool {
+    let r = get_with_session(app, "/", session).await;
+    r.status() == 303 && r.headers()["location"] == "/login?next=%2F"
+}
+
+/// Instances sharing Redis hear of a logout at once (as of any user event).
+async fn logout_ends_the_session_on_every_instance(db: &TestDb) {
+    let Some(redis) = redis_url() else { return };
+    load(db).await;
+    let (a, b) = pair(db, &redis, &redis_prefix()).await;
+    let session = sign_in(&a, "admin", ADMIN_PASSWORD).await;
+    for _ in 0..2 {
+        // The second view comes from what B remembers of the session.
+        assert_eq!(
+            get_with_session(&b, "/", &session).await.status(),
+            200,
+            "another instance knows it"
+        );
     }
+
+    logout(&a, &session).await;
+
+    assert!(signed_out(&a, &session).await, "the old cookie must not work any more");
+    wait_for("B forgets the session", Duration::from_secs(2), async || {
+        signed_out(&b, &session).await
+    })
+    .await;
+}
+
+/// Without Redis, another instance notices a logout within `MDL_USER_CACHE_TTL`, as it does a
+/// deactivated user.
+async fn without_redis_a_logout_reaches_other_instances_within_the_user_cache_ttl(db: &TestDb) {
+    load(db).await;
+    let mut config = test_config();
+    config.user_cache_ttl_s = 1;
+    let (a, b) = (spawn_with(db, config.clone()).await, spawn_with(db, config).await);
+    let session = sign_in(&a, "admin", ADMIN_PASSWORD).await;
+    assert_eq!(get_with_session(&b, "/", &session).await.status(), 200);
+    let out = std::time::Instant::now();
+
+    logout(&a, &session).await;
+
+    assert!(signed_out(&a, &session).await);
+    wait_for("B forgets the session", Duration::from_secs(3), async || {
+        signed_out(&b, &session).await
+    })
+    .await;
+    assert!(out.elapsed() < Duration::from_secs(3));
+}
+
+/// Pages are kept framed per session: each visitor sees their own name and token, never
+/// another's, and a role change shows at once.
+async fn kept_pages_are_framed_for_their_own_session(db: &TestDb) {
+    load(db).await;
+    let app = spawn(db, false).await;
+    app.user(db, "vera", "viewer").await;
+    let admin = sign_in(&app, "admin", ADMIN_PASSWORD).await;
+    let vera = sign_in(&app, "vera", "vera-password-123").await;
+    let vera_again = sign_in(&app, "vera", "vera-password-123").await;
+    let page = async |session: &str| {
+        let r = get_with_session(&app, "/", session).await;
+        assert_eq!(r.status(), 200);
+        let cache = r.headers()["x-cache"].to_str().unwrap().to_string();
+        (r.text().await.unwrap(), cache)
+    };
+    let mut tokens = std::collections::HashMap::new();
+    for round in 0..2 {
+        for (session, name, role) in [
+            (&admin, "Administrator", "admin"),
+            (&vera, "vera", "viewer"),
+            (&vera_again, "vera", "viewer"),
+        ] {
+            let (html, _) = page(session).await;
+            assert!(
+                html.contains(&format!("<strong>{name}</strong> ({role})")),
+                "{name} is shown"
+            );
+            let csrf = hidden(&html, "csrf");
+            if round == 0 {
+                tokens.insert(session.clone(), csrf);
+            } else {
+                assert_eq!(tokens[session.as_str()], csrf, "each session keeps its own token");
+            }
+        }
+    }
+    let distinct: std::collections::HashSet<&String> = tokens.values().collect();
+    assert_eq!(distinct.len(), 3, "no session is shown another's token");
+    let (first, _) = page(&vera).await;
+    let (second, cache) = page(&vera).await;
+    assert_eq!(first, second, "a kept page is the same page");
+    assert_eq!(cache, "HIT");
+    assert!(!first.contains("href=\"/import\""), "a viewer gets no edit controls");
+
+    // An admin makes vera an editor: her next view shows the editing controls.
+    let token = app.token().await;
+    let users: serde_json::Value = app.get("/api/v1/users?limit=100", &token).await.json().await.unwrap();
+    let id = users["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "vera")
+        .unwrap()["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{id}"),
+            &token,
+            Some(&json!({ "role": "editor" })),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let (html, _) = page(&vera).await;
+    assert!(html.contains("href=\"/import\""), "the new role shows at once");
 }
 
 async fn forms_without_their_token_or_from_another_site_are_refused(db: &TestDb) {
@@ -184,6 +291,8 @@ backend_tests!(
     the_session_cookie_is_http_only_lax_and_secure_behind_tls,
     a_wrong_password_shows_the_form_again,
     logout_ends_the_session_on_every_instance,
+    without_redis_a_logout_reaches_other_instances_within_the_user_cache_ttl,
+    kept_pages_are_framed_for_their_own_session,
     forms_without_their_token_or_from_another_site_are_refused,
     a_session_token_is_not_an_api_refresh_token,
     logout_all_through_the_api_ends_web_sessions_too,
