@@ -27,14 +27,29 @@ pub enum Format {
 impl Format {
     /// By file extension: `.yaml`/`.yml` is YAML, anything else JSON.
     pub fn from_path(path: &Path) -> Format {
+        Format::from_extension(path).unwrap_or(Format::Json)
+    }
+
+    /// By file extension when it names one: `.json`, `.yaml` or `.yml`.
+    pub fn from_extension(path: &Path) -> Option<Format> {
         match path
             .extension()
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase)
             .as_deref()
         {
-            Some("yaml" | "yml") => Format::Yaml,
-            _ => Format::Json,
+            Some("yaml" | "yml") => Some(Format::Yaml),
+            Some("json") => Some(Format::Json),
+            _ => None,
+        }
+    }
+
+    /// A guess from the text when nothing names the format: a JSON document opens with `{` or
+    /// `[`; anything else is taken as YAML, whose parser then says what is wrong with it.
+    pub fn sniff(bytes: &[u8]) -> Format {
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{' | b'[') => Format::Json,
+            _ => Format::Yaml,
         }
     }
 

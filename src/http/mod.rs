@@ -342,7 +342,10 @@ fn router(state: AppState) -> Router {
     routes
         .route_layer(per_route)
         .merge(docs)
-        .merge(crate::web::router(state.config.limits.auth_max_body_bytes))
+        .merge(crate::web::router(
+            state.config.limits.auth_max_body_bytes,
+            state.config.max_import_bytes,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -58,14 +58,19 @@ pub fn require(visitor: &Visitor, role: Role, uri: &Uri) -> Result<Arc<User>, We
 pub fn checked_form(visitor: &Visitor, headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, WebError> {
     csrf::check_origin(headers)?;
     let form: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
+    check_token(visitor, form.get("csrf").map(String::as_str))?;
+    Ok(form)
+}
+
+/// The form's `csrf` field against the visitor's session-bound token.
+pub fn check_token(visitor: &Visitor, sent: Option<&str>) -> Result<(), WebError> {
     let expected = visitor.csrf().unwrap_or_default();
-    let sent = form.get("csrf").map(String::as_str).unwrap_or_default();
-    if expected.is_empty() || !csrf::same(sent, &expected) {
+    if expected.is_empty() || !csrf::same(sent.unwrap_or_default(), &expected) {
         return Err(WebError::Forbidden(
             "This form was missing its security token or it has expired. Reload the page and try again.".into(),
         ));
     }
-    Ok(form)
+    Ok(())
 }
 
 /// After a committed write: the same collections the API's write would turn over, on every

@@ -1,13 +1,17 @@
 //! Importing a catalog, for editors: `GET /import` (the form), `POST /import/preview` (the
 //! API's import as a dry run: what would be created, updated or left alone, or the errors by
-//! field path) and `POST /import` (the same document, applied all or nothing). Both POSTs run
-//! the API's own handler, so its limits hold: `MDL_MAX_IMPORT_BYTES` and the import queue.
+//! field path) and `POST /import` (the same document, applied all or nothing). The preview
+//! takes the document pasted or as an uploaded file (multipart; the file wins when both are
+//! sent); the confirmation carries it back in a hidden field either way. Both POSTs run the
+//! API's own handler, so its limits hold: `MDL_MAX_IMPORT_BYTES` and the import queue.
 
 use super::admin::{data_of, field_errors};
-use super::edit::{checked_form, require};
+use super::csrf;
+use super::edit::{check_token, checked_form, require};
 use super::error::WebError;
 use super::pages::{Chrome, html};
 use super::session::{Reader, Visitor};
+use crate::catalog::Format;
 use crate::domain::FieldError;
 use crate::domain::user::Role;
 use crate::http::AppState;
@@ -15,11 +19,13 @@ use crate::http::caller::{Caller, Via};
 use crate::http::query::Params;
 use crate::http::routes::write_invalidates;
 use askama::Template;
-use axum::body::{Body, Bytes};
-use axum::extract::{RawQuery, State};
+use axum::body::Bytes;
+use axum::extract::multipart::{Field, MultipartError};
+use axum::extract::{FromRequest, Multipart, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::Value;
+use std::path::Path;
 
 /// One collection's line of the preview.
 pub struct Counts {
@@ -51,7 +57,7 @@ fn page(visitor: &Visitor, state: &AppState) -> ImportPage {
     ImportPage {
         chrome: Chrome::new("Import", visitor),
         csrf: visitor.csrf().unwrap_or_default(),
-        format: "json",
+        format: "detect",
         document: String::new(),
         limit_bytes: state.config.max_import_bytes,
         refused: None,
@@ -77,46 +83,201 @@ pub async fn form(State(state): State<AppState>, Reader(visitor): Reader, uri: U
 
 /// A posted import form: the document and its format, within the import limit.
 struct Sent {
-    format: &'static str,
+    format: Format,
     document: String,
 }
 
-/// Reads the form within a bound the document's limit allows once URL-encoded (each byte
-/// may take three), then holds the document itself to `MDL_MAX_IMPORT_BYTES`.
-async fn read_form(
-    state: &AppState,
-    visitor: &Visitor,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Result<Sent, ImportPage>, WebError> {
-    let limit = state.config.max_import_bytes;
-    let too_large = |size: Option<usize>| {
-        let mut p = page(visitor, state);
-        p.refused = Some(match size {
-            Some(n) => format!(
-                "The document is {n} bytes; an import may be at most {limit} bytes. Split it, or import it through the API."
-            ),
-            None => format!(
-                "The form was too large to read; an import may be at most {limit} bytes. Split it, or import it through the API."
-            ),
-        });
-        p
-    };
-    let bound = limit.saturating_mul(3).saturating_add(64 * 1024);
-    let Ok(bytes) = axum::body::to_bytes(body, bound).await else {
-        return Ok(Err(too_large(None)));
-    };
-    let form = checked_form(visitor, headers, &bytes)?;
-    let format = match form.get("format").map(String::as_str) {
-        None | Some("json") => "json",
-        Some("yaml") => "yaml",
-        Some(_) => return Err(WebError::BadRequest("format must be json or yaml".into())),
-    };
-    let document = form.get("document").cloned().unwrap_or_default();
-    if document.len() > limit {
-        return Ok(Err(too_large(Some(document.len()))));
+/// A form's fields as posted, before the document and its format are settled.
+#[derive(Default)]
+struct Posted {
+    csrf: Option<String>,
+    format: Option<String>,
+    document: String,
+    /// The picked file's name and contents.
+    file: Option<(String, Vec<u8>)>,
+}
+
+/// Why a posted form goes no further.
+enum Refused {
+    /// Over the import limit: which part was (the form, the document, the file), and its
+    /// size when it was read whole.
+    TooLarge { what: String, size: Option<usize> },
+    /// A picked file that is not UTF-8 text, so neither JSON nor YAML.
+    NotText(String),
+    /// Anything else, on the error page.
+    Error(WebError),
+}
+
+impl From<WebError> for Refused {
+    fn from(e: WebError) -> Self {
+        Refused::Error(e)
     }
-    Ok(Ok(Sent { format, document }))
+}
+
+impl From<MultipartError> for Refused {
+    /// The body limit (the route's `DefaultBodyLimit`) shows as the import form's refusal.
+    fn from(e: MultipartError) -> Self {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large("The form", None)
+        } else {
+            Refused::Error(WebError::BadRequest(e.body_text()))
+        }
+    }
+}
+
+fn too_large(what: &str, size: Option<usize>) -> Refused {
+    Refused::TooLarge {
+        what: what.to_string(),
+        size,
+    }
+}
+
+/// The page for a refused form: the import form with the reason, or the error page.
+fn refusal(visitor: &Visitor, state: &AppState, refused: Refused) -> Result<Response, WebError> {
+    let limit = state.config.max_import_bytes;
+    let mut p = page(visitor, state);
+    let status = match refused {
+        Refused::TooLarge { what, size } => {
+            let is = size.map_or_else(|| "is too large:".to_string(), |n| format!("is {n} bytes;"));
+            p.refused = Some(format!(
+                "{what} {is} an import may be at most {limit} bytes. Split it, or import it through the API."
+            ));
+            StatusCode::PAYLOAD_TOO_LARGE
+        }
+        Refused::NotText(name) => {
+            p.refused = Some(format!(
+                "The file “{name}” is not text: pick a catalog exported as JSON or YAML."
+            ));
+            StatusCode::BAD_REQUEST
+        }
+        Refused::Error(e) => return Err(e),
+    };
+    Ok(html(status, &p))
+}
+
+/// The largest body an import form may send: the document URL-encoded (each byte may take
+/// three), or a file beside a pasted document, with room for the other fields. The import
+/// routes' `DefaultBodyLimit`, so the multipart reader is held to it too.
+pub fn form_bound(limit: usize) -> usize {
+    limit.saturating_mul(3).saturating_add(64 * 1024)
+}
+
+/// Reads the form, URL-encoded or multipart (a file upload), after the origin check and with
+/// the session's token, then holds the document itself to `MDL_MAX_IMPORT_BYTES`.
+async fn read_form(state: &AppState, visitor: &Visitor, request: Request) -> Result<Sent, Refused> {
+    let limit = state.config.max_import_bytes;
+    let posted = if is_multipart(request.headers()) {
+        // Before reading a byte of the body, as for the URL-encoded form.
+        csrf::check_origin(request.headers())?;
+        let posted = read_multipart(request, limit).await?;
+        check_token(visitor, posted.csrf.as_deref())?;
+        posted
+    } else {
+        let (parts, body) = request.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, form_bound(limit)).await else {
+            return Err(too_large("The form", None));
+        };
+        let mut form = checked_form(visitor, &parts.headers, &bytes)?;
+        Posted {
+            format: form.remove("format"),
+            document: form.remove("document").unwrap_or_default(),
+            ..Posted::default()
+        }
+    };
+    settle(posted, limit)
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
+}
+
+/// The most a field other than the document or the file may hold (the token, the format).
+const SMALL_FIELD: usize = 1024;
+
+/// Reads a multipart form a field at a time and each field a chunk at a time, so nothing past
+/// the limit is held: the document and the file stop at the import limit, the other known
+/// fields at [`SMALL_FIELD`]; unknown fields are skipped unread.
+async fn read_multipart(request: Request, limit: usize) -> Result<Posted, Refused> {
+    let mut form = Multipart::from_request(request, &())
+        .await
+        .map_err(|r| WebError::BadRequest(r.body_text()))?;
+    let mut posted = Posted::default();
+    while let Some(mut field) = form.next_field().await? {
+        match field.name().unwrap_or_default() {
+            "csrf" => posted.csrf = Some(small_text(&mut field).await?),
+            "format" => posted.format = Some(small_text(&mut field).await?),
+            "document" => {
+                let bytes = within(&mut field, limit)
+                    .await?
+                    .ok_or_else(|| too_large("The pasted document", None))?;
+                posted.document = String::from_utf8(bytes)
+                    .map_err(|_| WebError::BadRequest("The pasted document is not UTF-8 text.".into()))?;
+            }
+            "file" => {
+                let name = field.file_name().unwrap_or_default().to_string();
+                let bytes = within(&mut field, limit)
+                    .await?
+                    .ok_or_else(|| too_large(&format!("The file “{name}”"), None))?;
+                // With no file picked, browsers still send the part, nameless and empty.
+                if !name.is_empty() || !bytes.is_empty() {
+                    posted.file = Some((name, bytes));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(posted)
+}
+
+/// The field's bytes, or `None` as soon as they pass `max` (the rest is left unread).
+async fn within(field: &mut Field<'_>, max: usize) -> Result<Option<Vec<u8>>, MultipartError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await? {
+        if bytes.len() + chunk.len() > max {
+            return Ok(None);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Some(bytes))
+}
+
+async fn small_text(field: &mut Field<'_>) -> Result<String, Refused> {
+    let unreadable = || WebError::BadRequest("A form field was too long or not text.".into());
+    let bytes = within(field, SMALL_FIELD).await?.ok_or_else(unreadable)?;
+    Ok(String::from_utf8(bytes).map_err(|_| unreadable())?)
+}
+
+/// The document, a picked file winning over the text area, and its format: the one chosen,
+/// else the file's extension, else a guess from the text.
+fn settle(posted: Posted, limit: usize) -> Result<Sent, Refused> {
+    let chosen = match posted.format.as_deref() {
+        None | Some("detect") => None,
+        Some("json") => Some(Format::Json),
+        Some("yaml") => Some(Format::Yaml),
+        Some(_) => return Err(WebError::BadRequest("format must be detect, json or yaml".into()).into()),
+    };
+    let (document, named) = match posted.file {
+        Some((name, bytes)) => {
+            let named = Format::from_extension(Path::new(&name));
+            (String::from_utf8(bytes).map_err(|_| Refused::NotText(name))?, named)
+        }
+        None => (posted.document, None),
+    };
+    if document.len() > limit {
+        return Err(too_large("The document", Some(document.len())));
+    }
+    let format = chosen.or(named).unwrap_or_else(|| Format::sniff(document.as_bytes()));
+    Ok(Sent { format, document })
+}
+
+fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Json => "json",
+        Format::Yaml => "yaml",
+    }
 }
 
 /// The API's `POST /api/v1/import` for this document, as the signed-in user.
@@ -131,10 +292,9 @@ async fn run(
         .clone()
         .ok_or_else(|| WebError::Forbidden("Sign in to import.".into()))?;
     let mut headers = HeaderMap::new();
-    let media = if sent.format == "yaml" {
-        "application/yaml"
-    } else {
-        "application/json"
+    let media = match sent.format {
+        Format::Yaml => "application/yaml",
+        Format::Json => "application/json",
     };
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
     let query = dry_run.then(|| "dry_run=true".to_string());
@@ -169,7 +329,7 @@ fn warnings(report: &Value) -> Vec<String> {
 }
 
 fn with_errors(mut p: ImportPage, sent: Sent, errors: Vec<FieldError>) -> Response {
-    p.format = sent.format;
+    p.format = format_name(sent.format);
     p.document = sent.document;
     p.errors = errors;
     html(StatusCode::BAD_REQUEST, &p)
@@ -179,19 +339,18 @@ pub async fn preview(
     State(state): State<AppState>,
     Reader(visitor): Reader,
     uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, WebError> {
     require(&visitor, Role::Editor, &uri)?;
-    let sent = match read_form(&state, &visitor, &headers, body).await? {
+    let sent = match read_form(&state, &visitor, request).await {
         Ok(sent) => sent,
-        Err(refused) => return Ok(html(StatusCode::PAYLOAD_TOO_LARGE, &refused)),
+        Err(refused) => return refusal(&visitor, &state, refused),
     };
     let p = page(&visitor, &state);
     match run(&state, &visitor, &sent, true).await? {
         Ok(report) => {
             let p = ImportPage {
-                format: sent.format,
+                format: format_name(sent.format),
                 document: sent.document,
                 preview: Some(counts(&report)),
                 warnings: warnings(&report),
@@ -207,13 +366,12 @@ pub async fn apply(
     State(state): State<AppState>,
     Reader(visitor): Reader,
     uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, WebError> {
     require(&visitor, Role::Editor, &uri)?;
-    let sent = match read_form(&state, &visitor, &headers, body).await? {
+    let sent = match read_form(&state, &visitor, request).await {
         Ok(sent) => sent,
-        Err(refused) => return Ok(html(StatusCode::PAYLOAD_TOO_LARGE, &refused)),
+        Err(refused) => return refusal(&visitor, &state, refused),
     };
     match run(&state, &visitor, &sent, false).await? {
         Ok(report) => {

@@ -91,12 +91,17 @@ pub const ROUTES: [&str; 24] = [
 ];
 
 /// The pages, to be merged into the application's router. `auth_max_body` bounds the sign-in
-/// forms as it bounds the API's credential routes.
-pub fn router(auth_max_body: usize) -> Router<AppState> {
+/// forms as it bounds the API's credential routes; `import_max` (`MDL_MAX_IMPORT_BYTES`) sets
+/// the import forms' bound, which may be above the general body limit as the API's import is.
+pub fn router(auth_max_body: usize, import_max: usize) -> Router<AppState> {
     let forms = Router::new()
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .layer(DefaultBodyLimit::max(auth_max_body));
+    let imports = Router::new()
+        .route("/import", get(import::form).post(import::apply))
+        .route("/import/preview", post(import::preview))
+        .layer(DefaultBodyLimit::max(import::form_bound(import_max)));
     Router::new()
         .route("/", get(catalog::page))
         .route("/metrics/{id}", get(metric_page::page))
@@ -118,9 +123,8 @@ pub fn router(auth_max_body: usize) -> Router<AppState> {
         .route("/admin/users/{id}/status", post(admin::set_status))
         .route("/admin/api-keys", get(admin_keys::list).post(admin_keys::create))
         .route("/admin/api-keys/{id}/revoke", post(admin_keys::revoke))
-        .route("/import", get(import::form).post(import::apply))
-        .route("/import/preview", post(import::preview))
         .merge(forms)
+        .merge(imports)
         .route_layer(axum::middleware::from_fn(crate::http::route_layer::tag_only))
         .layer(axum::middleware::map_response(page_policy))
 }

@@ -1,6 +1,6 @@
 //! The admin and import pages in headless Chromium: an admin finds the admin pages from the
 //! header, creates a user, changes their role and makes an API key; an editor imports a
-//! catalog after its preview. No page asks another host for anything.
+//! catalog after its preview, pasted or picked as a file. No page asks another host for anything.
 
 use super::browser::{Browser, browser};
 use crate::support::{ADMIN_PASSWORD, TestDb, backend_tests, example, spawn};
@@ -108,7 +108,36 @@ async fn an_editor_previews_then_confirms_an_import(db: &TestDb) {
     b.close().await;
 }
 
+async fn an_editor_uploads_a_catalog_file_and_confirms_it(db: &TestDb) {
+    let app = spawn(db, false).await;
+    let token = app.token().await;
+    app.user(db, "eddie", "editor").await;
+    // A real file on disk, picked through the file input as a person would.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.yaml");
+    std::fs::write(&path, example("sample-metrics.yaml")).unwrap();
+    let Some(b) = browser().await else { return };
+    b.sign_in(&app.base, "eddie", "eddie-password-123").await;
+    b.goto(&app.url("/import")).await;
+
+    let input = b.client.find(fantoccini::Locator::Css("#file")).await.unwrap();
+    input.send_keys(path.to_str().unwrap()).await.unwrap();
+    b.click("form.editor button[type=submit]").await;
+    let preview = b.text("table.import-preview").await;
+    assert!(preview.contains("metrics 5 0 0"), "{preview}");
+    let before: Value = app.get("/api/v1/metrics", &token).await.json().await.unwrap();
+    assert_eq!(before["data"].as_array().unwrap().len(), 0, "the preview wrote nothing");
+
+    b.click("form[action='/import'] button[type=submit]").await;
+    let done = b.text(".done").await;
+    assert!(done.contains("The import was applied"), "{done}");
+    let after: Value = app.get("/api/v1/metrics", &token).await.json().await.unwrap();
+    assert_eq!(after["data"].as_array().unwrap().len(), 5);
+    b.close().await;
+}
+
 backend_tests!(
     an_admin_creates_a_user_and_changes_their_role,
     an_editor_previews_then_confirms_an_import,
+    an_editor_uploads_a_catalog_file_and_confirms_it,
 );
