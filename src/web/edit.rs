@@ -3,7 +3,7 @@
 //! against the version the form was opened at), and the API's cache invalidation.
 
 use super::csrf;
-use super::edit_view::{self, EditForm, FieldInput};
+use super::edit_view::{self, EditForm, FieldForms, Posted};
 use super::error::WebError;
 use super::links;
 use super::pages::{Chrome, html};
@@ -33,8 +33,8 @@ pub struct EditPage {
     /// The metric's page, for the breadcrumb; `None` when creating.
     pub metric_href: Option<String>,
     pub id: Option<String>,
-    /// The per-field form (editing only); empty when creating.
-    pub fields: Vec<FieldInput>,
+    /// The per-section forms; none on a page answering the raw editor's errors.
+    pub forms: FieldForms,
     pub form: EditForm,
 }
 
@@ -120,7 +120,7 @@ const SKELETON: &str = r#"{
 }
 "#;
 
-fn edit_page(visitor: &Visitor, id: Option<&str>, fields: Vec<FieldInput>, form: EditForm) -> EditPage {
+fn edit_page(visitor: &Visitor, id: Option<&str>, forms: FieldForms, form: EditForm) -> EditPage {
     let heading = match id {
         Some(id) => format!("Edit {id}"),
         None => "New metric".to_string(),
@@ -130,22 +130,34 @@ fn edit_page(visitor: &Visitor, id: Option<&str>, fields: Vec<FieldInput>, form:
         heading,
         metric_href: id.map(links::metric),
         id: id.map(str::to_string),
-        fields,
+        forms,
         form,
     }
 }
 
-pub async fn new_form(Reader(visitor): Reader, uri: Uri) -> Result<Response, WebError> {
-    require(&visitor, Role::Editor, &uri)?;
-    let form = EditForm {
+/// The raw editor of the new-metric page, starting from the skeleton.
+fn new_raw_form(visitor: &Visitor) -> EditForm {
+    EditForm {
         action: "/metrics/new".into(),
         csrf: visitor.csrf().unwrap_or_default(),
         format: "json",
         document: SKELETON.into(),
         base_version: None,
         errors: Vec::new(),
-    };
-    Ok(html(StatusCode::OK, &edit_page(&visitor, None, Vec::new(), form)))
+    }
+}
+
+fn skeleton() -> Map<String, Value> {
+    serde_json::from_str(SKELETON).unwrap_or_default()
+}
+
+pub async fn new_form(Reader(visitor): Reader, uri: Uri) -> Result<Response, WebError> {
+    require(&visitor, Role::Editor, &uri)?;
+    let forms = edit_view::field_forms(&skeleton(), None, true);
+    Ok(html(
+        StatusCode::OK,
+        &edit_page(&visitor, None, forms, new_raw_form(&visitor)),
+    ))
 }
 
 pub async fn edit_form(
@@ -166,10 +178,10 @@ pub async fn edit_form(
         base_version: Some(stored.version),
         errors: Vec::new(),
     };
-    let fields = edit_view::field_inputs(|p| edit_view::text_at(&stored.doc, p), &[]);
+    let forms = edit_view::field_forms(&stored.doc, None, false);
     Ok(html(
         StatusCode::OK,
-        &edit_page(&visitor, Some(&stored.id), fields, form),
+        &edit_page(&visitor, Some(&stored.id), forms, form),
     ))
 }
 
@@ -178,45 +190,62 @@ pub(super) struct Sent {
     format: Format,
     format_name: &'static str,
     document: String,
-    base_version: Option<i64>,
+}
+
+/// The version a form was opened at, if it says.
+fn base_version(form: &HashMap<String, String>) -> Result<Option<i64>, WebError> {
+    match form.get("version").map(String::as_str) {
+        None | Some("") => Ok(None),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|v| *v >= 1)
+            .map(Some)
+            .ok_or_else(|| WebError::BadRequest("version must be a whole number of at least 1".into())),
+    }
 }
 
 fn sent(form: &HashMap<String, String>) -> Result<Sent, WebError> {
     let (format, format_name) = format_of(form.get("format").map(String::as_str))?;
-    let base_version = match form.get("version").map(String::as_str) {
-        None | Some("") => None,
-        Some(v) => Some(
-            v.parse::<i64>()
-                .ok()
-                .filter(|v| *v >= 1)
-                .ok_or_else(|| WebError::BadRequest("version must be a whole number of at least 1".into()))?,
-        ),
-    };
     Ok(Sent {
         format,
         format_name,
         document: form.get("document").cloned().unwrap_or_default(),
-        base_version,
     })
 }
 
-/// The per-field form's values laid over the stored document, as the text the raw editor
-/// would have sent (so errors and conflicts are handled once).
-async fn sent_fields(state: &AppState, id: &str, form: &HashMap<String, String>) -> Result<Sent, WebError> {
-    let (_, format_name) = format_of(None)?;
-    let base_version = sent(form)?.base_version;
-    let mut doc = current(state, id).await?.doc;
-    for (path, ..) in edit_view::FIELDS {
-        if let Some(value) = form.get(*path) {
-            edit_view::set_at(&mut doc, path, value);
+/// A section form's inputs laid over `base`, as the text the raw editor would have sent (so
+/// errors and conflicts are handled once), and the inputs that stood for no value.
+fn sent_fields(
+    base: &Map<String, Value>,
+    fields: &[&edit_view::Field],
+    form: &HashMap<String, String>,
+) -> Result<(Sent, Vec<FieldError>), WebError> {
+    let mut doc = base.clone();
+    let errors = edit_view::apply(&mut doc, fields, form);
+    let sent = Sent {
+        format: Format::Json,
+        format_name: "json",
+        document: render(&doc, Format::Json)?,
+    };
+    Ok((sent, errors))
+}
+
+fn by_field(form: &HashMap<String, String>) -> bool {
+    form.get("mode").is_some_and(|m| m == "fields")
+}
+
+/// The domain's verdict on the text, after the form's own errors (inputs that stood for no
+/// value), so a person sees every problem at once.
+fn checked(sent: &Sent, path_id: Option<&str>, mut errors: Vec<FieldError>) -> Result<Metric, Vec<FieldError>> {
+    match parse(sent, path_id) {
+        Ok(metric) if errors.is_empty() => Ok(metric),
+        Ok(_) => Err(errors),
+        Err(e) => {
+            errors.extend(e.into_errors());
+            Err(errors)
         }
     }
-    Ok(Sent {
-        format: Format::Json,
-        format_name,
-        document: render(&doc, Format::Json)?,
-        base_version,
-    })
 }
 
 /// The text as a document the domain accepts, with the API's checks on `metric_id`.
@@ -269,14 +298,32 @@ pub async fn create(
 ) -> Result<Response, WebError> {
     let user = require(&visitor, Role::Editor, &uri)?;
     let form = checked_form(&visitor, &headers, &body)?;
-    let sent = sent(&form)?;
-    let invalid = |errors: Vec<FieldError>| {
-        let form = refill(&visitor, "/metrics/new".into(), &sent, None, errors);
-        html(StatusCode::BAD_REQUEST, &edit_page(&visitor, None, Vec::new(), form))
+    let by_field = by_field(&form);
+    let (sent, form_errors) = match by_field {
+        true => sent_fields(&Map::new(), &edit_view::all_fields(), &form)?,
+        false => (sent(&form)?, Vec::new()),
     };
-    let metric = match parse(&sent, None) {
+    let invalid = |errors: Vec<FieldError>| {
+        let (forms, raw) = match by_field {
+            true => {
+                let posted = Posted {
+                    section: edit_view::ALL,
+                    values: &form,
+                    errors: &errors,
+                };
+                let forms = edit_view::field_forms(&Map::new(), Some(&posted), true);
+                (forms, new_raw_form(&visitor))
+            }
+            false => (
+                FieldForms::default(),
+                refill(&visitor, "/metrics/new".into(), &sent, None, errors),
+            ),
+        };
+        html(StatusCode::BAD_REQUEST, &edit_page(&visitor, None, forms, raw))
+    };
+    let metric = match checked(&sent, None, form_errors) {
         Ok(m) => m,
-        Err(e) => return Ok(invalid(e.into_errors())),
+        Err(errors) => return Ok(invalid(errors)),
     };
     let saved = match state.store.save_metric(&metric, &user.username, Expect::Absent).await {
         Ok(saved) => saved,
@@ -304,31 +351,56 @@ pub async fn update(
     let user = require(&visitor, Role::Editor, &uri)?;
     let form = checked_form(&visitor, &headers, &body)?;
     let id = path_id(id)?;
-    let by_field = form.get("mode").is_some_and(|m| m == "fields");
-    let sent = match by_field {
-        true => sent_fields(&state, &id, &form).await?,
-        false => sent(&form)?,
-    };
-    let action = format!("{}/edit", links::metric(&id));
-    // The per-field form refilled with what was sent, each input with its own error.
-    let fields = |errors: &[FieldError]| match by_field {
-        true => edit_view::field_inputs(|p| form.get(p).cloned().unwrap_or_default(), errors),
-        false => Vec::new(),
-    };
-    let opened = sent
-        .base_version
+    let opened = base_version(&form)?
         .ok_or_else(|| WebError::BadRequest("the form did not say which version it was opened at".into()))?;
-    let metric = match parse(&sent, Some(&id)) {
-        Ok(m) => m,
-        Err(e) => {
-            let errors = e.into_errors();
-            let fields = fields(&errors);
-            let form = refill(&visitor, action, &sent, Some(opened), errors);
-            return Ok(html(
-                StatusCode::BAD_REQUEST,
-                &edit_page(&visitor, Some(&id), fields, form),
-            ));
+    let action = format!("{}/edit", links::metric(&id));
+    // A section's form is laid over the stored document: what it does not show is kept.
+    let section = match by_field(&form) {
+        true => {
+            let key = form.get("section").map(String::as_str).unwrap_or_default();
+            let fields = edit_view::section_fields(key)
+                .ok_or_else(|| WebError::BadRequest(format!("there is no section “{key}” to save")))?;
+            Some((key, fields, current(&state, &id).await?))
         }
+        false => None,
+    };
+    let (sent, form_errors) = match &section {
+        Some((_, fields, stored)) => sent_fields(&stored.doc, fields, &form)?,
+        None => (sent(&form)?, Vec::new()),
+    };
+    let invalid = |errors: Vec<FieldError>| -> Result<Response, WebError> {
+        let (forms, raw) = match &section {
+            // The section shows what was sent with its errors; the others and the raw editor
+            // show what is stored.
+            Some((key, _, stored)) => {
+                let posted = Posted {
+                    section: key,
+                    values: &form,
+                    errors: &errors,
+                };
+                let raw = EditForm {
+                    action: action.clone(),
+                    csrf: visitor.csrf().unwrap_or_default(),
+                    format: "json",
+                    document: render(&stored.doc, Format::Json)?,
+                    base_version: Some(opened),
+                    errors: Vec::new(),
+                };
+                (edit_view::field_forms(&stored.doc, Some(&posted), false), raw)
+            }
+            None => (
+                FieldForms::default(),
+                refill(&visitor, action.clone(), &sent, Some(opened), errors),
+            ),
+        };
+        Ok(html(
+            StatusCode::BAD_REQUEST,
+            &edit_page(&visitor, Some(&id), forms, raw),
+        ))
+    };
+    let metric = match checked(&sent, Some(&id), form_errors) {
+        Ok(m) => m,
+        Err(errors) => return invalid(errors),
     };
     match state
         .store
@@ -342,15 +414,7 @@ pub async fn update(
         Err(StoreError::PreconditionFailed { .. } | StoreError::NotFound { .. }) => {
             super::conflict::page(&state, &visitor, &id, opened, &sent).await
         }
-        Err(StoreError::Invalid(e)) => {
-            let errors = e.into_errors();
-            let fields = fields(&errors);
-            let form = refill(&visitor, action, &sent, Some(opened), errors);
-            Ok(html(
-                StatusCode::BAD_REQUEST,
-                &edit_page(&visitor, Some(&id), fields, form),
-            ))
-        }
+        Err(StoreError::Invalid(e)) => invalid(e.into_errors()),
         Err(e) => Err(e.into()),
     }
 }

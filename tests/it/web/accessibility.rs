@@ -51,7 +51,8 @@ async fn login_catalog_and_metric_pages_have_no_serious_violations(db: &TestDb) 
     b.close().await;
 }
 
-/// The editor (with field errors showing), the conflict page, the diff page, the delete
+/// The editor (its section forms, and with field errors showing in a section and in the raw
+/// editor), the new-metric form (blank and with errors), the conflict page, the diff page, the delete
 /// confirmation, and a metric page with its scale, edit controls and referrers.
 async fn editing_pages_have_no_serious_violations(db: &TestDb) {
     load(db).await;
@@ -63,6 +64,12 @@ async fn editing_pages_have_no_serious_violations(db: &TestDb) {
 
     b.goto(&app.url("/metrics/METRIC-CUSTOMER-CHURN-RATE")).await;
     found.push(("metric", serious_violations(&b).await));
+    b.goto(&app.url("/metrics/METRIC-CSAT/edit")).await;
+    found.push(("edit", serious_violations(&b).await));
+    b.fill("#f-targets_and_alerts-target_value", "lots").await;
+    b.click("#s-targets_and_alerts button[type=submit]").await;
+    b.text("#s-targets_and_alerts-errors").await;
+    found.push(("edit with a section's errors", serious_violations(&b).await));
     b.goto(&app.url("/metrics/METRIC-CSAT/edit")).await;
     b.run("document.getElementById('document').value = '{\"metric_id\": \"METRIC-CSAT\", \"tier\": \"Tier-9\"}'; return true;")
         .await;
@@ -89,6 +96,9 @@ async fn editing_pages_have_no_serious_violations(db: &TestDb) {
     found.push(("delete", serious_violations(&b).await));
     b.goto(&app.url("/metrics/new")).await;
     found.push(("new", serious_violations(&b).await));
+    b.click("#fields button[type=submit]").await;
+    b.text("#fields-errors").await;
+    found.push(("new with field errors", serious_violations(&b).await));
 
     for (page, violations) in &found {
         assert!(violations.is_empty(), "{page}: {violations:#?}");
