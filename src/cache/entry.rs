@@ -45,6 +45,14 @@ pub struct CachedResponse {
     /// weak ETag), built once: a hit clones them instead of rebuilding a map. Room is reserved
     /// for the headers the outer layer adds, so the map does not grow on the way out.
     pub as_stored: HeaderMap,
+    /// Unique to this value in this process (entries never change once built): lets something
+    /// derived from an entry check that the cache still holds that very entry.
+    pub serial: u64,
+}
+
+fn next_serial() -> u64 {
+    static SERIALS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    SERIALS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Headers the way out adds to every answer (request id, timing, security headers...).
@@ -118,6 +126,7 @@ impl CachedResponse {
             body,
             weak_etag,
             generations,
+            serial: next_serial(),
         }
     }
 
@@ -132,6 +141,7 @@ impl CachedResponse {
             body,
             weak_etag: None,
             generations: Vec::new(),
+            serial: next_serial(),
         }
     }
 
@@ -214,6 +224,7 @@ impl CachedResponse {
             encoding: meta.encoding,
             body,
             generations,
+            serial: next_serial(),
         })
     }
 }

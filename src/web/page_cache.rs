@@ -5,9 +5,10 @@
 //!   role. So a write through the API, the CLI or another instance turns cached pages over
 //!   exactly as it does API answers, and the shared tier carries content between instances.
 //! - The whole page, framed for one session (who is signed in, the sign-out form's token) and
-//!   compressed, is kept in this instance only ([`FramedPages`]), beside the content entries it
-//!   was built from. It is used only while those are still the entries the cache returns, so it
-//!   can never outlive them; a repeated view then costs no rendering and no compression.
+//!   compressed, is kept in this instance only ([`FramedPages`]), with the serials of the
+//!   content entries it was built from. It is used only while those are still the entries the
+//!   cache returns, so it can never outlive them; a repeated view then costs no rendering and
+//!   no compression.
 
 use super::error::WebError;
 use super::pages::{Chrome, Framed, html};
@@ -134,9 +135,9 @@ pub async fn fragment(
     Ok(Content { key, entry, outcome })
 }
 
-/// A page framed for one session, with the content entries it was built from.
+/// A page framed for one session, with the serials of the content entries it was built from.
 struct FramedPage {
-    from: Vec<Arc<CachedResponse>>,
+    from: Vec<u64>,
     page: Arc<CachedResponse>,
 }
 
@@ -199,7 +200,11 @@ pub fn respond(
     if let Some(key) = &key
         && let Some(kept) = pages.pages.get(key)
         && kept.from.len() == contents.len()
-        && kept.from.iter().zip(contents).all(|(a, b)| Arc::ptr_eq(a, &b.entry))
+        && kept
+            .from
+            .iter()
+            .zip(contents)
+            .all(|(serial, c)| *serial == c.entry.serial)
     {
         return Ok(mark(answer(&kept.page, &HeaderMap::new(), gzip), outcome));
     }
@@ -226,7 +231,7 @@ pub fn respond(
         Vec::new(),
     ));
     let kept = FramedPage {
-        from: contents.iter().map(|c| c.entry.clone()).collect(),
+        from: contents.iter().map(|c| c.entry.serial).collect(),
         page: framed.clone(),
     };
     pages.pages.insert(key, Arc::new(kept));
