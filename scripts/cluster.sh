@@ -53,7 +53,11 @@ wait_for() { # seconds, description, command...
   done
 }
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A process that exited but was not reaped yet (its parent, `up`, is long gone) still answers
+# kill -0: it counts as gone.
+running() { kill -0 "$1" 2>/dev/null && ! ps -o stat= -p "$1" | grep -q '^Z'; }
+gone() { ! running "$1"; }
+alive() { [ -f "$1" ] && running "$(cat "$1")"; }
 port_of() { echo $((BASE_PORT + $1)); }
 count() { cat "$STATE/n" 2>/dev/null || echo 0; }
 
@@ -102,7 +106,7 @@ stop_instance() { # instance
   local f=$STATE/mdl$1.pid
   alive "$f" || { rm -f "$f"; return 0; }
   kill -TERM "$(cat "$f")"
-  if ! wait_for 45 "instance $1 to exit" eval "! kill -0 $(cat "$f")"; then
+  if ! wait_for 45 "instance $1 to exit" gone "$(cat "$f")"; then
     kill -KILL "$(cat "$f")" 2>/dev/null || true
   fi
   rm -f "$f"
@@ -121,7 +125,7 @@ redis_stop() { # signal (KILL for the drill, TERM otherwise)
   local f=$STATE/redis.pid
   if alive "$f"; then
     kill "-${1:-TERM}" "$(cat "$f")"
-    wait_for 10 "redis to exit" eval "! kill -0 $(cat "$f")" || true
+    wait_for 10 "redis to exit" gone "$(cat "$f")" || true
   fi
   rm -f "$f"
 }
@@ -180,8 +184,13 @@ EOF
   redis_start
   # The first instance creates the admin user; the others start once it exists.
   start_instance 1
-  for i in $(seq 2 "$n"); do start_instance "$i" & done
-  wait
+  # Only these subshells are waited for: the servers and Redis are children of this shell too.
+  local starting=()
+  for i in $(seq 2 "$n"); do
+    start_instance "$i" &
+    starting+=($!)
+  done
+  for p in "${starting[@]}"; do wait "$p" || true; done
   for i in $(seq 1 "$n"); do ready "$i" || die "instance $i did not start (see $STATE/mdl$i.log)"; done
 
   write_haproxy_cfg "$n"
@@ -204,16 +213,18 @@ down() {
   # The balancer first, so nothing is routed to instances while they stop.
   if alive "$STATE/haproxy.pid"; then
     kill -TERM "$(cat "$STATE/haproxy.pid")"
-    wait_for 10 "haproxy to exit" eval "! kill -0 $(cat "$STATE/haproxy.pid")" || kill -KILL "$(cat "$STATE/haproxy.pid")" 2>/dev/null || true
+    wait_for 10 "haproxy to exit" gone "$(cat "$STATE/haproxy.pid")" || kill -KILL "$(cat "$STATE/haproxy.pid")" 2>/dev/null || true
   fi
   rm -f "$STATE/haproxy.pid"
+  local stopping=()
   for f in "$STATE"/mdl*.pid; do
     [ -e "$f" ] || continue
     i=${f##*/mdl}
     i=${i%.pid}
     stop_instance "$i" &
+    stopping+=($!)
   done
-  wait
+  for p in "${stopping[@]}"; do wait "$p" || true; done
   redis_stop TERM
   rm -f "$STATE/n"
   say "cluster down"

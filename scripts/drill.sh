@@ -63,7 +63,7 @@ cleanup() {
   # Undo whatever fault may still be in place.
   if [ "$NAME" = postgres-restart ] && ! pg_isready -q -h 127.0.0.1; then
     say "starting PostgreSQL again"
-    pg_ctlcluster "$PG_VERSION" main start || true
+    pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" main start || true
   fi
   if [ "$NAME" = redis-outage ]; then timeout 20 "$CLUSTER" redis-start || true; fi
   if [ -f "$STATE/n" ]; then
@@ -212,10 +212,10 @@ postgres-restart)
   sleep 8
   event fault_start
   say "stopping PostgreSQL $PG_VERSION for 5 s (the machine's shared cluster)"
-  timeout 60 pg_ctlcluster "$PG_VERSION" main stop -m fast
+  timeout 60 pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" main stop
   sleep 5 # the outage itself
   say "starting PostgreSQL again"
-  timeout 60 pg_ctlcluster "$PG_VERSION" main start
+  timeout 60 pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" main start
   event fault_end
   wait_for 30 curl -sf "$LB/health/ready" && event ready_again
   wait_load
