@@ -154,6 +154,8 @@ up() { # count
   ensure_tools
   mkdir -p "$STATE"
   down >/dev/null 2>&1 || true
+  # A failed start leaves nothing running.
+  trap 'say "start failed: stopping what was started"; down >/dev/null 2>&1' ERR
 
   pg_isready -q -d "$PG/postgres" || die "PostgreSQL does not answer at $PG"
   say "database $DB: recreating, migrating, seeding $SEED metrics"
@@ -199,6 +201,7 @@ EOF
   echo $! >"$STATE/haproxy.pid"
   for i in $(seq 1 "$n"); do wait_for 20 "balancer to route to instance $i" lb_up "$i"; done
   wait_for 10 "the balancer's /health/ready" curl -sf "http://127.0.0.1:$LB_PORT/health/ready"
+  trap - ERR
 
   say ""
   say "cluster up: $n instances on 127.0.0.1:$((BASE_PORT + 1))-$((BASE_PORT + n)), database $DB"
