@@ -197,7 +197,9 @@ EOF
 
   write_haproxy_cfg "$n"
   haproxy -c -q -f "$STATE/haproxy.cfg" || die "invalid $STATE/haproxy.cfg"
-  haproxy -f "$STATE/haproxy.cfg" >>"$STATE/haproxy.log" 2>&1 &
+  # Truncated, not appended: HAProxy resets the descriptor's flags (O_APPEND included) and would
+  # write over an old log from its start.
+  haproxy -f "$STATE/haproxy.cfg" >"$STATE/haproxy.log" 2>&1 &
   echo $! >"$STATE/haproxy.pid"
   for i in $(seq 1 "$n"); do wait_for 20 "balancer to route to instance $i" lb_up "$i"; done
   wait_for 10 "the balancer's /health/ready" curl -sf "http://127.0.0.1:$LB_PORT/health/ready"
@@ -273,6 +275,9 @@ stop) instance_arg "${1:-}" && stop_instance "$1" ;;
 restart)
   instance_arg "${1:-}"
   stop_instance "$1"
+  # Seen down first, so the wait below is for the new process being routed, not the old one
+  # still counted UP (without a drain grace the process is gone before the checks notice).
+  wait_for 10 "balancer to mark instance $1 down" lb_down "$1"
   start_instance "$1"
   wait_for 20 "balancer to route to instance $1" lb_up "$1"
   ;;
@@ -283,6 +288,11 @@ kill)
   ;;
 lb-state) instance_arg "${1:-}" && lb_state "$1" ;;
 lb-down) instance_arg "${1:-}" && lb_down "$1" ;;
+# Retries and redispatches the balancer made so far (both backends).
+lb-retries)
+  curl -sf "http://127.0.0.1:$STATS_PORT/;csv" |
+    awk -F, '$2 == "BACKEND" && $1 ~ /^mdl/ { r += $16; d += $17 } END { print r + 0, d + 0 }'
+  ;;
 lb-up) instance_arg "${1:-}" && lb_up "$1" ;;
 redis-stop) redis_stop KILL ;;
 redis-start) redis_start ;;

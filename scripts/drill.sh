@@ -101,6 +101,7 @@ TOKEN=$(curl -sf -X POST "$LB/api/v1/auth/login" -H 'Content-Type: application/j
 start_load() { # seconds
   local secs=$1
   event load_start
+  "$CLUSTER" lb-retries >"$OUT/retries-before"
   python3 scripts/drill_writer.py "$LB" "$TOKEN" "DRILL-$NAME-$(date +%s)" "$WRITE_RATE" "$secs" "$OUT/writes.log" &
   LOAD_PIDS+=($!)
   oha --no-tui -w --output-format json -z "${secs}s" -c 16 -q "$READ_RATE" -H "Authorization: Bearer $TOKEN" \
@@ -213,14 +214,21 @@ postgres-restart)
   event fault_start
   say "stopping PostgreSQL $PG_VERSION for 5 s (the machine's shared cluster)"
   timeout 60 pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" main stop
+  event pg_stopped
   sleep 5 # the outage itself
   say "starting PostgreSQL again"
+  event pg_start
   timeout 60 pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" main start
   event fault_end
   wait_for 30 curl -sf "$LB/health/ready" && event ready_again
   wait_load
   ;;
 esac
+
+# What HAProxy retried and redispatched during the drill (its counters, before and after).
+read -r r0 d0 <"$OUT/retries-before"
+read -r r1 d1 < <("$CLUSTER" lb-retries)
+echo "$((r1 - r0)) $((d1 - d0))" >"$OUT/retried"
 
 # The checker: every acknowledged write is in PostgreSQL exactly once, with one creation in
 # its history. Writes that failed (no 201) may or may not have committed; they are counted.
@@ -301,14 +309,18 @@ elif name == "redis-outage":
                          f"{rate(a[i] - o[i], a[i + 1] - o[i + 1])} after")
     notes.append(f"coherence after: {extra.get('coherence', '?')}")
 else:
-    ready = events.get("ready_again")
-    after = [float(w[0]) for w in acked if float(w[0]) > fs]
-    first_fail = min((float(w[0]) for w in failed if float(w[0]) > fs), default=None)
-    resumed = [t for t in after if first_fail is None or t > first_fail]
-    recover = f"ready {ready - fe:.1f} s after PostgreSQL started" if ready else "never ready again"
-    if resumed:
-        recover += f"; first acked write {resumed[0] - fe:.1f} s after"
-    notes.append(f"{with_retry_after} of the failed writes were 503 with Retry-After")
+    # From the moment `pg_ctlcluster start` began (PostgreSQL accepts connections before it
+    # returns): when writes were refused, and when they were acknowledged again.
+    start = events["pg_start"]
+    fails = [float(w[0]) for w in failed]
+    if fails:
+        last_fail = max(fails)
+        resumed = min((float(w[0]) for w in acked if float(w[0]) > last_fail), default=None)
+        recover = f"writes refused for {last_fail - min(fails):.1f} s (stop began to start took {start - fs:.1f} s)"
+        recover += f"; acknowledged again {resumed - start:.1f} s after the start began" if resumed else "; never again"
+    else:
+        recover = "no write refused"
+    notes.append(f"{with_retry_after} of {len(failed)} failed writes were 503 with Retry-After")
 
 total, lost, dup, unacked_present = (int(x) for x in open(f"{out}/check").read().split())
 detail = {}
@@ -316,7 +328,10 @@ for d in (r1[3], r2[3], by_status):
     for k, v in d.items():
         detail[k] = detail.get(k, 0) + v
 err_text = f"{errors}" + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(detail.items()))})" if detail else "")
-notes.append(f"reads {r1[0] + r2[0]} / {r1[1] + r2[1]} errors, writes {len(writes)} / {len(failed)} failed")
+notes.append(f"single-metric reads {r1[0]} / {r1[1]} errors, list reads {r2[0]} / {r2[1]} errors, "
+             f"writes {len(writes)} / {len(failed)} failed")
+retries, redispatches = open(f"{out}/retried").read().split()
+notes.append(f"HAProxy retried {retries} times, redispatched {redispatches}")
 if unacked_present:
     notes.append(f"{unacked_present} failed writes committed anyway")
 print("| drill | requests | errors | p99 ms | recovery | acked writes lost / duplicated | notes |")
