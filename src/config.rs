@@ -192,6 +192,10 @@ pub struct ServeConfig {
     /// A request taking longer is answered 503.
     #[arg(long = "request-timeout-s", env = "MDL_REQUEST_TIMEOUT_S", default_value_t = 30)]
     pub request_timeout_s: u64,
+    /// After SIGTERM, keep serving this long with `/health/ready` answering 503 before the
+    /// listener closes, so a load balancer's checks take the instance out first, milliseconds.
+    #[arg(long = "drain-grace-ms", env = "MDL_DRAIN_GRACE_MS", default_value_t = 0)]
+    pub drain_grace_ms: u64,
     /// Compress responses (br, zstd, gzip, deflate by the client's preference).
     #[arg(long = "enable-compression", env = "ENABLE_COMPRESSION", default_value_t = true, action = clap::ArgAction::Set)]
     pub compression: bool,
@@ -575,6 +579,7 @@ impl fmt::Debug for ServeConfig {
             .field("cors_origins", &self.cors_origins)
             .field("user_cache_ttl_s", &self.user_cache_ttl_s)
             .field("request_timeout_s", &self.request_timeout_s)
+            .field("drain_grace_ms", &self.drain_grace_ms)
             .field("compression", &self.compression)
             .field("compression_level", &self.compression_level)
             .field("slow_request_ms", &self.slow_request_ms)

@@ -31,7 +31,7 @@ pub async fn live() -> axum::response::Response {
     ))
 }
 
-/// Ready to serve: the database answers. 503 only when it does not.
+/// Ready to serve: the database answers. 503 when it does not, and while shutting down.
 #[utoipa::path(
     get,
     path = "/health/ready",
@@ -40,10 +40,17 @@ pub async fn live() -> axum::response::Response {
     summary = "Ready when the database answers (503 when it does not)",
     responses(
         (status = 200, description = "Ready (status ok, or degraded when Redis is down)", body = super::schemas::Health),
-        (status = 503, description = "The database does not answer", body = super::schemas::Health),
+        (status = 503, description = "The database does not answer, or the instance is shutting down", body = super::schemas::Health),
     )
 )]
 pub async fn ready(State(state): State<AppState>) -> Response {
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "reason": "shutting down" })),
+        )
+            .into_response();
+    }
     match state.store.ping().await {
         Ok(()) => match state.cache.redis_status() {
             Some((redis, reason)) if redis != "up" => Json(

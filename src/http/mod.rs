@@ -84,6 +84,8 @@ pub struct Shared {
     /// Last grouped counts for the catalog gauges, and when they were read.
     pub catalog_gauges: std::sync::Mutex<Option<(Instant, Arc<crate::store::CatalogStats>)>>,
     pub started: Instant,
+    /// Set when shutdown starts: `/health/ready` answers 503 through `MDL_DRAIN_GRACE_MS`.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 /// A bound, not yet running server.
@@ -155,6 +157,7 @@ impl Application {
             observability,
             catalog_gauges: std::sync::Mutex::new(None),
             started: Instant::now(),
+            draining: std::sync::atomic::AtomicBool::new(false),
         }));
         Ok(Application {
             listener,
@@ -225,6 +228,19 @@ impl Application {
             drain_timeout: Duration::from_secs(state.config.request_timeout_s.max(1) + 5),
         };
         let app = stack(self.router, &state);
+        // The grace comes between the signal and the listener closing: requests are still
+        // served while readiness fails, so a balancer stops routing here before anything is
+        // refused.
+        let grace = Duration::from_millis(state.config.drain_grace_ms);
+        let draining = state.clone();
+        let stop = async move {
+            stop.await;
+            draining.draining.store(true, std::sync::atomic::Ordering::Relaxed);
+            if !grace.is_zero() {
+                tracing::info!(grace_ms = grace.as_millis(), "draining: not ready, still serving");
+                tokio::time::sleep(grace).await;
+            }
+        };
         let result = serve::serve(self.listener, app, limits, stop).await;
         background.shutdown().await;
         result

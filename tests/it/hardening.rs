@@ -189,3 +189,56 @@ fn very_long_search_text_is_bounded() {
     let m = metric(doc);
     assert!(m.search_text().len() <= 100_000);
 }
+
+/// A rolling restart behind a balancer loses nothing only if readiness fails before the
+/// listener closes: through `MDL_DRAIN_GRACE_MS` after the stop signal the instance keeps
+/// serving while `/health/ready` answers 503, and only then refuses connections.
+#[tokio::test]
+async fn readiness_fails_through_the_drain_grace_while_requests_are_still_served() {
+    let db = crate::support::sqlite().await;
+    mdl::auth::ensure_admin(
+        &*db.store,
+        Some(crate::support::ADMIN_PASSWORD),
+        mdl::auth::password::HashCost::cheap(),
+    )
+    .await
+    .unwrap();
+    let mut config = crate::support::test_config();
+    config.drain_grace_ms = 1500;
+    let app = mdl::http::Application::build(config, db.store.clone(), mdl::auth::password::HashCost::cheap())
+        .await
+        .unwrap();
+    let base = format!("http://{}", app.addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    // A fresh connection per request, as a balancer's health check makes them.
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let get = async |path: &str| client.get(format!("{base}{path}")).send().await;
+    assert_eq!(get("/health/ready").await.unwrap().status(), 200);
+
+    let signalled = std::time::Instant::now();
+    stop.send(()).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let ready = get("/health/ready").await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["reason"], "shutting down");
+    // Still serving everything else on new connections.
+    assert_eq!(get("/health/live").await.unwrap().status(), 200);
+    assert!(signalled.elapsed() < std::time::Duration::from_millis(1500));
+
+    // After the grace the listener closes and the server returns.
+    tokio::time::timeout(std::time::Duration::from_secs(10), server)
+        .await
+        .expect("stops after the grace")
+        .unwrap()
+        .unwrap();
+    assert!(signalled.elapsed() >= std::time::Duration::from_millis(1500));
+    assert!(
+        get("/health/live").await.is_err(),
+        "connections refused after the grace"
+    );
+    db.cleanup().await;
+}
