@@ -45,6 +45,9 @@ pub struct CachedResponse {
     /// weak ETag), built once: a hit clones them instead of rebuilding a map. Room is reserved
     /// for the headers the outer layer adds, so the map does not grow on the way out.
     pub as_stored: HeaderMap,
+    /// Not an answer: the loading request's body was too large to keep and went to that client
+    /// alone. Requests that waited on the same load must produce their own.
+    pub passed_through: bool,
 }
 
 /// Headers the way out adds to every answer (request id, timing, security headers...).
@@ -118,6 +121,7 @@ impl CachedResponse {
             body,
             weak_etag,
             generations,
+            passed_through: false,
         }
     }
 
@@ -132,6 +136,15 @@ impl CachedResponse {
             body,
             weak_etag: None,
             generations: Vec::new(),
+            passed_through: false,
+        }
+    }
+
+    /// Stands for a body that was sent to the loading client as it came, and kept nowhere.
+    pub fn passed_through(status: StatusCode) -> CachedResponse {
+        CachedResponse {
+            passed_through: true,
+            ..CachedResponse::verbatim(status, &HeaderMap::new(), Bytes::new())
         }
     }
 
@@ -214,6 +227,7 @@ impl CachedResponse {
             encoding: meta.encoding,
             body,
             generations,
+            passed_through: false,
         })
     }
 }
