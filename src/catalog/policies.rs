@@ -21,12 +21,16 @@ const EPOCH_SETTING: &str = "bundle_epoch";
 /// The policy of a stored metric. Stored documents were validated on write, so a failure here
 /// means the row was altered behind our back.
 pub fn of_stored(stored: &Stored) -> Result<(Policy, Value), StoreError> {
-    let metric = Metric::parse(Value::Object(stored.doc.clone()))
-        .map_err(|e| StoreError::Corrupt(format!("metric `{}` no longer validates: {e}", stored.id)))?;
+    let metric = parsed(stored)?;
     Ok((
         Policy::generate(&metric, stored.version),
         metadata(&metric, stored.version),
     ))
+}
+
+fn parsed(stored: &Stored) -> Result<Metric, StoreError> {
+    Metric::parse(Value::Object(stored.doc.clone()))
+        .map_err(|e| StoreError::Corrupt(format!("metric `{}` no longer validates: {e}", stored.id)))
 }
 
 pub async fn for_metric(store: &dyn Store, id: &str) -> Result<Option<Policy>, StoreError> {
@@ -140,12 +144,13 @@ impl<'a> DataJson<'a> {
             self.started = true;
             let page = self.rt.block_on(self.reader.metrics(self.after.take(), BATCH))?;
             for stored in &page.items {
-                let (policy, meta) = of_stored(stored)?;
+                // Only the metadata this time: the modules went out in the first pass.
+                let metric = parsed(stored)?;
+                let entry = policy::data_entry(&metric.metric_id, &metadata(&metric, stored.version));
                 if self.entries > 0 {
                     self.buf.push(b',');
                 }
-                self.buf
-                    .extend_from_slice(policy::data_entry(&policy.metric_id, &meta).as_bytes());
+                self.buf.extend_from_slice(entry.as_bytes());
                 self.entries += 1;
             }
             self.after = page.next_cursor;
