@@ -45,6 +45,9 @@ pub struct CachedResponse {
     /// weak ETag), built once: a hit clones them instead of rebuilding a map. Room is reserved
     /// for the headers the outer layer adds, so the map does not grow on the way out.
     pub as_stored: HeaderMap,
+    /// Not an answer: the loading request's body was too large to keep and went to that client
+    /// alone. Requests that waited on the same load must produce their own.
+    pub passed_through: bool,
     /// Unique to this value in this process (entries never change once built): lets something
     /// derived from an entry check that the cache still holds that very entry.
     pub serial: u64,
@@ -126,6 +129,7 @@ impl CachedResponse {
             body,
             weak_etag,
             generations,
+            passed_through: false,
             serial: next_serial(),
         }
     }
@@ -141,7 +145,16 @@ impl CachedResponse {
             body,
             weak_etag: None,
             generations: Vec::new(),
+            passed_through: false,
             serial: next_serial(),
+        }
+    }
+
+    /// Stands for a body that was sent to the loading client as it came, and kept nowhere.
+    pub fn passed_through(status: StatusCode) -> CachedResponse {
+        CachedResponse {
+            passed_through: true,
+            ..CachedResponse::verbatim(status, &HeaderMap::new(), Bytes::new())
         }
     }
 
@@ -224,6 +237,7 @@ impl CachedResponse {
             encoding: meta.encoding,
             body,
             generations,
+            passed_through: false,
             serial: next_serial(),
         })
     }

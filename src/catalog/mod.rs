@@ -11,3 +11,12 @@ pub mod versions;
 
 pub use format::Format;
 pub use import::{ImportError, ImportReport};
+
+/// Why an export or bundle stopped part way: a read of the catalog or a write of the output.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("writing: {0}")]
+    Io(#[from] std::io::Error),
+}

@@ -124,19 +124,23 @@ pub async fn export(store: &dyn Store, args: ExportArgs, out: &mut impl Write) -
         .format
         .map(Format::from)
         .unwrap_or_else(|| Format::from_path(&args.file));
-    let doc = catalog::export::export(store).await?;
-    let text = catalog::format::render(&doc, format).map_err(CliError::Config)?;
+    let mut reader = store.read_catalog().await?;
+    let rt = tokio::runtime::Handle::current();
     if is_stdio(&args.file) {
-        out.write_all(text.as_bytes())?;
+        // The export writes as it reads, through `rt`: off the async worker, on this thread.
+        tokio::task::block_in_place(|| catalog::export::write(&mut *reader, format, out, &rt))?;
     } else {
-        std::fs::write(&args.file, text)?;
-        let count = |k: &str| doc.get(k).and_then(|v| v.as_array()).map_or(0, Vec::len);
+        let exported = tokio::task::block_in_place(|| {
+            super::write_atomically(&args.file, |file| {
+                catalog::export::write(&mut *reader, format, file, &rt)
+            })
+        })?;
         writeln!(
             out,
             "exported {} metrics, {} domains, {} objectives to {}",
-            count("metrics"),
-            count("domains"),
-            count("objectives"),
+            exported.metrics,
+            exported.domains,
+            exported.objectives,
             args.file.display()
         )?;
     }

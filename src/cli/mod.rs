@@ -106,6 +106,45 @@ impl From<StoreError> for CliError {
     }
 }
 
+impl From<crate::catalog::StreamError> for CliError {
+    fn from(e: crate::catalog::StreamError) -> Self {
+        match e {
+            crate::catalog::StreamError::Store(e) => e.into(),
+            crate::catalog::StreamError::Io(e) => CliError::Io(e),
+        }
+    }
+}
+
+/// Readers never see a half-written file: `write` fills one beside it, renamed over `path`
+/// once complete. A failed write leaves `path` as it was and removes the partial file.
+pub(crate) fn write_atomically<T, E: From<std::io::Error>>(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> Result<T, E>,
+) -> Result<T, E> {
+    use std::io::Write as _;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    let written = write(&mut file).and_then(|value| {
+        file.flush()?;
+        Ok(value)
+    });
+    drop(file);
+    match written {
+        Ok(value) => {
+            std::fs::rename(&tmp, path)?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
 impl From<ValidationErrors> for CliError {
     fn from(e: ValidationErrors) -> Self {
         CliError::Invalid(e)

@@ -1,6 +1,6 @@
 //! `mdl policy` and `mdl policies`: generated Rego, as text, a directory bundle or a tarball.
 
-use super::CliError;
+use super::{CliError, write_atomically};
 use crate::catalog::policies;
 use crate::store::Store;
 use clap::Args;
@@ -33,7 +33,7 @@ pub async fn policy(store: &dyn Store, args: PolicyArgs, out: &mut impl Write) -
         .ok_or_else(|| CliError::NotFound(format!("metric `{}` not found", args.id)))?;
     match args.output {
         Some(path) => {
-            write_atomically(&path, policy.rego.as_bytes())?;
+            write_atomically(&path, |w| w.write_all(policy.rego.as_bytes()))?;
             writeln!(out, "wrote policy for {} to {}", policy.metric_id, path.display())?;
         }
         None => out.write_all(policy.rego.as_bytes())?,
@@ -42,37 +42,45 @@ pub async fn policy(store: &dyn Store, args: PolicyArgs, out: &mut impl Write) -
 }
 
 pub async fn all(store: &dyn Store, args: PoliciesArgs, out: &mut impl Write) -> Result<(), CliError> {
-    let bundle = policies::bundle(store).await?;
-    let modules = bundle.files.len().saturating_sub(2);
+    let mut reader = store.read_catalog().await?;
+    let revision = policies::revision(store, &mut *reader).await?;
+    let rt = tokio::runtime::Handle::current();
+    // The bundle is written as it is read, through `rt`: off the async worker, on this thread.
     if let Some(file) = args.bundle {
-        write_atomically(&file, &policies::pack(&bundle)?)?;
+        let modules = tokio::task::block_in_place(|| {
+            write_atomically(&file, |w| {
+                let mut tarball = policies::Tarball::new(w);
+                let modules = policies::write(&mut *reader, &revision, &mut tarball, &rt)?;
+                tarball.finish()?;
+                Ok::<_, CliError>(modules)
+            })
+        })?;
         writeln!(
             out,
-            "wrote bundle of {modules} policies to {} (revision {})",
-            file.display(),
-            bundle.revision
+            "wrote bundle of {modules} policies to {} (revision {revision})",
+            file.display()
         )?;
     } else if let Some(dir) = args.dir {
-        for f in &bundle.files {
-            write_atomically(&dir.join(&f.path), &f.bytes)?;
-        }
+        let modules =
+            tokio::task::block_in_place(|| policies::write(&mut *reader, &revision, &mut Directory(&dir), &rt))?;
         writeln!(
             out,
-            "wrote {modules} policies to {} (revision {})",
-            dir.display(),
-            bundle.revision
+            "wrote {modules} policies to {} (revision {revision})",
+            dir.display()
         )?;
     }
     Ok(())
 }
 
-/// Readers never see a half-written file: write beside it, then rename over it.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
+/// The bundle as a tree of files, each written atomically.
+struct Directory<'a>(&'a Path);
+
+impl policies::BundleOut for Directory<'_> {
+    fn file(&mut self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
+        write_atomically(&self.0.join(path), |w| w.write_all(bytes))
     }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+
+    fn streamed(&mut self, path: &str, _len: u64, content: &mut dyn std::io::Read) -> std::io::Result<()> {
+        write_atomically(&self.0.join(path), |w| std::io::copy(content, w).map(drop))
+    }
 }

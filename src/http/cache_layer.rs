@@ -11,13 +11,14 @@ use super::policies::wants_json;
 use super::route_layer::RouteService;
 use super::routes::{self, MetricWrite};
 use crate::cache::keys;
-use crate::cache::{CachedResponse, Encoding, Loaded, Outcome};
+use crate::cache::{CachedResponse, Encoding, Loaded, Outcome, ResponseCache};
 use axum::body::Body;
 use axum::extract::{FromRequestParts, MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tower::Service;
 
 pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
@@ -116,9 +117,34 @@ where
     let threshold = state.cache.config().compression_threshold;
     let max = state.cache.max_entry_bytes();
     let cache = state.cache.clone();
-    let load = async move { capture(&cache, next.run(req).await, threshold, max, generations).await };
+    // Left here, not moved into the load: a request that waited on another's load which turned
+    // out too large to share runs its own.
+    let pending = Mutex::new(Some((next, req)));
+    // The loading request's own answer when it is not stored: too large, or a 304.
+    let passed: Mutex<Option<Response>> = Mutex::new(None);
+    let load = async {
+        let Some((next, req)) = pending.lock().ok().and_then(|mut p| p.take()) else {
+            return Err(CachedResponse::verbatim(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &HeaderMap::new(),
+                bytes::Bytes::new(),
+            ));
+        };
+        let response = next.run(req).await;
+        capture(&cache, response, threshold, max, generations, &conditions, &passed).await
+    };
     // Boxed: the loading future is large, and hits (answered above) should not carry it.
     let (entry, outcome) = Box::pin(state.cache.lookup(&route, key, load)).await;
+    if let Some(response) = passed.lock().ok().and_then(|mut p| p.take()) {
+        return mark(response, Outcome::Bypass);
+    }
+    if entry.passed_through
+        && let Some((next, mut req)) = pending.lock().ok().and_then(|mut p| p.take())
+    {
+        // Uncached, the handler answers the conditions itself.
+        req.headers_mut().extend(conditions);
+        return mark(next.run(req).await, Outcome::Bypass);
+    }
     // Warming candidates: metrics that exist, not every path a client can make up.
     if let Some(path) = path
         && entry.status == StatusCode::OK
@@ -128,33 +154,88 @@ where
     mark(answer(&entry, &conditions, gzip_ok), outcome)
 }
 
+/// A 304 for a 200 the client holds: the validators and caching headers, no body.
+fn not_modified_answer(headers: &HeaderMap) -> Response {
+    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    for name in [header::ETAG, header::CACHE_CONTROL, header::VARY] {
+        for v in headers.get_all(&name) {
+            response.headers_mut().append(name.clone(), v.clone());
+        }
+    }
+    response
+}
+
 /// A handler's answer as an entry: `Ok` when it may be stored (a 200 that is not `no-store`).
+///
+/// At most `max` bytes of the body are read. A longer one goes to this client alone, as it
+/// comes, into `passed` (and the result says so): the cache never holds a body it will not
+/// keep. A streamed 200 whose ETag the client already holds is answered 304 unread, so a
+/// conditional poll of a large export or bundle does not produce it.
 async fn capture(
-    cache: &crate::cache::ResponseCache,
+    cache: &ResponseCache,
     response: Response,
     threshold: usize,
     max: usize,
     generations: Vec<(crate::cache::Collection, u64)>,
+    conditions: &HeaderMap,
+    passed: &Mutex<Option<Response>>,
 ) -> Loaded {
     let (parts, body) = response.into_parts();
+    let pass = |response: Response| {
+        let status = response.status();
+        if let Ok(mut slot) = passed.lock() {
+            *slot = Some(response);
+        }
+        CachedResponse::passed_through(status)
+    };
+    let streamed = http_body::Body::size_hint(&body).exact().is_none();
+    if streamed
+        && parts.status == StatusCode::OK
+        && let Some(etag) = parts.headers.get(header::ETAG).and_then(|v| v.to_str().ok())
+        && not_modified(conditions, etag)
+    {
+        return Err(pass(not_modified_answer(&parts.headers)));
+    }
     let storable = parts.status == StatusCode::OK
         && !parts
             .headers
             .get(header::CACHE_CONTROL)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("no-store"));
-    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
-        Ok(b) => b,
-        Err(e) => {
-            let failed = super::error::ApiError::Internal(format!("reading a response body: {e}")).into_response();
-            return Err(CachedResponse::verbatim(
-                failed.status(),
-                failed.headers(),
-                bytes::Bytes::new(),
-            ));
+    let mut stream = body.into_data_stream();
+    let mut read: Vec<bytes::Bytes> = Vec::new();
+    let mut len = 0usize;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) => {
+                len += chunk.len();
+                read.push(chunk);
+            }
+            Err(e) => {
+                let failed = super::error::ApiError::Internal(format!("reading a response body: {e}")).into_response();
+                return Err(CachedResponse::verbatim(
+                    failed.status(),
+                    failed.headers(),
+                    bytes::Bytes::new(),
+                ));
+            }
+        }
+        if len > max {
+            let rest = futures_util::stream::iter(read.into_iter().map(Ok)).chain(stream);
+            return Err(pass(Response::from_parts(parts, Body::from_stream(rest))));
+        }
+    }
+    let bytes = match read.len() {
+        1 => read.pop().unwrap_or_default(),
+        _ => {
+            let mut all = bytes::BytesMut::with_capacity(len);
+            for chunk in read {
+                all.extend_from_slice(&chunk);
+            }
+            all.freeze()
         }
     };
-    if !storable || bytes.len() > max {
+    if !storable {
         return Err(CachedResponse::verbatim(parts.status, &parts.headers, bytes));
     }
     let entry = if bytes.len() >= threshold {
@@ -236,13 +317,7 @@ pub(crate) fn answer(entry: &Arc<CachedResponse>, conditions: &HeaderMap, gzip_o
         && let Some(etag) = entry.etag()
         && not_modified(conditions, etag)
     {
-        let mut response = StatusCode::NOT_MODIFIED.into_response();
-        for name in [header::ETAG, header::CACHE_CONTROL, header::VARY] {
-            for v in headers.get_all(&name) {
-                response.headers_mut().append(name.clone(), v.clone());
-            }
-        }
-        return response;
+        return not_modified_answer(&headers);
     }
     let body = if gzip && gzip_ok {
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -263,4 +338,82 @@ pub(crate) fn answer(entry: &Arc<CachedResponse>, conditions: &HeaderMap, gzip_o
     *response.status_mut() = entry.status;
     *response.headers_mut() = headers;
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CacheConfig;
+
+    /// A body that never ends once past the bound: waiting for its end (buffering it whole)
+    /// would never return, passing it through returns at once with what was read first.
+    #[tokio::test]
+    async fn a_body_past_the_bound_is_passed_on_without_waiting_for_its_end() {
+        let cache = ResponseCache::new(&CacheConfig::default()).expect("cache");
+        let first: Vec<Result<bytes::Bytes, std::io::Error>> =
+            (0..3).map(|_| Ok(bytes::Bytes::from_static(&[b'x'; 40]))).collect();
+        let endless = futures_util::stream::iter(first).chain(futures_util::stream::pending());
+        let response = Response::new(Body::from_stream(endless));
+        let passed = Mutex::new(None);
+        let loaded = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            capture(
+                &cache,
+                response,
+                usize::MAX,
+                100,
+                Vec::new(),
+                &HeaderMap::new(),
+                &passed,
+            ),
+        )
+        .await
+        .expect("capture returned before the body ended");
+        assert!(loaded.is_err_and(|e| e.passed_through));
+        let response = passed.lock().expect("slot").take().expect("the response went on");
+        let mut body = response.into_body().into_data_stream();
+        let mut head = Vec::new();
+        while head.len() < 120 {
+            head.extend_from_slice(&body.next().await.expect("a chunk").expect("data"));
+        }
+        assert_eq!(head, vec![b'x'; 120], "what was read comes first, unchanged");
+    }
+
+    /// A conditional poll of a streamed answer the client holds costs no body at all.
+    #[tokio::test]
+    async fn a_streamed_answer_the_client_holds_is_a_304_unread() {
+        let cache = ResponseCache::new(&CacheConfig::default()).expect("cache");
+        let never = futures_util::stream::pending::<Result<bytes::Bytes, std::io::Error>>();
+        let mut response = Response::new(Body::from_stream(never));
+        response
+            .headers_mut()
+            .insert(header::ETAG, HeaderValue::from_static("\"r1\""));
+        let mut conditions = HeaderMap::new();
+        conditions.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"r1\""));
+        let passed = Mutex::new(None);
+        let loaded = capture(&cache, response, usize::MAX, 100, Vec::new(), &conditions, &passed).await;
+        assert!(loaded.is_err_and(|e| e.passed_through));
+        let response = passed.lock().expect("slot").take().expect("an answer");
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(response.headers()[header::ETAG], "\"r1\"");
+    }
+
+    #[tokio::test]
+    async fn a_body_within_the_bound_is_stored() {
+        let cache = ResponseCache::new(&CacheConfig::default()).expect("cache");
+        let response = Response::new(Body::from("small"));
+        let passed = Mutex::new(None);
+        let loaded = capture(
+            &cache,
+            response,
+            usize::MAX,
+            100,
+            Vec::new(),
+            &HeaderMap::new(),
+            &passed,
+        )
+        .await;
+        assert_eq!(loaded.expect("stored").body, "small");
+        assert!(passed.lock().expect("slot").is_none());
+    }
 }

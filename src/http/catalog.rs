@@ -158,9 +158,12 @@ pub async fn export(
         Some("yaml") => (Format::Yaml, "application/yaml"),
         Some(_) => return Err(ApiError::field("format", "must be json or yaml")),
     };
-    let doc = catalog::export::export(&*state.store).await?;
-    let text = catalog::format::render(&doc, format).map_err(ApiError::Internal)?;
-    let mut response = text.into_response();
+    // Opened here, so an unreachable database is still an error status rather than a cut body.
+    let mut reader = state.store.read_catalog().await?;
+    let body = super::stream::written_by(move |out| {
+        catalog::export::write(&mut *reader, format, out, &tokio::runtime::Handle::current()).map(drop)
+    });
+    let mut response = body.into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));

@@ -30,6 +30,7 @@ pub(crate) mod route_layer;
 pub mod routes;
 mod schemas;
 pub mod serve;
+mod stream;
 mod user_cache;
 pub(crate) mod users;
 mod versions;

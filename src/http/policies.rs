@@ -138,24 +138,25 @@ pub async fn bundle(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     Params::parse(raw.as_deref(), &[])?;
-    let bundle = policies::bundle(&*state.store).await?;
-    let etag = format!("\"{}\"", bundle.revision);
+    let mut reader = state.store.read_catalog().await?;
+    let revision = policies::revision(&*state.store, &mut *reader).await?;
+    let etag = format!("\"{revision}\"");
     let mut extra = HeaderMap::new();
     extra.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/gzip"));
     extra.insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("attachment; filename=\"mdl-policies.tar.gz\""),
     );
-    if conditional::not_modified(&headers, &etag) {
-        // OPA polls with the revision it holds: answer 304 without packing anything.
-        return Ok(conditional::conditional(&headers, etag, extra, Response::default));
-    }
-    // Compressing a large catalog takes a while: keep it off the async workers.
-    let bytes = tokio::task::spawn_blocking(move || policies::pack(&bundle))
-        .await
-        .map_err(|e| ApiError::Internal(format!("bundle task: {e}")))?
-        .map_err(|e| ApiError::Internal(format!("bundle packing: {e}")))?;
-    Ok(conditional::conditional(&headers, etag, extra, || {
-        bytes.into_response()
+    // OPA polls with the revision it holds: a 304 reads and packs nothing.
+    Ok(conditional::conditional(&headers, etag, extra, move || {
+        // Compressing takes a while: the bundle is written on a blocking thread as it is sent.
+        super::stream::written_by(move |out| {
+            let rt = tokio::runtime::Handle::current();
+            let mut tarball = policies::Tarball::new(out);
+            policies::write(&mut *reader, &revision, &mut tarball, &rt)?;
+            tarball.finish()?;
+            Ok(())
+        })
+        .into_response()
     }))
 }

@@ -162,8 +162,9 @@ impl Store for GuardedStore {
     async fn catalog_info(&self) -> StoreResult<Map<String, Value>> {
         self.call("catalog_info", Read, |s| s.catalog_info()).await
     }
-    async fn snapshot(&self) -> StoreResult<CatalogSnapshot> {
-        self.call("snapshot", Read, |s| s.snapshot()).await
+    async fn read_catalog(&self) -> StoreResult<Box<dyn CatalogReader>> {
+        // Only opening the snapshot is guarded: the reader's batches run on its own connection.
+        self.call("read_catalog", Read, |s| s.read_catalog()).await
     }
     async fn setting_or_init(&self, key: &str, candidate: &str) -> StoreResult<String> {
         self.call("setting_or_init", Write, |s| s.setting_or_init(key, candidate))

@@ -12,8 +12,8 @@ mod write;
 
 pub use error::StoreError;
 pub use model::{
-    ApiKey, Backend, CatalogSnapshot, CatalogStats, Entity, EntityKind, FacetCounts, HistoryEntry, ImportBatch,
-    ImportOutcome, RawStored, RefreshUse, Saved, Stored, UserChange, WriteKind,
+    ApiKey, Backend, CatalogStats, Entity, EntityKind, FacetCounts, HistoryEntry, ImportBatch, ImportOutcome,
+    RawStored, RefreshUse, Saved, Stored, UserChange, WriteKind,
 };
 pub use query::{Cursor, MetricFilter, MetricQuery, MetricSort, Page, PageRequest};
 
@@ -74,8 +74,9 @@ pub trait Store: Send + Sync + 'static {
     /// Upserts everything in one transaction: all of it lands or none of it does.
     async fn import(&self, batch: &ImportBatch, actor: &str) -> StoreResult<ImportOutcome>;
     async fn catalog_info(&self) -> StoreResult<Map<String, Value>>;
-    /// Everything, read in one transaction so the parts agree with each other.
-    async fn snapshot(&self) -> StoreResult<CatalogSnapshot>;
+    /// The whole catalog from one snapshot, read a batch at a time through the returned reader,
+    /// so the parts agree with each other however long the reading takes.
+    async fn read_catalog(&self) -> StoreResult<Box<dyn CatalogReader>>;
 
     /// The stored value of a setting, storing `candidate` first if there is none. Instances
     /// racing on first start all end up with the one value that won.
@@ -121,6 +122,21 @@ pub trait Store: Send + Sync + 'static {
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// One snapshot of the catalog, held open (a connection in a read transaction) until dropped,
+/// so that exports and bundles can go out a batch at a time instead of whole from memory.
+#[async_trait]
+pub trait CatalogReader: Send {
+    async fn catalog_info(&mut self) -> StoreResult<Map<String, Value>>;
+    /// Metrics by id, `limit` at a time: `after` is the previous batch's `next_cursor`.
+    async fn metrics(&mut self, after: Option<String>, limit: u32) -> StoreResult<Page<Stored>>;
+    /// Every domain or objective, by name then id (they are few).
+    async fn entities(&mut self, kind: EntityKind) -> StoreResult<Vec<Stored>>;
+    /// How many transactions have changed metrics (create, update, delete, import). It moves
+    /// with every committed change to the metrics and with nothing else, so it stands for
+    /// their content without reading it.
+    async fn metric_writes(&mut self) -> StoreResult<i64>;
+}
 
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct PoolStatus {

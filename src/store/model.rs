@@ -371,18 +371,6 @@ impl UserChange {
     }
 }
 
-/// The whole catalog as of one moment.
-#[derive(Debug, Clone, Default)]
-pub struct CatalogSnapshot {
-    pub catalog: Map<String, Value>,
-    /// By id.
-    pub metrics: Vec<Stored>,
-    /// By name, then id.
-    pub domains: Vec<Stored>,
-    /// By name, then id.
-    pub objectives: Vec<Stored>,
-}
-
 /// What presenting a refresh token found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshUse {

@@ -506,6 +506,47 @@ async fn disabled_cache_bypasses_everything(db: &TestDb) {
     }
 }
 
+/// A body over the entry bound goes to its client as it comes and is kept nowhere (the cache
+/// never holds all of it); a smaller one is cached as before. Requests that wait on the same
+/// load each still get the whole body.
+async fn bodies_over_the_entry_bound_pass_through(db: &TestDb) {
+    load(db).await;
+    let mut config = test_config();
+    config.cache.l1_capacity_mb = 1; // entries up to 1/8 of it: 128 KiB
+    let bound = 128 * 1024;
+    let app = spawn_with(db, config).await;
+    let token = app.token().await;
+    let small = get(&app, "/api/v1/export", &token).await;
+    assert_eq!(x_cache(&small), "MISS");
+    assert!(small.text().await.unwrap().len() < bound);
+    assert_eq!(x_cache(&get(&app, "/api/v1/export", &token).await), "HIT");
+
+    let metrics: Vec<Value> = (0..300).map(mdl::domain::synthetic::synthetic_metric).collect();
+    let r = app
+        .send(
+            Method::POST,
+            "/api/v1/import",
+            &token,
+            Some(&json!({ "metrics": metrics })),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let expected = crate::support::rendered_at_once(&*db.store, mdl::catalog::Format::Json).await;
+    assert!(
+        expected.len() > bound,
+        "the export must outgrow the bound: {}",
+        expected.len()
+    );
+    // Twice: a stored entry would answer the second round.
+    for _ in 0..2 {
+        let requests: Vec<_> = (0..4).map(|_| get(&app, "/api/v1/export", &token)).collect();
+        for r in futures_util::future::join_all(requests).await {
+            assert_eq!((r.status().as_u16(), x_cache(&r).as_str()), (200, "BYPASS"));
+            assert_eq!(r.text().await.unwrap(), expected);
+        }
+    }
+}
+
 /// Two instances: separate processes' worth of state (own store pool, own L1, own router)
 /// sharing one database and one Redis.
 pub(crate) async fn pair(db: &TestDb, redis: &str, prefix: &str) -> (TestApp, TestApp) {
@@ -706,6 +747,7 @@ backend_tests!(
     stale_entries_leave_memory,
     concurrent_misses_run_the_loader_once,
     disabled_cache_bypasses_everything,
+    bodies_over_the_entry_bound_pass_through,
     two_instances_on_one_redis_stay_coherent,
     redis_down_then_back,
     cli_writes_reach_running_servers,

@@ -1,6 +1,7 @@
 //! The `mdl` binary against real databases: exit codes and output.
 
-use crate::support::{TestDb, backend_tests, sample_metrics};
+use crate::support::{TestDb, backend_tests, rendered_at_once, sample_metrics};
+use mdl::catalog::Format;
 use mdl::domain::Metric;
 use mdl::store::{Entity, Expect};
 use serde_json::{Value, json};
@@ -141,9 +142,15 @@ async fn import_export_stats_and_seed(db: &TestDb) {
     );
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.starts_with("catalog_version:"), "YAML by extension");
+    assert_eq!(text, rendered_at_once(&*db.store, Format::Yaml).await);
+    assert!(!dir.path().join("catalog.yaml.partial").exists());
     let out = mdl(db, &["export", "-"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(json["metrics"].as_array().unwrap().len(), 12);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        rendered_at_once(&*db.store, Format::Json).await
+    );
     // Re-importing the export changes nothing.
     let out = mdl(db, &["import", file.to_str().unwrap()]);
     assert!(

@@ -1,11 +1,14 @@
 //! Import and export of real catalogs, on both backends.
 
-use crate::support::{TestDb, backend_tests, example, example_json};
+use crate::support::{
+    TestDb, backend_tests, example, example_json, export_text, export_value as export, rendered_at_once, whole_catalog,
+};
 use mdl::catalog::import::{self, ImportError, ImportOptions};
-use mdl::catalog::{Format, export::export, format, legacy};
+use mdl::catalog::{Format, format, legacy};
 use mdl::domain::synthetic::synthetic_metric;
 use mdl::domain::{Metric, ValidationErrors};
-use mdl::store::{Expect, PageRequest, Store};
+use mdl::store::model::Provenance;
+use mdl::store::{Expect, ImportBatch, PageRequest, Store};
 use serde_json::{Value, json};
 
 const SAMPLES: &[&str] = &[
@@ -80,7 +83,7 @@ async fn every_sample_imports_and_round_trips(db: &TestDb) {
         import_doc(&*first.store, source.clone())
             .await
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));
-        let exported = export(&*first.store).await.unwrap();
+        let exported = export(&*first.store).await;
 
         // Nothing lost: every item of the file is in the export with every field it had.
         for m in source["metrics"].as_array().into_iter().flatten() {
@@ -134,7 +137,7 @@ async fn every_sample_imports_and_round_trips(db: &TestDb) {
             let doc = format::parse(text.as_bytes(), fmt).unwrap();
             let report = restore_doc(&*second.store, doc).await.unwrap();
             assert!(report.outcome.restored, "{name}: a restore into an empty database");
-            let again = format::render(&export(&*second.store).await.unwrap(), fmt).unwrap();
+            let again = format::render(&export(&*second.store).await, fmt).unwrap();
             assert_eq!(again, text, "{name}: export of re-import differs ({fmt:?})");
             second.cleanup().await;
         }
@@ -177,7 +180,7 @@ async fn templates_are_refused_and_store_nothing(db: &TestDb) {
 async fn bad_input_leaves_the_database_unchanged(db: &TestDb) {
     let store = &*db.store;
     import_doc(store, example_json("sample-domains.json")).await.unwrap();
-    let before = export(store).await.unwrap();
+    let before = export(store).await;
 
     // Broken YAML: a syntax error naming the body.
     let err = format::parse(b"metrics:\n  - metric_id: [unclosed\n", Format::Yaml).unwrap_err();
@@ -221,7 +224,7 @@ async fn bad_input_leaves_the_database_unchanged(db: &TestDb) {
         "{err:?}"
     );
 
-    assert_eq!(export(store).await.unwrap(), before, "database changed");
+    assert_eq!(export(store).await, before, "database changed");
 }
 
 async fn dry_run_writes_nothing(db: &TestDb) {
@@ -255,7 +258,7 @@ async fn reimport_is_a_no_op_and_keeps_server_fields(db: &TestDb) {
         .await
         .unwrap();
 
-    let exported = export(store).await.unwrap();
+    let exported = export(store).await;
     let report = import_doc(store, exported.clone()).await.unwrap();
     assert_eq!(
         (report.outcome.metrics.unchanged, report.outcome.metrics.updated),
@@ -275,7 +278,7 @@ async fn reimport_is_a_no_op_and_keeps_server_fields(db: &TestDb) {
             .total,
         Some(2)
     );
-    assert_eq!(export(store).await.unwrap(), exported);
+    assert_eq!(export(store).await, exported);
 
     // Importing the original file again reverts the edit: one new version, nothing else.
     let report = import_doc(store, source).await.unwrap();
@@ -295,7 +298,7 @@ async fn restoring_an_export_keeps_versions_and_authors(db: &TestDb) {
         .save_metric(&Metric::parse(doc).unwrap(), "editor", Expect::Any)
         .await
         .unwrap();
-    let exported = export(store).await.unwrap();
+    let exported = export(store).await;
 
     let fresh = db.sibling().await;
     restore_doc(&*fresh.store, exported.clone()).await.unwrap();
@@ -321,7 +324,41 @@ async fn restoring_an_export_keeps_versions_and_authors(db: &TestDb) {
     fresh.cleanup().await;
 }
 
+/// The export is written a batch of metrics at a time; its text must still be what rendering
+/// the whole document at once gives, in both formats, across batch boundaries.
+async fn streamed_export_is_the_document_rendered_at_once(db: &TestDb) {
+    let store = &*db.store;
+    for fmt in [Format::Json, Format::Yaml] {
+        assert_eq!(
+            export_text(store, fmt).await,
+            rendered_at_once(store, fmt).await,
+            "{fmt:?}, empty catalog"
+        );
+    }
+    for name in ["sample-metrics.json", "sample-domains.json", "sample-objectives.json"] {
+        import_doc(store, parse_example(name)).await.unwrap();
+    }
+    // Past two batch boundaries (export::BATCH is 500), the example metrics among them.
+    let metrics = (0..1_001)
+        .map(|i| Metric::parse(synthetic_metric(i)).unwrap())
+        .map(|m| (m, Provenance::default()))
+        .collect();
+    let batch = ImportBatch {
+        metrics,
+        ..ImportBatch::default()
+    };
+    store.import(&batch, "seed").await.unwrap();
+    for fmt in [Format::Json, Format::Yaml] {
+        let streamed = export_text(store, fmt).await;
+        assert_eq!(streamed, rendered_at_once(store, fmt).await, "{fmt:?}");
+        let back = format::parse(streamed.as_bytes(), fmt).unwrap();
+        assert_eq!(back["metrics"].as_array().map(Vec::len), Some(1_013), "{fmt:?}");
+        assert_eq!(back, whole_catalog(store).await, "{fmt:?}");
+    }
+}
+
 backend_tests!(
+    streamed_export_is_the_document_rendered_at_once,
     every_sample_imports_and_round_trips,
     templates_are_refused_and_store_nothing,
     bad_input_leaves_the_database_unchanged,

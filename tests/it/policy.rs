@@ -3,7 +3,7 @@
 
 use crate::support::sample_metrics;
 use mdl::domain::Metric;
-use mdl::domain::policy::{Bundle, Policy, package_path, string_literal};
+use mdl::domain::policy::{Policy, package_path, string_literal};
 use serde_json::{Value, json};
 
 fn metric(doc: Value) -> Metric {
@@ -368,40 +368,39 @@ fn a_metric_without_owners_allows_nobody_and_still_parses() {
 }
 
 #[test]
-fn bundle_revision_follows_content_only() {
-    let policies = |version: i64| -> Vec<(Policy, Value)> {
-        sample_metrics()
-            .into_iter()
-            .map(|d| {
-                let m = metric(d);
-                (
-                    Policy::generate(&m, version),
-                    mdl::domain::policy::metadata(&m, version),
-                )
-            })
-            .collect()
-    };
-    let a = Bundle::build(policies(1));
-    let mut reversed = policies(1);
-    reversed.reverse();
-    let b = Bundle::build(reversed);
-    assert_eq!(a.revision, b.revision, "input order does not matter");
-    assert_eq!(a.files, b.files);
-    assert_ne!(a.revision, Bundle::build(policies(2)).revision);
-    assert_eq!(a.files[0].path, ".manifest");
-    let manifest: Value = serde_json::from_slice(&a.files[0].bytes).expect("manifest json");
-    assert_eq!(manifest["revision"], a.revision.as_str());
+fn bundle_pieces_load_together_and_the_revision_follows_its_inputs() {
+    use mdl::domain::policy::{DATA_TAIL, GENERATOR, data_entry, data_head, manifest, module_path, revision};
+    let a = revision("epoch-a", 7);
+    assert_eq!(a, revision("epoch-a", 7), "the same inputs give the same revision");
+    assert_eq!(a.len(), 64);
+    assert_ne!(a, revision("epoch-a", 8), "another metric write moves it");
+    assert_ne!(a, revision("epoch-b", 7), "another database moves it");
+    let manifest: Value = serde_json::from_slice(&manifest(&a)).expect("manifest json");
+    assert_eq!(manifest["revision"], a.as_str());
     assert_eq!(manifest["roots"], json!(["mdl"]));
+
+    let metrics: Vec<Metric> = sample_metrics().into_iter().map(metric).collect();
+    let entries: Vec<String> = metrics
+        .iter()
+        .map(|m| data_entry(&m.metric_id, &mdl::domain::policy::metadata(m, 1)))
+        .collect();
+    let data = format!("{}{}{DATA_TAIL}", data_head(), entries.join(","));
+    let whole: serde_json::Map<String, Value> = metrics
+        .iter()
+        .map(|m| (m.metric_id.clone(), mdl::domain::policy::metadata(m, 1)))
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&data).expect("data.json is JSON"),
+        json!({"mdl": {"catalog": {"generator": GENERATOR, "metrics": whole}}})
+    );
     // Every module and the data document load together in one engine.
     let mut engine = regorus::Engine::new();
-    for f in &a.files[2..] {
+    for m in &metrics {
         engine
-            .add_policy(f.path.clone(), String::from_utf8(f.bytes.clone()).expect("utf8"))
+            .add_policy(module_path(&m.metric_id), Policy::generate(m, 1).rego)
             .expect("parses");
     }
-    engine
-        .add_data_json(std::str::from_utf8(&a.files[1].bytes).expect("utf8"))
-        .expect("data.json loads");
+    engine.add_data_json(&data).expect("data.json loads");
     let results = engine
         .eval_query(
             format!("data.mdl.catalog.metrics[{}].tier", string_literal(LOGIN)),

@@ -2,7 +2,10 @@
 
 use crate::support::{TestApp, TestDb, backend_tests, error_code, load, spawn};
 use mdl::domain::Metric;
-use mdl::domain::policy::{Policy, string_literal};
+use mdl::domain::policy::{Policy, metadata, string_literal};
+use mdl::domain::synthetic::synthetic_metric;
+use mdl::store::model::Provenance;
+use mdl::store::{Expect, ImportBatch, WriteKind};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -172,6 +175,12 @@ async fn bundle_is_real_deterministic_and_polls_with_304(db: &TestDb) {
     the_whole_bundle_loads_as_opa_would_and_decides(&untar(&first));
     an_unchanged_catalog_gives_the_same_bytes_and_304(&app, &token, &first, &etag).await;
     a_change_elsewhere_in_the_catalog_leaves_the_bundle_alone(&app, &token, &etag).await;
+    // Saving a metric as it already is changes nothing, so the revision stays.
+    let stored = db.store.get_metric(LOGIN).await.unwrap().unwrap();
+    let same = Metric::parse(Value::Object(stored.doc)).unwrap();
+    let saved = db.store.save_metric(&same, "someone", Expect::Any).await.unwrap();
+    assert_eq!(saved.kind, WriteKind::Unchanged);
+    assert_eq!(fetch_bundle(&app, &token, Some(&etag)).await.status(), 304);
     let new_etag = a_metric_change_moves_the_revision(&app, &token, &etag, &revision).await;
     deleting_a_metric_removes_its_module(&app, &token, new_etag).await;
 }
@@ -270,6 +279,44 @@ async fn deleting_a_metric_removes_its_module(app: &TestApp, token: &str, etag: 
     assert_eq!(files.len(), 2 + 11);
 }
 
+/// The bundle of a catalog larger than a batch: every metric's module and metadata, from the
+/// two passes the streamed tarball makes over the metrics.
+async fn a_bundle_spans_batches_of_metrics(db: &TestDb) {
+    let metrics = (0..1_001)
+        .map(|i| (Metric::parse(synthetic_metric(i)).unwrap(), Provenance::default()))
+        .collect();
+    let batch = ImportBatch {
+        metrics,
+        ..ImportBatch::default()
+    };
+    db.store.import(&batch, "seed").await.unwrap();
+    let app = spawn(db, false).await;
+    let token = app.token().await;
+    let r = fetch_bundle(&app, &token, None).await;
+    assert_eq!(r.status(), 200);
+    let files = untar(&r.bytes().await.unwrap());
+    assert_eq!(files.len(), 2 + 1_001);
+    let data: Value = serde_json::from_slice(&files["data.json"]).expect("data.json is JSON");
+    let listed = data["mdl"]["catalog"]["metrics"].as_object().expect("metadata by id");
+    assert_eq!(listed.len(), 1_001);
+    for i in [0, 499, 500, 1_000] {
+        let stored = db
+            .store
+            .get_metric(synthetic_metric(i)["metric_id"].as_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let metric = Metric::parse(Value::Object(stored.doc.clone())).unwrap();
+        let policy = Policy::generate(&metric, stored.version);
+        assert_eq!(
+            files[&format!("mdl/metrics/{}/policy.rego", stored.id)],
+            policy.rego.as_bytes()
+        );
+        assert_eq!(listed[&stored.id], metadata(&metric, stored.version));
+    }
+    load_bundle(&files);
+}
+
 fn mdl(db: &TestDb, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_mdl"))
         .args(args)
@@ -328,4 +375,5 @@ backend_tests!(
     policies_list_is_paginated_and_filtered,
     bundle_is_real_deterministic_and_polls_with_304,
     cli_writes_modules_directories_and_bundles,
+    a_bundle_spans_batches_of_metrics,
 );

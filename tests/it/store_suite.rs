@@ -790,7 +790,51 @@ async fn raw_pages_serialise_like_parsed_ones(db: &TestDb) {
     }
 }
 
+/// The count a bundle revision stands on: one per committed transaction that changed metrics,
+/// none for anything else.
+async fn metric_writes_count_committed_metric_changes_only(db: &TestDb) {
+    let store = &*db.store;
+    let writes = || async { store.read_catalog().await.unwrap().metric_writes().await.unwrap() };
+    assert_eq!(writes().await, 0);
+    let doc = synthetic_metric(1);
+    store
+        .save_metric(&metric(doc.clone()), "a", Expect::Absent)
+        .await
+        .unwrap();
+    assert_eq!(writes().await, 1, "a create");
+    store.save_metric(&metric(doc.clone()), "a", Expect::Any).await.unwrap();
+    assert_eq!(writes().await, 1, "saving it unchanged");
+    let domain = json!({"domain_id": "ops", "name": "Operations", "description": "d", "owner_team": "ops"});
+    let domain = Entity::Domain(BusinessDomain::parse(domain).unwrap());
+    store.save_entity(&domain, "a", Expect::Absent).await.unwrap();
+    assert_eq!(writes().await, 1, "a domain");
+    let mut reader = store.read_catalog().await.unwrap();
+    let before = reader.metric_writes().await.unwrap();
+    let mut batch = ImportBatch {
+        metrics: (2..5)
+            .map(|i| (metric(synthetic_metric(i)), Provenance::default()))
+            .collect(),
+        dry_run: true,
+        ..ImportBatch::default()
+    };
+    store.import(&batch, "a").await.unwrap();
+    assert_eq!(writes().await, 1, "a dry run");
+    batch.dry_run = false;
+    store.import(&batch, "a").await.unwrap();
+    assert!(writes().await > 1, "an import");
+    assert_eq!(
+        reader.metric_writes().await.unwrap(),
+        before,
+        "a snapshot keeps its count"
+    );
+    let after_import = writes().await;
+    let id = doc["metric_id"].as_str().unwrap();
+    store.delete_metric(id, "a", None).await.unwrap();
+    assert_eq!(writes().await, after_import + 1, "a delete");
+}
+
 backend_tests!(
+    metric_writes_count_committed_metric_changes_only,
     samples_round_trip_unchanged,
     raw_pages_serialise_like_parsed_ones,
     create_twice_is_a_conflict,

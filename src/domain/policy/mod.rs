@@ -3,7 +3,7 @@
 mod bundle;
 mod rego;
 
-pub use bundle::{Bundle, BundleFile};
+pub use bundle::{DATA_PATH, DATA_TAIL, MANIFEST_PATH, ROOT, data_entry, data_head, manifest, module_path, revision};
 pub use rego::{GENERATOR, metadata, module, package_path, string_literal};
 
 use super::Metric;

@@ -3,13 +3,13 @@
 use super::{SqlBackend, SqlStore};
 use crate::domain::Metric;
 use crate::store::model::{
-    CatalogSnapshot, CatalogStats, FacetCounts, HistoryEntry, ImportBatch, ImportOutcome, Provenance, Stored,
+    CatalogStats, EntityKind, FacetCounts, HistoryEntry, ImportBatch, ImportOutcome, Provenance, Stored,
 };
 use crate::store::query::{MetricFilter, Page, PageRequest};
 use crate::store::sql;
 use crate::store::{Expect, StoreResult};
 use serde_json::{Map, Value};
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, QueryBuilder, Type};
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, QueryBuilder, Transaction, Type};
 
 /// The facets of the metric list, in the order pages show them.
 const FACETS: [&str; 7] = [
@@ -132,56 +132,11 @@ where
         Self::read_catalog_doc(&mut *self.pool.acquire().await?).await
     }
 
-    /// Every row of a table in `sort_col, id` order, by keyset pages on one connection.
-    async fn read_all(
-        conn: &mut DB::Connection,
-        table: &'static str,
-        id_col: &'static str,
-        sort_col: &'static str,
-    ) -> StoreResult<Vec<Stored>> {
-        let mut out = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = PageRequest::Cursor {
-                after: after.take(),
-                limit: 1000,
-                count: false,
-            };
-            let spec = sql::ListSpec {
-                columns: DB::select_stored(id_col),
-                table,
-                id_col,
-                sort_col,
-                descending: false,
-                page: &page,
-                scope: format!("snapshot|{table}"),
-            };
-            let mut qb = sql::page_query::<DB>(&spec, None)?;
-            let rows = qb.build().fetch_all(&mut *conn).await?;
-            let rows = rows
-                .iter()
-                .map(sql::decode_stored::<DB>)
-                .collect::<StoreResult<Vec<_>>>()?;
-            let page = sql::finish_page(&spec, rows, None, |s| sql::stored_key(sort_col, s));
-            out.extend(page.items);
-            match page.next_cursor {
-                Some(c) => after = Some(c),
-                None => return Ok(out),
-            }
-        }
-    }
-
-    pub(crate) async fn snapshot(&self) -> StoreResult<CatalogSnapshot> {
+    /// A read transaction on its own connection, seeing one snapshot until it is dropped.
+    pub(crate) async fn reader(&self) -> StoreResult<SqlReader<DB>> {
         let mut tx = self.pool.begin().await?;
         DB::begin_snapshot(&mut tx).await?;
-        let snapshot = CatalogSnapshot {
-            catalog: Self::read_catalog_doc(&mut tx).await?,
-            metrics: Self::read_all(&mut tx, "metrics", "metric_id", "metric_id").await?,
-            domains: Self::read_all(&mut tx, "domains", "domain_id", "name").await?,
-            objectives: Self::read_all(&mut tx, "objectives", "objective_id", "name").await?,
-        };
-        tx.rollback().await?;
-        Ok(snapshot)
+        Ok(SqlReader { tx })
     }
 
     pub(crate) async fn metric_facets(&self, filter: &MetricFilter, limit: u32) -> StoreResult<Vec<FacetCounts>> {
@@ -225,5 +180,85 @@ where
         stats.total_domains = d as u64;
         stats.total_objectives = o as u64;
         Ok(stats)
+    }
+}
+
+/// The catalog read from one snapshot, batch by batch: what `Store::read_catalog` hands out.
+/// Dropping it rolls the read transaction back and returns the connection.
+pub(crate) struct SqlReader<DB: Database> {
+    tx: Transaction<'static, DB>,
+}
+
+impl<DB: SqlBackend> SqlReader<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'t> String: Encode<'t, DB> + Decode<'t, DB> + Type<DB>,
+    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<String>: Encode<'t, DB> + Decode<'t, DB> + Type<DB>,
+    for<'t> i64: Encode<'t, DB> + Decode<'t, DB> + Type<DB>,
+    for<'t> Option<i64>: Encode<'t, DB> + Decode<'t, DB> + Type<DB>,
+    for<'t> i32: Decode<'t, DB> + Type<DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    pub(crate) async fn read_catalog_info(&mut self) -> StoreResult<Map<String, Value>> {
+        SqlStore::<DB>::read_catalog_doc(&mut self.tx).await
+    }
+
+    /// One keyset page of a table in `sort_col, id` order.
+    async fn read_page(
+        &mut self,
+        kind: EntityKind,
+        sort_col: &'static str,
+        after: Option<String>,
+        limit: u32,
+    ) -> StoreResult<Page<Stored>> {
+        let page = PageRequest::Cursor {
+            after,
+            limit,
+            count: false,
+        };
+        let spec = sql::ListSpec {
+            columns: DB::select_stored(kind.id_col()),
+            table: kind.table(),
+            id_col: kind.id_col(),
+            sort_col,
+            descending: false,
+            page: &page,
+            scope: format!("snapshot|{}", kind.table()),
+        };
+        let mut qb = sql::page_query::<DB>(&spec, None)?;
+        let rows = qb.build().fetch_all(&mut *self.tx).await?;
+        let rows = rows
+            .iter()
+            .map(sql::decode_stored::<DB>)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(sql::finish_page(&spec, rows, None, |s| sql::stored_key(sort_col, s)))
+    }
+
+    pub(crate) async fn read_metrics(&mut self, after: Option<String>, limit: u32) -> StoreResult<Page<Stored>> {
+        self.read_page(EntityKind::Metric, "metric_id", after, limit).await
+    }
+
+    /// Domains or objectives by name, then id: every one of them (there are few).
+    pub(crate) async fn read_entities(&mut self, kind: EntityKind) -> StoreResult<Vec<Stored>> {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.read_page(kind, "name", after, 1000).await?;
+            out.extend(page.items);
+            match page.next_cursor {
+                Some(c) => after = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    pub(crate) async fn read_metric_writes(&mut self) -> StoreResult<i64> {
+        let n: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(writes), 0) AS BIGINT) FROM metric_writes")
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(n)
     }
 }

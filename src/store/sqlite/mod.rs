@@ -1,14 +1,14 @@
 //! The embedded default: one SQLite file in WAL mode, FTS5 for search.
 
-use super::backend::{SqlBackend, SqlStore, migration_error};
+use super::backend::{SqlBackend, SqlReader, SqlStore, migration_error};
 use super::error::StoreError;
 use super::model::{
-    ApiKey, Backend, CatalogSnapshot, CatalogStats, Entity, EntityKind, FacetCounts, HistoryEntry, ImportBatch,
-    ImportOutcome, RawStored, RefreshUse, Saved, Stored, UserChange, now, parse_timestamp, timestamp_text,
+    ApiKey, Backend, CatalogStats, Entity, EntityKind, FacetCounts, HistoryEntry, ImportBatch, ImportOutcome,
+    RawStored, RefreshUse, Saved, Stored, UserChange, now, parse_timestamp, timestamp_text,
 };
 use super::query::{MetricFilter, MetricQuery, Page, PageRequest};
 use super::sql::{self, Dialect};
-use super::{Expect, PoolStatus, Store, StoreResult};
+use super::{CatalogReader, Expect, PoolStatus, Store, StoreResult};
 use crate::config::DbConfig;
 use crate::domain::Metric;
 use crate::domain::user::{NewUser, User};
@@ -256,8 +256,8 @@ impl Store for SqliteStore {
     async fn catalog_info(&self) -> StoreResult<Map<String, Value>> {
         self.db.catalog_info().await
     }
-    async fn snapshot(&self) -> StoreResult<CatalogSnapshot> {
-        self.db.snapshot().await
+    async fn read_catalog(&self) -> StoreResult<Box<dyn CatalogReader>> {
+        Ok(Box::new(self.db.reader().await?))
     }
     async fn setting_or_init(&self, key: &str, candidate: &str) -> StoreResult<String> {
         self.db.setting_or_init(key, candidate).await
@@ -318,5 +318,21 @@ impl Store for SqliteStore {
     }
     async fn metric_facets(&self, filter: &MetricFilter, limit: u32) -> StoreResult<Vec<FacetCounts>> {
         self.db.metric_facets(filter, limit).await
+    }
+}
+
+#[async_trait]
+impl CatalogReader for SqlReader<Sqlite> {
+    async fn catalog_info(&mut self) -> StoreResult<Map<String, Value>> {
+        self.read_catalog_info().await
+    }
+    async fn metrics(&mut self, after: Option<String>, limit: u32) -> StoreResult<Page<Stored>> {
+        self.read_metrics(after, limit).await
+    }
+    async fn entities(&mut self, kind: EntityKind) -> StoreResult<Vec<Stored>> {
+        self.read_entities(kind).await
+    }
+    async fn metric_writes(&mut self) -> StoreResult<i64> {
+        self.read_metric_writes().await
     }
 }

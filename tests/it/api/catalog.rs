@@ -1,7 +1,8 @@
 //! The rest of the catalog over HTTP: import, stats, domains, objectives, and an export that
 //! re-imports unchanged.
 
-use crate::support::{Roles, TestApp, TestDb, backend_tests, error_code, examples_dir, spawn};
+use crate::support::{Roles, TestApp, TestDb, backend_tests, error_code, examples_dir, rendered_at_once, spawn};
+use mdl::catalog::Format;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -179,9 +180,18 @@ async fn objectives_get_their_progress_from_the_server(app: &TestApp, roles: &Ro
 
 /// The YAML export, imported into an empty sibling database, exports byte for byte the same.
 async fn export_reimports_into_another_database_unchanged(app: &TestApp, db: &TestDb, viewer: &str) {
+    // Streamed, and still the text of the whole document rendered at once.
+    let r = app.get("/api/v1/export", viewer).await;
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let json = r.text().await.unwrap();
+    assert_eq!(json, rendered_at_once(&*db.store, Format::Json).await);
     let r = app.get("/api/v1/export?format=yaml", viewer).await;
     assert_eq!(r.headers()["content-type"], "application/yaml");
     let yaml = r.bytes().await.unwrap().to_vec();
+    assert_eq!(
+        String::from_utf8(yaml.clone()).unwrap(),
+        rendered_at_once(&*db.store, Format::Yaml).await
+    );
     let other = db.sibling().await;
     let second = spawn(&other, false).await;
     let token2 = second.token().await;
