@@ -58,9 +58,10 @@ pub trait BundleOut {
 }
 
 /// Writes the bundle of `reader`'s snapshot: `.manifest`, one module per metric by id, then
-/// `data.json` with every metric's metadata. Two passes over the metrics, both in the same
-/// snapshot: a tar header states a file's size before its content, so the first pass writes
-/// the modules and measures `data.json`, the second writes it. Returns the number of modules.
+/// `data.json` with every metric's metadata. One pass over the metrics: a tar header states a
+/// file's size before its content, so `data.json`'s entries are spooled to an unnamed temporary
+/// file (bounded memory, gone when dropped) while the modules go out, and copied after them.
+/// Returns the number of modules.
 ///
 /// Blocking (meant for a blocking thread): the reads go through `rt`.
 pub fn write(
@@ -70,15 +71,21 @@ pub fn write(
     rt: &Handle,
 ) -> Result<u64, StreamError> {
     out.file(policy::MANIFEST_PATH, &policy::manifest(revision))?;
-    let mut data_len = (policy::data_head().len() + policy::DATA_TAIL.len()) as u64;
+    let mut spool = io::BufWriter::new(tempfile::tempfile()?);
+    let mut entries_len = 0u64;
     let mut modules = 0u64;
     let mut after = None;
     loop {
         let page = rt.block_on(reader.metrics(after.take(), BATCH))?;
         for stored in &page.items {
             let (policy, meta) = of_stored(stored)?;
-            let comma = u64::from(modules > 0);
-            data_len += policy::data_entry(&policy.metric_id, &meta).len() as u64 + comma;
+            let entry = policy::data_entry(&policy.metric_id, &meta);
+            if modules > 0 {
+                spool.write_all(b",")?;
+                entries_len += 1;
+            }
+            spool.write_all(entry.as_bytes())?;
+            entries_len += entry.len() as u64;
             out.file(&policy::module_path(&policy.metric_id), policy.rego.as_bytes())?;
             modules += 1;
         }
@@ -87,103 +94,16 @@ pub fn write(
             None => break,
         }
     }
-    let mut data = DataJson::new(reader, rt);
-    let written = out.streamed(policy::DATA_PATH, data_len, &mut data);
-    if let Some(e) = data.failed.take() {
-        return Err(e.into());
-    }
-    written?;
-    if data.written != data_len {
-        // Same snapshot, same functions: only a bug gets here, and the archive would lie.
-        return Err(io::Error::other(format!(
-            "data.json came out {} bytes long, {data_len} were announced",
-            data.written
-        ))
-        .into());
-    }
+    let mut entries = spool.into_inner().map_err(io::IntoInnerError::into_error)?;
+    io::Seek::rewind(&mut entries)?;
+    let head = policy::data_head();
+    let len = head.len() as u64 + entries_len + policy::DATA_TAIL.len() as u64;
+    let mut data = head
+        .as_bytes()
+        .chain(io::BufReader::new(entries).take(entries_len))
+        .chain(policy::DATA_TAIL.as_bytes());
+    out.streamed(policy::DATA_PATH, len, &mut data)?;
     Ok(modules)
-}
-
-/// `data.json` produced as it is read: the head, the metadata of each batch of metrics, the tail.
-struct DataJson<'a> {
-    reader: &'a mut dyn CatalogReader,
-    rt: &'a Handle,
-    buf: Vec<u8>,
-    pos: usize,
-    /// The next batch's cursor; `None` with `started` once the metrics are done.
-    after: Option<String>,
-    started: bool,
-    entries: u64,
-    tail_written: bool,
-    written: u64,
-    /// A read error, kept whole: `Read` can only report an `io::Error`.
-    failed: Option<StoreError>,
-}
-
-impl<'a> DataJson<'a> {
-    fn new(reader: &'a mut dyn CatalogReader, rt: &'a Handle) -> Self {
-        DataJson {
-            reader,
-            rt,
-            buf: policy::data_head().into_bytes(),
-            pos: 0,
-            after: None,
-            started: false,
-            entries: 0,
-            tail_written: false,
-            written: 0,
-            failed: None,
-        }
-    }
-
-    /// The next piece of the file into `buf`; false at the end.
-    fn refill(&mut self) -> Result<bool, StoreError> {
-        self.buf.clear();
-        self.pos = 0;
-        if !self.started || self.after.is_some() {
-            self.started = true;
-            let page = self.rt.block_on(self.reader.metrics(self.after.take(), BATCH))?;
-            for stored in &page.items {
-                // Only the metadata this time: the modules went out in the first pass.
-                let metric = parsed(stored)?;
-                let entry = policy::data_entry(&metric.metric_id, &metadata(&metric, stored.version));
-                if self.entries > 0 {
-                    self.buf.push(b',');
-                }
-                self.buf.extend_from_slice(entry.as_bytes());
-                self.entries += 1;
-            }
-            self.after = page.next_cursor;
-            return Ok(true);
-        }
-        if !self.tail_written {
-            self.tail_written = true;
-            self.buf.extend_from_slice(policy::DATA_TAIL.as_bytes());
-            return Ok(true);
-        }
-        Ok(false)
-    }
-}
-
-impl Read for DataJson<'_> {
-    fn read(&mut self, dst: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.buf.len() {
-            match self.refill() {
-                Ok(true) => {}
-                Ok(false) => return Ok(0),
-                Err(e) => {
-                    let message = e.to_string();
-                    self.failed = Some(e);
-                    return Err(io::Error::other(message));
-                }
-            }
-        }
-        let n = dst.len().min(self.buf.len() - self.pos);
-        dst[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
-        self.written += n as u64;
-        Ok(n)
-    }
 }
 
 /// The bundle as `.tar.gz`, byte-identical for identical contents: fixed mtimes, modes and
