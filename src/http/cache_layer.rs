@@ -66,7 +66,7 @@ where
     response
 }
 
-pub(super) fn mark(mut response: Response, outcome: Outcome) -> Response {
+pub(crate) fn mark(mut response: Response, outcome: Outcome) -> Response {
     response
         .headers_mut()
         .insert(X_CACHE, HeaderValue::from_static(outcome.header()));

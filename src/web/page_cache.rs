@@ -11,16 +11,16 @@
 //!   no compression.
 
 use super::error::WebError;
-use super::pages::{Chrome, Framed, html};
+use super::pages::{Chrome, Framed, html, page_headers};
 use super::session::Visitor;
 use crate::cache::keys::canonical_query;
 use crate::cache::{CachedResponse, Outcome};
 use crate::config::CacheConfig;
 use crate::http::AppState;
-use crate::http::cache_layer::{X_CACHE, answer, prefers_gzip};
+use crate::http::cache_layer::{answer, mark, prefers_gzip};
 use crate::http::routes::read_route;
 use askama::Template;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use bytes::Bytes;
 use moka::sync::Cache;
@@ -217,12 +217,7 @@ pub fn respond(
         return Ok(mark(html(StatusCode::OK, &page), outcome));
     };
     let body = page.render()?;
-    let mut headers = HeaderMap::with_capacity(2);
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, private"));
+    let headers: HeaderMap = page_headers().into_iter().collect();
     let framed = Arc::new(CachedResponse::capture(
         StatusCode::OK,
         &headers,
@@ -236,13 +231,6 @@ pub fn respond(
     };
     pages.pages.insert(key, Arc::new(kept));
     Ok(mark(answer(&framed, &HeaderMap::new(), gzip), outcome))
-}
-
-fn mark(mut response: Response, outcome: Outcome) -> Response {
-    response
-        .headers_mut()
-        .insert(X_CACHE, HeaderValue::from_static(outcome.header()));
-    response
 }
 
 /// Whether the client takes the stored gzip bytes as they are (read once per page view).

@@ -5,7 +5,7 @@ use super::catalog_view::CatalogView;
 use super::metric_view::MetricView;
 use super::session::Visitor;
 use askama::Template;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 /// The signed-in user as the header shows them, with the token their sign-out form needs.
@@ -96,21 +96,21 @@ pub struct ErrorPage {
 /// cache may keep it: `no-store` (the server keeps pages itself, see `page_cache`).
 pub fn html(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
-        Ok(body) => (
-            status,
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/html; charset=utf-8"),
-                ),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store, private")),
-            ],
-            body,
-        )
-            .into_response(),
+        Ok(body) => (status, page_headers(), body).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "page template failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
         }
     }
+}
+
+/// The headers of every rendered page (see [`html`]).
+pub fn page_headers() -> [(HeaderName, HeaderValue); 2] {
+    [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store, private")),
+    ]
 }

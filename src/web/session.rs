@@ -80,6 +80,7 @@ pub async fn start(state: &AppState, user: &User) -> Result<String, WebError> {
 pub async fn end(state: &AppState, token: &str, user_id: &str) -> Result<(), WebError> {
     let hash = session_hash(token);
     state.store.revoke_refresh_family(&hash, now_s()).await?;
+    // At once here: the user event below is handled by a background task.
     state.web.sessions.forget(&hash);
     // Every instance (this one included) drops its remembered sessions on a user event.
     state.cache.announce_user(user_id).await;
