@@ -164,4 +164,36 @@ print("| request | requests | non-2xx | instance CPU µs/req | PostgreSQL CPU µ
 print("|---|---:|---:|---:|---:|---:|---:|")
 for name, reqs, errs, i, p, r, rate in rows:
     print(f"| {name} | {reqs:,} | {errs} | {i:,.0f} | {p:,.0f} | {r:,.0f} | {rate:,.0f} |")
+
+# The model: the load harness's steady read mix, its measured hit rate, one write per 1,000
+# reads. A miss costs what its route costs uncached; a hit costs an in-process hit, or a Redis
+# hit for the share of hits the in-process tier of that instance did not hold.
+cost = {name: (i, p, r) for name, _, _, i, p, r, _ in rows}
+def pick(prefix):
+    return next(v for k, v in cost.items() if k.startswith(prefix))
+mix = [  # weight, uncached cost
+    (30, pick("miss: list page 1")), (10, pick("miss: filtered")), (25, pick("miss: filtered")),
+    (8, pick("miss: search")), (20, pick("miss: single")), (4, pick("miss: stats")), (3, pick("miss: single")),
+]
+total = sum(w for w, _ in mix)
+miss = [sum(w * c[k] for w, c in mix) / total for k in range(3)]
+l1 = [(a + b) / 2 for a, b in zip(pick("cached hit: list"), pick("cached hit: single"))]
+l2 = [(a + b) / 2 for a, b in zip(pick("L2 hit: list"), pick("L2 hit"))]
+write = pick("write")
+hit_rate, write_share = 0.92, 0.001
+print()
+print(f"Model inputs (µs of CPU per request: instance / PostgreSQL / Redis): miss in the steady mix "
+      f"{miss[0]:.0f} / {miss[1]:.0f} / {miss[2]:.0f}; in-process hit {l1[0]:.0f} / 0 / 0; Redis hit "
+      f"{l2[0]:.0f} / {l2[1]:.0f} / {l2[2]:.0f}; write {write[0]:.0f} / {write[1]:.0f} / {write[2]:.0f}; "
+      f"hit rate {hit_rate}, {write_share * 1000:g} write per 1,000 reads.")
+print()
+print("| reads/s | hits from Redis | instance cores | instances (2 cores at 70 %) | PostgreSQL cores | Redis cores |")
+print("|---:|---:|---:|---:|---:|---:|")
+for rate in (10_000, 100_000):
+    for l2_share in (0.0, 0.5):
+        per = [hit_rate * ((1 - l2_share) * l1[k] + l2_share * l2[k]) + (1 - hit_rate) * miss[k]
+               + write_share * write[k] for k in range(3)]
+        cores = [rate * c / 1e6 for c in per]
+        instances = max(1, -(-cores[0] // 1.4))
+        print(f"| {rate:,} | {l2_share:.0%} | {cores[0]:.1f} | {instances:.0f} | {cores[1]:.1f} | {cores[2]:.2f} |")
 PY
