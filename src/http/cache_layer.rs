@@ -257,43 +257,18 @@ async fn capture(
     Ok(entry)
 }
 
-/// The codings the compression layer can produce, each with the client's `q` for it.
-const CODINGS: [&str; 4] = ["br", "zstd", "gzip", "deflate"];
-const GZIP: usize = 2;
-
 /// True when gzip is among the client's most preferred codings of those the server produces
 /// (q-values and `*` read as RFC 9110 says). Only then is a stored gzip body sent as it is;
 /// otherwise the identity body goes on to the compression layer, which encodes it the way the
 /// client prefers. A tie goes to gzip: it is already compressed, so it costs nothing.
 pub(crate) fn prefers_gzip(headers: &HeaderMap) -> bool {
-    let mut explicit: [Option<f32>; 4] = [None; 4];
-    let mut wildcard = None;
-    let items = headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','));
-    for item in items {
-        let mut parts = item.split(';').map(str::trim);
-        let coding = parts.next().unwrap_or_default().to_ascii_lowercase();
-        let q = match parts.find_map(|p| p.strip_prefix("q=").or_else(|| p.strip_prefix("Q="))) {
-            None => 1.0,
-            Some(q) => match q.trim().parse::<f32>() {
-                Ok(q) if (0.0..=1.0).contains(&q) => q,
-                // As the compression layer does: an unreadable q-value voids the item.
-                _ => continue,
-            },
-        };
-        let coding = if coding == "x-gzip" { "gzip" } else { coding.as_str() };
-        if coding == "*" {
-            wildcard.get_or_insert(q);
-        } else if let Some(i) = CODINGS.iter().position(|c| *c == coding) {
-            explicit[i].get_or_insert(q);
-        }
-    }
-    let q = |i: usize| explicit[i].or(wildcard).unwrap_or(0.0);
-    let gzip = q(GZIP);
-    gzip > 0.0 && (0..CODINGS.len()).all(|i| q(i) <= gzip)
+    use super::compress::{Coding, client_q};
+    let q = client_q(headers);
+    let gzip = q[Coding::Gzip as usize];
+    gzip > 0
+        && [Coding::Deflate, Coding::Br, Coding::Zstd]
+            .iter()
+            .all(|c| q[*c as usize] <= gzip)
 }
 
 /// The entry as an answer to this client: 304 when its `If-None-Match` matches, gzip bytes as

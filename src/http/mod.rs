@@ -7,6 +7,7 @@ mod cache_stats;
 pub(crate) mod caller;
 pub(crate) mod catalog;
 pub mod client;
+pub(crate) mod compress;
 mod conditional;
 mod entities;
 mod entity_patch;
@@ -391,7 +392,6 @@ fn stack(
     let cors = cors(&state.config.cors_origin_list());
     tower::ServiceBuilder::new()
         .layer(middleware::ObserveLayer::new(state.observability.clone(), timeout))
-        .map_response(|r: axum::http::Response<_>| r.map(axum::body::Body::new))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(compression(&state.config))
         .option_layer(cors)
@@ -401,29 +401,12 @@ fn stack(
 /// br, zstd, gzip and deflate by the client's `Accept-Encoding` (q-values honoured), above the
 /// size threshold, never for already-compressed types; cached gzip bodies pass through as they are.
 /// With `ENABLE_COMPRESSION=false` the layer stays but never compresses.
-fn compression(
-    config: &ServeConfig,
-) -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate + use<>> {
-    use axum::http::{Extensions, HeaderMap, StatusCode, Version};
-    use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
-    use tower_http::compression::{CompressionLayer, CompressionLevel};
-    let enabled = config.compression;
-    let level = match config.compression_level.as_str() {
-        "fastest" => CompressionLevel::Fastest,
-        "best" => CompressionLevel::Best,
-        "default" => CompressionLevel::Default,
-        n => n.parse().map(CompressionLevel::Precise).unwrap_or_default(),
-    };
-    let threshold = config.cache.compression_threshold as u64;
-    let predicate = SizeAbove::new(threshold.saturating_sub(1))
-        .and(NotForContentType::GRPC)
-        .and(NotForContentType::IMAGES)
-        .and(NotForContentType::const_new("application/gzip"))
-        .and(NotForContentType::const_new("application/zip"))
-        .and(NotForContentType::const_new("application/zstd"))
-        .and(NotForContentType::const_new(crate::catalog::report::DOCX_MEDIA_TYPE))
-        .and(move |_: StatusCode, _: Version, _: &HeaderMap, _: &Extensions| enabled);
-    CompressionLayer::new().quality(level).compress_when(predicate)
+fn compression(config: &ServeConfig) -> compress::CompressLayer {
+    compress::CompressLayer::new(compress::Settings {
+        enabled: config.compression,
+        level: compress::Settings::level(&config.compression_level),
+        threshold: config.cache.compression_threshold as u64,
+    })
 }
 
 /// The layers every route runs inside: body limit and, outermost, [`middleware::Observe`]
