@@ -234,6 +234,37 @@ async fn losing_the_followed_node_degrades_and_recovers() {
     db.cleanup().await;
 }
 
+/// `mdl import` announces its write through the same `REDIS_URL`, cluster form included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_writes_reach_servers_on_a_cluster() {
+    let Some(cluster) = RedisCluster::start() else { return };
+    let db = sqlite().await;
+    let prefix = redis_prefix();
+    let app = crate::support::spawn_with(&db, crate::cache::with_redis(&cluster.url(), &prefix)).await;
+    crate::cache::redis_tier_live(&app).await;
+    let token = app.token().await;
+    let total = async || -> u64 {
+        let stats: Value = app.get("/api/v1/stats", &token).await.json().await.unwrap();
+        stats["data"]["total_metrics"].as_u64().unwrap()
+    };
+    assert_eq!(total().await, 0);
+    assert_eq!(x_cache(&app.get("/api/v1/stats", &token).await), "HIT");
+    let file = crate::support::examples_dir().join("sample-metrics.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mdl"))
+        .args(["import", file.to_str().unwrap()])
+        .env("DATABASE_URL", &db.url)
+        .env("REDIS_URL", cluster.url())
+        .env("MDL_REDIS_PREFIX", &prefix)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_for("the server sees the CLI's import", Duration::from_secs(2), async || {
+        total().await == 12
+    })
+    .await;
+    db.cleanup().await;
+}
+
 /// A cluster URL that names nothing reachable degrades like an absent single server.
 #[tokio::test]
 async fn unreachable_cluster_degrades_without_waiting() {
