@@ -312,3 +312,61 @@ fn cluster_urls_name_their_nodes() {
     let problem = RedisTarget::parse("redis+cluster://u:hunter2@a:1/?x=1").unwrap_err();
     assert!(!problem.contains("hunter2"), "{problem}");
 }
+
+/// A rolling upgrade from the single-server layout: old instances announce numbers from the old
+/// counters on the same channel, above the new counters. A write on a new instance must still
+/// reach the others (through the resync that raises the shared counters past what was seen).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_layout_announcements_do_not_hide_new_writes() {
+    let Some(redis) = crate::support::redis_url() else {
+        return;
+    };
+    let db = sqlite().await;
+    load(&db).await;
+    let prefix = redis_prefix();
+    let (a, b) = pair(&db, &redis, &prefix).await;
+    let (ta, tb) = (a.token().await, b.token().await);
+    assert_eq!(version_of(&b, &tb).await, (1, "MISS".into()));
+
+    // What an old instance's write looks like on the channel: every counter at 50.
+    let values: Vec<String> = mdl::cache::keys::Collection::every()
+        .map(|c| format!("{c}=50"))
+        .collect();
+    let client = redis::Client::open(redis.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("PUBLISH")
+        .arg(format!("{prefix}:events"))
+        .arg(format!("g {}", values.join(" ")))
+        .query_async::<i64>(&mut conn)
+        .await
+        .unwrap();
+    for (app, token) in [(&a, &ta), (&b, &tb)] {
+        wait_for("the old numbers applied", Duration::from_secs(2), async || {
+            let stats: Value = app.get("/api/v1/stats/cache", token).await.json().await.unwrap();
+            stats["data"]["generations"]["metrics"] == 50
+        })
+        .await;
+    }
+    assert_eq!(
+        version_of(&b, &tb).await,
+        (1, "MISS".into()),
+        "new generations, new keys"
+    );
+    assert_eq!(version_of(&b, &tb).await.1, "HIT");
+
+    for round in 2..=3 {
+        patch(&a, &ta, &format!("after the old announcement {round}")).await;
+        assert_eq!(version_of(&a, &ta).await.0, round);
+        wait_for("B sees the new instance's write", Duration::from_secs(3), async || {
+            version_of(&b, &tb).await.0 == round
+        })
+        .await;
+    }
+    crate::cache::redis_tier_live(&a).await;
+    let stats: Value = a.get("/api/v1/stats/cache", &ta).await.json().await.unwrap();
+    assert!(
+        stats["data"]["generations"]["metrics"].as_u64().unwrap() > 50,
+        "{stats}"
+    );
+    db.cleanup().await;
+}
