@@ -137,6 +137,59 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// What `REDIS_URL` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisTarget {
+    /// One server: `redis://`, `rediss://` or `unix://`, as the redis crate reads them.
+    Single(String),
+    /// A Redis Cluster, from `redis+cluster://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]`: one
+    /// `redis://` URL per listed node, each carrying the shared credentials.
+    Cluster(Vec<String>),
+}
+
+impl RedisTarget {
+    pub const CLUSTER_SCHEME: &str = "redis+cluster://";
+
+    pub fn parse(url: &str) -> Result<RedisTarget, String> {
+        let Some(rest) = url.strip_prefix(Self::CLUSTER_SCHEME) else {
+            if ["redis://", "rediss://", "unix://"].iter().any(|s| url.starts_with(s)) {
+                return Ok(RedisTarget::Single(url.to_owned()));
+            }
+            return Err(format!(
+                "REDIS_URL must start with redis:// or redis+cluster:// (got `{}`)",
+                redact_url(url)
+            ));
+        };
+        let (userinfo, hosts) = match rest.rsplit_once('@') {
+            Some((userinfo, hosts)) => (Some(userinfo), hosts),
+            None => (None, rest),
+        };
+        let hosts = hosts.strip_suffix('/').unwrap_or(hosts);
+        // A cluster has only database 0, and per-URL options would have no one node to apply to.
+        if hosts.contains(['/', '?', '#']) {
+            return Err(format!(
+                "REDIS_URL: a redis+cluster:// URL lists nodes only, HOST:PORT separated by commas (got `{}`)",
+                redact_url(url)
+            ));
+        }
+        let nodes: Vec<String> = hosts
+            .split(',')
+            .map(str::trim)
+            .map(|host| match userinfo {
+                Some(userinfo) => format!("redis://{userinfo}@{host}"),
+                None => format!("redis://{host}"),
+            })
+            .collect();
+        if hosts.split(',').any(|h| h.trim().is_empty()) {
+            return Err(format!(
+                "REDIS_URL: an empty node in `{}` (HOST:PORT separated by commas)",
+                redact_url(url)
+            ));
+        }
+        Ok(RedisTarget::Cluster(nodes))
+    }
+}
+
 /// Loads `.env` from the working directory if there is one; real environment variables win.
 pub fn load_dotenv() {
     let _ = dotenvy::dotenv();
@@ -335,7 +388,8 @@ pub struct CacheConfig {
     /// Cache read responses at all (off: every read goes to the database, `X-Cache: BYPASS`).
     #[arg(long = "enable-cache", env = "ENABLE_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
     pub enabled: bool,
-    /// `redis://HOST:PORT[/DB]` of the shared tier; unset: in-process tier only.
+    /// `redis://HOST:PORT[/DB]` of the shared tier, or `redis+cluster://HOST:PORT,HOST:PORT...`
+    /// for a Redis Cluster; unset: in-process tier only.
     #[arg(long = "redis-url", env = "REDIS_URL")]
     pub redis_url: Option<String>,
     /// Prefix of every Redis key and channel, so several deployments can share one Redis.
@@ -399,12 +453,9 @@ impl Default for CacheConfig {
 impl CacheConfig {
     pub fn validate(&self, problems: &mut Vec<String>) {
         if let Some(url) = &self.redis_url
-            && !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://"))
+            && let Err(problem) = RedisTarget::parse(url)
         {
-            problems.push(format!(
-                "REDIS_URL must start with redis:// (got `{}`)",
-                redact_url(url)
-            ));
+            problems.push(problem);
         }
         if self.redis_timeout_ms == 0 {
             problems.push("REDIS_TIMEOUT_MS must be at least 1".into());
@@ -418,8 +469,13 @@ impl CacheConfig {
         if self.warm_interval_min == 0 {
             problems.push("CACHE_WARM_INTERVAL must be at least 1 minute".into());
         }
-        if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
-            problems.push("MDL_REDIS_PREFIX must be non-empty, without spaces".into());
+        // Braces would change which part of a key Redis Cluster hashes (its hash tags).
+        if self.redis_prefix.is_empty()
+            || self
+                .redis_prefix
+                .contains(|c: char| c.is_whitespace() || c == '{' || c == '}')
+        {
+            problems.push("MDL_REDIS_PREFIX must be non-empty, without spaces or braces".into());
         }
     }
 

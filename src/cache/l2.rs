@@ -2,10 +2,17 @@
 //!
 //! Every command is bounded by `REDIS_TIMEOUT_MS` and goes through a circuit breaker, so a slow
 //! or absent Redis costs a request at most one short wait, and nothing while the breaker is open.
+//!
+//! `REDIS_URL` names one server or, as `redis+cluster://`, a Redis Cluster. The key layout is the
+//! same for both: the generation counters share one hash tag, so the scripts that bump several of
+//! them run on one node, while entries carry none and spread over the slots.
 
 use super::keys::Collection;
-use redis::AsyncCommands;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use crate::config::RedisTarget;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClient, ClusterConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{AsyncCommands, Cmd, ErrorKind, Pipeline, RedisFuture, ServerErrorKind, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -44,9 +51,47 @@ redis.call('PUBLISH', ARGV[1], 'g ' .. table.concat(parts, ' '))
 return values
 ";
 
+/// One server's reconnecting connection, or a cluster connection that routes each command to
+/// the node owning its key (and follows slot moves and node restarts on its own).
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connection::Single(c) => c.req_packed_command(cmd),
+            Connection::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(c) => c.get_db(),
+            Connection::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 pub struct RedisTier {
-    client: redis::Client,
-    conn: ConnectionManager,
+    /// Where the invalidation subscriber may connect: the server, or every listed cluster node
+    /// (a cluster delivers each `PUBLISH` to every node, so any one of them will do).
+    nodes: Vec<redis::Client>,
+    conn: Connection,
     prefix: String,
     timeout: Duration,
     breaker: Breaker,
@@ -61,15 +106,37 @@ pub struct RedisTier {
 impl RedisTier {
     /// Prepares the connection without waiting for Redis: it may be down at start.
     pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<RedisTier, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("REDIS_URL: {e}"))?;
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(timeout))
-            .set_connection_timeout(Some(timeout.max(Duration::from_millis(250))))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_secs(1));
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(|e| e.to_string())?;
+        let connect_timeout = timeout.max(Duration::from_millis(250));
+        let open = |url: &str| redis::Client::open(url).map_err(|e| format!("REDIS_URL: {e}"));
+        let (nodes, conn) = match RedisTarget::parse(url)? {
+            RedisTarget::Single(url) => {
+                let client = open(&url)?;
+                let config = ConnectionManagerConfig::new()
+                    .set_response_timeout(Some(timeout))
+                    .set_connection_timeout(Some(connect_timeout))
+                    .set_number_of_retries(1)
+                    .set_max_delay(Duration::from_secs(1));
+                let conn =
+                    ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(|e| e.to_string())?;
+                (vec![client], Connection::Single(conn))
+            }
+            RedisTarget::Cluster(urls) => {
+                let nodes = urls.iter().map(|u| open(u)).collect::<Result<Vec<_>, _>>()?;
+                let cluster = ClusterClient::builder(urls)
+                    .retries(1)
+                    .max_retry_wait(1000)
+                    .build()
+                    .map_err(|e| format!("REDIS_URL: {e}"))?;
+                // Pending: like the single server's lazy manager, start does not wait for Redis.
+                let config = ClusterConfig::new()
+                    .set_connection_timeout(connect_timeout)
+                    .set_response_timeout(timeout);
+                let conn = cluster.get_pending_async_connection_with_config(config);
+                (nodes, Connection::Cluster(conn))
+            }
+        };
         Ok(RedisTier {
-            client,
+            nodes,
             conn,
             prefix: prefix.to_owned(),
             timeout,
@@ -85,16 +152,22 @@ impl RedisTier {
         format!("{}:events", self.prefix)
     }
 
+    /// No common hash tag, so a cluster spreads entries over its slots. Not `resp:` as before the
+    /// counters moved under a hash tag: the new counters start again from 0, and a key built
+    /// from them must not find an entry stored under an old counter of the same value.
     pub fn entry_key(&self, key: &str) -> String {
-        format!("{}:resp:{key}", self.prefix)
+        format!("{}:entry:{key}", self.prefix)
     }
 
+    /// One hash tag for every counter: `BUMP` and `RAISE` touch several in one script, which a
+    /// cluster only runs when all its keys live in one slot.
     fn generation_key(&self, c: Collection) -> String {
-        format!("{}:gen:{c}", self.prefix)
+        format!("{{{}:gen}}:{c}", self.prefix)
     }
 
-    pub fn client(&self) -> &redis::Client {
-        &self.client
+    /// The subscriber's candidates, in the order it tries them.
+    pub fn nodes(&self) -> &[redis::Client] {
+        &self.nodes
     }
 
     /// Runs one command under the breaker and the timeout; `None` on any failure.
@@ -170,34 +243,48 @@ impl RedisTier {
 
     /// `INCR` of each counter plus one `PUBLISH`, atomically; the new values in order.
     pub async fn bump(&self, collections: &[Collection]) -> Option<Vec<u64>> {
-        let mut script = self.bump_script.prepare_invoke();
-        for c in collections {
-            script.key(self.generation_key(*c));
-        }
-        script.arg(self.channel());
-        for c in collections {
-            script.arg(c.to_string());
-        }
-        let mut conn = self.conn.clone();
-        self.call("generation bump", async move {
-            script.invoke_async::<Vec<u64>>(&mut conn).await
-        })
-        .await
+        let keys = collections.iter().map(|c| self.generation_key(*c)).collect();
+        let args = std::iter::once(self.channel())
+            .chain(collections.iter().map(Collection::to_string))
+            .collect();
+        self.run_script("generation bump", &self.bump_script, BUMP, keys, args)
+            .await
     }
 
     /// Moves the shared counters past `locals` (see `RAISE`) and announces them.
     pub async fn raise(&self, locals: &[(Collection, u64)]) -> Option<Vec<u64>> {
-        let mut script = self.raise_script.prepare_invoke();
-        for (c, _) in locals {
-            script.key(self.generation_key(*c));
-        }
-        script.arg(self.channel());
-        for (c, v) in locals {
-            script.arg(format!("{c}={v}"));
-        }
+        let keys = locals.iter().map(|(c, _)| self.generation_key(*c)).collect();
+        let args = std::iter::once(self.channel())
+            .chain(locals.iter().map(|(c, v)| format!("{c}={v}")))
+            .collect();
+        self.run_script("generation raise", &self.raise_script, RAISE, keys, args)
+            .await
+    }
+
+    /// `EVALSHA`, then `EVAL` if the node does not know the script yet. Not the crate's
+    /// `SCRIPT LOAD` fallback: in a cluster that goes to every node and fails while any one is
+    /// down, although the script only needs the node owning the counters.
+    async fn run_script(
+        &self,
+        what: &str,
+        script: &redis::Script,
+        source: &'static str,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Option<Vec<u64>> {
         let mut conn = self.conn.clone();
-        self.call("generation raise", async move {
-            script.invoke_async::<Vec<u64>>(&mut conn).await
+        let hash = script.get_hash().to_owned();
+        self.call(what, async move {
+            let mut evalsha = redis::cmd("EVALSHA");
+            evalsha.arg(hash).arg(keys.len()).arg(&keys).arg(&args);
+            match evalsha.query_async::<Vec<u64>>(&mut conn).await {
+                Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                    let mut eval = redis::cmd("EVAL");
+                    eval.arg(source).arg(keys.len()).arg(&keys).arg(&args);
+                    eval.query_async::<Vec<u64>>(&mut conn).await
+                }
+                other => other,
+            }
         })
         .await
     }

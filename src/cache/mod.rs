@@ -590,19 +590,25 @@ impl ResponseCache {
     pub async fn follow_invalidations(self) {
         let Some(redis) = &self.inner.redis else { return };
         let mut backoff = Duration::from_millis(100);
+        // A cluster's nodes take turns: when the one followed goes away, the next may be up.
+        let mut node = 0;
         loop {
-            match self.subscribe_once(redis).await {
+            match self.subscribe_once(redis, &redis.nodes()[node]).await {
                 Ok(()) => backoff = Duration::from_millis(100),
-                Err(e) => tracing::warn!(error = %e, "invalidation subscription lost"),
+                Err(e) => tracing::warn!(error = %e, node, "invalidation subscription lost"),
             }
             redis.subscribed.store(false, Ordering::Release);
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(2));
+            node = (node + 1) % redis.nodes().len();
+            // Straight on to the next node; a pause once every node was tried.
+            if node == 0 {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
         }
     }
 
-    async fn subscribe_once(&self, redis: &RedisTier) -> Result<(), String> {
-        let connect = redis.client().get_async_pubsub();
+    async fn subscribe_once(&self, redis: &RedisTier, node: &redis::Client) -> Result<(), String> {
+        let connect = node.get_async_pubsub();
         let mut pubsub = tokio::time::timeout(Duration::from_secs(2), connect)
             .await
             .map_err(|_| "connect timed out".to_string())?

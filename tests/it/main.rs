@@ -5,6 +5,7 @@ mod support;
 
 mod api;
 mod cache;
+mod cache_cluster;
 mod cache_grain;
 mod cli;
 mod contract;

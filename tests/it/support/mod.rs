@@ -12,7 +12,7 @@ pub use app::{ADMIN_PASSWORD, Roles, TestApp, error_code, load, spawn, spawn_on,
 pub use db::{TestDb, postgres, postgres_url, sqlite};
 pub use examples::{example, example_json, examples_dir, sample_metrics};
 pub use export::{export_text, export_value, rendered_at_once, whole_catalog};
-pub use redis::{PrivateRedis, TcpProxy, redis_prefix, redis_url};
+pub use redis::{PrivateRedis, RedisCluster, TcpProxy, redis_prefix, redis_url};
 
 /// Runs each listed async test function against SQLite and PostgreSQL.
 macro_rules! backend_tests {
