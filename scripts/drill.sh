@@ -16,6 +16,11 @@
 # again at the end; redis-cut and pg-latency need a cluster of their own shape (instance 2 in a
 # network namespace; PostgreSQL behind scripts/latency_proxy.py) and start it themselves. Every
 # fault is undone on exit, even on failure or Ctrl-C, and the whole drill is bounded by `timeout`.
+#
+# Settings: DRILL_READ_RATE (200/s), DRILL_LIST_RATE (20/s), DRILL_WRITE_RATE (10/s),
+# DRILL_SEARCH_RATE (0: searches no two alike, up to 64 at once, each reaching the database),
+# DRILL_WRITER_URL (the balancer), DRILL_L1_TTL (20 s, redis-cut), DRILL_PG_DELAY_MS (25 ms each
+# way, pg-latency), DRILL_PG_PROXY_PORT (5442).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +28,7 @@ NAME=${1:-}
 case $NAME in
 rolling-restart | kill-one | redis-outage | postgres-restart | redis-cut | pg-latency) ;;
 *)
-  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
   ;;
 esac
@@ -42,6 +47,11 @@ LB=http://127.0.0.1:$LB_PORT
 READ_RATE=${DRILL_READ_RATE:-200}  # reads/s of single metrics (mostly cached)
 LIST_RATE=${DRILL_LIST_RATE:-20}   # reads/s of a filtered list (invalidated by every write)
 WRITE_RATE=${DRILL_WRITE_RATE:-10} # creates/s
+# Searches/s for words no two alike, so each reaches the database (0: none; the reader only).
+SEARCH_RATE=${DRILL_SEARCH_RATE:-0}
+# Where the writer sends its creates: the balancer, or one instance (redis-cut: instance 1, so
+# the instance cut off Redis writes nothing itself and has to learn every change from others).
+WRITER_URL=${DRILL_WRITER_URL:-$LB}
 L1_TTL=${DRILL_L1_TTL:-20}         # redis-cut: the instances' MDL_L1_TTL, the staleness bound
 PG_DELAY_MS=${DRILL_PG_DELAY_MS:-25} # pg-latency: one-way delay, so a round trip gets 2 x this
 PROXY_PORT=${DRILL_PG_PROXY_PORT:-5442}
@@ -135,7 +145,7 @@ start_load() { # seconds
   local secs=$1
   event load_start
   "$CLUSTER" lb-retries >"$OUT/retries-before"
-  python3 scripts/drill_writer.py "$LB" "$TOKEN" "DRILL-$NAME-$(date +%s)" "$WRITE_RATE" "$secs" "$OUT/writes.log" &
+  python3 scripts/drill_writer.py "$WRITER_URL" "$TOKEN" "DRILL-$NAME-$(date +%s)" "$WRITE_RATE" "$secs" "$OUT/writes.log" &
   LOAD_PIDS+=($!)
   if [ "$READER" = oha ]; then
     oha --no-tui -w --output-format json -z "${secs}s" -c 16 -q "$READ_RATE" -H "Authorization: Bearer $TOKEN" \
@@ -150,6 +160,13 @@ start_load() { # seconds
     LOAD_PIDS+=($!)
     python3 scripts/drill_reader.py "$LB/api/v1/metrics?tier=Tier-2&limit=20" "$secs" 4 "$LIST_RATE" "$TOKEN" \
       "$OUT/reads-list.json" "$OUT/reads-list.log" 2>"$OUT/reader-list.err" &
+    LOAD_PIDS+=($!)
+  fi
+  if [ "$SEARCH_RATE" != 0 ]; then
+    # Up to 64 at once: enough to need more connections than the pools have when each search
+    # waits on a slow database.
+    python3 scripts/drill_reader.py "$LB/api/v1/metrics?q=zq{i}&limit=20" "$secs" 64 "$SEARCH_RATE" "$TOKEN" \
+      "$OUT/reads-search.json" "$OUT/reads-search.log" --pick 1000000000 2>"$OUT/reader-search.err" &
     LOAD_PIDS+=($!)
   fi
 }
@@ -387,9 +404,10 @@ with_retry_after = sum(1 for w in failed if w[1] == "503" and w[4] != "-")
 
 r1 = reads(f"{out}/reads-one.json")
 r2 = reads(f"{out}/reads-list.json")
-requests = r1[0] + r2[0] + len(writes)
-errors = r1[1] + r2[1] + len(failed)
-p99 = max(x for x in (r1[2], r2[2], w_p99) if x is not None)
+r3 = reads(f"{out}/reads-search.json")
+requests = r1[0] + r2[0] + r3[0] + len(writes)
+errors = r1[1] + r2[1] + r3[1] + len(failed)
+p99 = max(x for x in (r1[2], r2[2], r3[2], w_p99) if x is not None)
 
 fs, fe = events.get("fault_start"), events.get("fault_end")
 notes = []
@@ -443,7 +461,7 @@ elif name == "pg-latency":
         return xs[min(len(xs) - 1, int(len(xs) * p))] if xs else None
     phase = lambda t: "before" if t < fs else ("during" if t < fe else "after")
     streams = {"writes": [(float(w[0]), float(w[3]), w[1]) for w in writes]}
-    for label, f in (("single reads", "reads-one.log"), ("list reads", "reads-list.log")):
+    for label, f in (("single reads", "reads-one.log"), ("list reads", "reads-list.log"), ("searches", "reads-search.log")):
         if os.path.exists(f"{out}/{f}"):
             streams[label] = [(float(a), float(c), b) for a, b, c in (l.split() for l in open(f"{out}/{f}"))]
     parts = []
@@ -492,12 +510,13 @@ else:
 
 total, lost, dup, unacked_present = (int(x) for x in open(f"{out}/check").read().split())
 detail = {}
-for d in (r1[3], r2[3], by_status):
+for d in (r1[3], r2[3], r3[3], by_status):
     for k, v in d.items():
         detail[k] = detail.get(k, 0) + v
 err_text = f"{errors}" + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(detail.items()))})" if detail else "")
 notes.append(f"single-metric reads {r1[0]} / {r1[1]} errors, list reads {r2[0]} / {r2[1]} errors, "
-             f"writes {len(writes)} / {len(failed)} failed")
+             + (f"uncached searches {r3[0]} / {r3[1]} errors, " if r3[0] else "")
+             + f"writes {len(writes)} / {len(failed)} failed")
 retries, redispatches = open(f"{out}/retried").read().split()
 notes.append(f"HAProxy retried {retries} times, redispatched {redispatches}")
 if reader != "oha":
