@@ -28,7 +28,7 @@ NAME=${1:-}
 case $NAME in
 rolling-restart | kill-one | redis-outage | postgres-restart | redis-cut | pg-latency) ;;
 *)
-  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
   ;;
 esac
