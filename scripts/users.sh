@@ -54,6 +54,10 @@ if "$CLUSTER" status >/dev/null 2>&1; then
   echo "users.sh starts a cluster of its own: run '$CLUSTER down' first" >&2
   exit 1
 fi
+if [ ! -x /usr/bin/time ]; then
+  say "installing GNU time (Debian package), for the load generator's own CPU"
+  apt-get install -y time >/dev/null || { echo "/usr/bin/time is missing and could not be installed" >&2; exit 1; }
+fi
 if [ ! -x target/release/mdl ] || [ ! -x target/release/mdl-loadtest ]; then
   say "building target/release/mdl and mdl-loadtest"
   cargo build --release -p mdl -p mdl-loadtest >&2
