@@ -18,9 +18,9 @@
 # fault is undone on exit, even on failure or Ctrl-C, and the whole drill is bounded by `timeout`.
 #
 # Settings: DRILL_READ_RATE (200/s), DRILL_LIST_RATE (20/s), DRILL_WRITE_RATE (10/s),
-# DRILL_SEARCH_RATE (0: searches no two alike, up to 64 at once, each reaching the database),
-# DRILL_WRITER_URL (the balancer), DRILL_L1_TTL (20 s, redis-cut), DRILL_PG_DELAY_MS (25 ms each
-# way, pg-latency), DRILL_PG_PROXY_PORT (5442).
+# DRILL_SEARCH_RATE (0: searches no two alike, each reaching the database),
+# DRILL_SEARCH_CONCURRENCY (64), DRILL_WRITER_URL (the balancer), DRILL_L1_TTL (20 s, redis-cut),
+# DRILL_PG_DELAY_MS (25 ms each way, pg-latency), DRILL_PG_PROXY_PORT (5442).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,6 +49,7 @@ LIST_RATE=${DRILL_LIST_RATE:-20}   # reads/s of a filtered list (invalidated by 
 WRITE_RATE=${DRILL_WRITE_RATE:-10} # creates/s
 # Searches/s for words no two alike, so each reaches the database (0: none; the reader only).
 SEARCH_RATE=${DRILL_SEARCH_RATE:-0}
+SEARCH_CONCURRENCY=${DRILL_SEARCH_CONCURRENCY:-64}
 # Where the writer sends its creates: the balancer, or one instance (redis-cut: instance 1, so
 # the instance cut off Redis writes nothing itself and has to learn every change from others).
 WRITER_URL=${DRILL_WRITER_URL:-$LB}
@@ -163,9 +164,9 @@ start_load() { # seconds
     LOAD_PIDS+=($!)
   fi
   if [ "$SEARCH_RATE" != 0 ]; then
-    # Up to 64 at once: enough to need more connections than the pools have when each search
-    # waits on a slow database.
-    python3 scripts/drill_reader.py "$LB/api/v1/metrics?q=zq{i}&limit=20" "$secs" 64 "$SEARCH_RATE" "$TOKEN" \
+    # Up to 64 at once by default: more than the pools have when each search waits on a slow
+    # database.
+    python3 scripts/drill_reader.py "$LB/api/v1/metrics?q=zq{i}&limit=20" "$secs" "$SEARCH_CONCURRENCY" "$SEARCH_RATE" "$TOKEN" \
       "$OUT/reads-search.json" "$OUT/reads-search.log" --pick 1000000000 2>"$OUT/reader-search.err" &
     LOAD_PIDS+=($!)
   fi
