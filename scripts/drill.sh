@@ -5,21 +5,30 @@
 #   scripts/drill.sh kill-one           kill -9 instance 2, restart it 10 s later
 #   scripts/drill.sh redis-outage       kill the cluster's Redis for 30 s, start it again
 #   scripts/drill.sh postgres-restart   stop the machine's PostgreSQL for 5 s, start it again
+#   scripts/drill.sh redis-cut          cut instance 2 (in a netns) off Redis for 30 s, heal it
+#   scripts/drill.sh pg-latency         add 50 ms to every PostgreSQL round trip for 20 s
 #
-# Each drill: reads (oha, rate-limited) and a writer creating metrics at a fixed rate, both
-# through the balancer for a bounded time; the fault a few seconds in; then a checker that
-# every acknowledged (201) write is in PostgreSQL exactly once. Prints one markdown row for
-# docs/scaling.md; raw results stay in .cluster/drills/NAME/. Starts the cluster (3 instances)
-# if it is not up, and then stops it again at the end. Every fault is undone on exit, even on
-# failure or Ctrl-C, and the whole drill is bounded by `timeout`.
+# Each drill: reads (oha, rate-limited; scripts/drill_reader.py when oha is not installed) and a
+# writer creating metrics at a fixed rate, both through the balancer for a bounded time; the
+# fault a few seconds in; then a checker that every acknowledged (201) write is in PostgreSQL
+# exactly once. Prints one markdown row for docs/scaling.md; raw results stay in
+# .cluster/drills/NAME/. Starts the cluster (3 instances) if it is not up, and then stops it
+# again at the end; redis-cut and pg-latency need a cluster of their own shape (instance 2 in a
+# network namespace; PostgreSQL behind scripts/latency_proxy.py) and start it themselves. Every
+# fault is undone on exit, even on failure or Ctrl-C, and the whole drill is bounded by `timeout`.
+#
+# Settings: DRILL_READ_RATE (200/s), DRILL_LIST_RATE (20/s), DRILL_WRITE_RATE (10/s),
+# DRILL_SEARCH_RATE (0: searches no two alike, each reaching the database),
+# DRILL_SEARCH_CONCURRENCY (64), DRILL_WRITER_URL (the balancer), DRILL_L1_TTL (20 s, redis-cut),
+# DRILL_PG_DELAY_MS (25 ms each way, pg-latency), DRILL_PG_PROXY_PORT (5442).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 NAME=${1:-}
 case $NAME in
-rolling-restart | kill-one | redis-outage | postgres-restart) ;;
+rolling-restart | kill-one | redis-outage | postgres-restart | redis-cut | pg-latency) ;;
 *)
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
   ;;
 esac
@@ -38,6 +47,17 @@ LB=http://127.0.0.1:$LB_PORT
 READ_RATE=${DRILL_READ_RATE:-200}  # reads/s of single metrics (mostly cached)
 LIST_RATE=${DRILL_LIST_RATE:-20}   # reads/s of a filtered list (invalidated by every write)
 WRITE_RATE=${DRILL_WRITE_RATE:-10} # creates/s
+# Searches/s for words no two alike, so each reaches the database (0: none; the reader only).
+SEARCH_RATE=${DRILL_SEARCH_RATE:-0}
+SEARCH_CONCURRENCY=${DRILL_SEARCH_CONCURRENCY:-64}
+# Where the writer sends its creates: the balancer, or one instance (redis-cut: instance 1, so
+# the instance cut off Redis writes nothing itself and has to learn every change from others).
+WRITER_URL=${DRILL_WRITER_URL:-$LB}
+L1_TTL=${DRILL_L1_TTL:-20}         # redis-cut: the instances' MDL_L1_TTL, the staleness bound
+PG_DELAY_MS=${DRILL_PG_DELAY_MS:-25} # pg-latency: one-way delay, so a round trip gets 2 x this
+PROXY_PORT=${DRILL_PG_PROXY_PORT:-5442}
+PG_HOSTPORT=${PG#*://}
+PG_HOSTPORT=${PG_HOSTPORT#*@}
 OUT=$STATE/drills/$NAME
 PG_VERSION=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort | head -1 || true)
 
@@ -56,10 +76,13 @@ wait_for() { # seconds, command...
 
 STARTED_CLUSTER=""
 LOAD_PIDS=()
+PROXY_PID=""
 cleanup() {
   local rc=$? i
   trap - EXIT INT TERM
   for p in "${LOAD_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ "$NAME" = redis-cut ] && [ -f "$STATE/n" ]; then "$CLUSTER" redis-heal 2 || true; fi
+  if [ -n "$PROXY_PID" ]; then kill -USR2 "$PROXY_PID" 2>/dev/null || true; fi
   # Undo whatever fault may still be in place.
   if [ "$NAME" = postgres-restart ] && ! pg_isready -q -h 127.0.0.1; then
     say "starting PostgreSQL again"
@@ -74,22 +97,43 @@ cleanup() {
     done
   fi
   if [ -n "$STARTED_CLUSTER" ]; then timeout 90 "$CLUSTER" down || true; fi
+  if [ -n "$PROXY_PID" ]; then kill "$PROXY_PID" 2>/dev/null || true; fi
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 command -v oha >/dev/null || PATH=$HOME/.cargo/bin:$PATH
-command -v oha >/dev/null || { echo "oha not found: cargo install oha" >&2; exit 1; }
-if ! "$CLUSTER" status >/dev/null 2>&1; then
-  say "cluster not up: starting 3 instances"
-  STARTED_CLUSTER=1
-  timeout 300 "$CLUSTER" up 3 >/dev/null
-fi
-N=$(cat "$STATE/n")
+READER=oha
+command -v oha >/dev/null || READER=drill_reader.py
 rm -rf "$OUT"
 mkdir -p "$OUT"
-ulimit -n 65536 2>/dev/null || true
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+# The two drills whose fault needs the cluster built for it start their own.
+CLUSTER_ENV=()
+case $NAME in
+redis-cut) CLUSTER_ENV=(MDL_CLUSTER_NETNS=2 "MDL_CLUSTER_L1_TTL=$L1_TTL") ;;
+pg-latency) CLUSTER_ENV=("MDL_CLUSTER_PG_VIA=127.0.0.1:$PROXY_PORT") ;;
+esac
+if [ ${#CLUSTER_ENV[@]} -gt 0 ] && "$CLUSTER" status >/dev/null 2>&1; then
+  echo "$NAME starts a cluster of its own shape: run '$CLUSTER down' first" >&2
+  exit 1
+fi
+if [ "$NAME" = pg-latency ]; then
+  python3 scripts/latency_proxy.py "127.0.0.1:$PROXY_PORT" "$PG_HOSTPORT" --delay-ms "$PG_DELAY_MS" \
+    --pid-file "$OUT/proxy.pid" --state-file "$OUT/proxy.state" 2>"$OUT/proxy.err" &
+  PROXY_PID=$!
+  wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PROXY_PORT" || { echo "latency proxy did not start" >&2; exit 1; }
+fi
+if ! "$CLUSTER" status >/dev/null 2>&1; then
+  say "cluster not up: starting 3 instances ${CLUSTER_ENV[*]}"
+  STARTED_CLUSTER=1
+  env "${CLUSTER_ENV[@]}" timeout 300 "$CLUSTER" up 3 >/dev/null
+fi
+N=$(cat "$STATE/n")
+ADDR=("")
+for i in $(seq 1 "$N"); do ADDR+=("$("$CLUSTER" addr "$i")"); done
 
 PASSWORD=$(cat "$STATE/admin-password")
 TOKEN=$(curl -sf -X POST "$LB/api/v1/auth/login" -H 'Content-Type: application/json' \
@@ -102,14 +146,49 @@ start_load() { # seconds
   local secs=$1
   event load_start
   "$CLUSTER" lb-retries >"$OUT/retries-before"
-  python3 scripts/drill_writer.py "$LB" "$TOKEN" "DRILL-$NAME-$(date +%s)" "$WRITE_RATE" "$secs" "$OUT/writes.log" &
+  python3 scripts/drill_writer.py "$WRITER_URL" "$TOKEN" "DRILL-$NAME-$(date +%s)" "$WRITE_RATE" "$secs" "$OUT/writes.log" &
   LOAD_PIDS+=($!)
-  oha --no-tui -w --output-format json -z "${secs}s" -c 16 -q "$READ_RATE" -H "Authorization: Bearer $TOKEN" \
-    --rand-regex-url "http://127.0.0.1:$LB_PORT/api/v1/metrics/SYN-00000[0-9][0-9]" >"$OUT/reads-one.json" 2>"$OUT/oha-one.err" &
-  LOAD_PIDS+=($!)
-  oha --no-tui -w --output-format json -z "${secs}s" -c 4 -q "$LIST_RATE" -H "Authorization: Bearer $TOKEN" \
-    "$LB/api/v1/metrics?tier=Tier-2&limit=20" >"$OUT/reads-list.json" 2>"$OUT/oha-list.err" &
-  LOAD_PIDS+=($!)
+  if [ "$READER" = oha ]; then
+    oha --no-tui -w --output-format json -z "${secs}s" -c 16 -q "$READ_RATE" -H "Authorization: Bearer $TOKEN" \
+      --rand-regex-url "http://127.0.0.1:$LB_PORT/api/v1/metrics/SYN-00000[0-9][0-9]" >"$OUT/reads-one.json" 2>"$OUT/oha-one.err" &
+    LOAD_PIDS+=($!)
+    oha --no-tui -w --output-format json -z "${secs}s" -c 4 -q "$LIST_RATE" -H "Authorization: Bearer $TOKEN" \
+      "$LB/api/v1/metrics?tier=Tier-2&limit=20" >"$OUT/reads-list.json" 2>"$OUT/oha-list.err" &
+    LOAD_PIDS+=($!)
+  else
+    python3 scripts/drill_reader.py "$LB/api/v1/metrics/SYN-00000{i:02d}" "$secs" 16 "$READ_RATE" "$TOKEN" \
+      "$OUT/reads-one.json" "$OUT/reads-one.log" --pick 100 2>"$OUT/reader-one.err" &
+    LOAD_PIDS+=($!)
+    python3 scripts/drill_reader.py "$LB/api/v1/metrics?tier=Tier-2&limit=20" "$secs" 4 "$LIST_RATE" "$TOKEN" \
+      "$OUT/reads-list.json" "$OUT/reads-list.log" 2>"$OUT/reader-list.err" &
+    LOAD_PIDS+=($!)
+  fi
+  if [ "$SEARCH_RATE" != 0 ]; then
+    # Up to 64 at once by default: more than the pools have when each search waits on a slow
+    # database.
+    python3 scripts/drill_reader.py "$LB/api/v1/metrics?q=zq{i}&limit=20" "$secs" "$SEARCH_CONCURRENCY" "$SEARCH_RATE" "$TOKEN" \
+      "$OUT/reads-search.json" "$OUT/reads-search.log" --pick 1000000000 2>"$OUT/reader-search.err" &
+    LOAD_PIDS+=($!)
+  fi
+}
+
+# The pool of every instance (from /health) every half second, while the drill runs.
+pool_sampler() { # seconds
+  local deadline=$((SECONDS + $1)) i
+  while ((SECONDS < deadline)); do
+    for i in $(seq 1 "$N"); do
+      printf '%s %s ' "$(now)" "$i"
+      curl -s -m 2 "http://${ADDR[$i]}/health" | python3 -c '
+import json, sys
+try:
+    d = json.load(sys.stdin)["components"]["database"]
+    p = d.get("pool") or {}
+    print(p.get("size"), p.get("in_use"), p.get("max"), d.get("circuit"), d.get("latency_ms"))
+except Exception:
+    print("- - - - -")'
+    done >>"$OUT/pool"
+    sleep 0.5
+  done
 }
 wait_load() {
   local p
@@ -122,7 +201,7 @@ wait_load() {
 cache_sample() { # label
   local i
   for i in $(seq 1 "$N"); do
-    curl -s -m 2 -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$((BASE_PORT + i))/api/v1/stats/cache" || echo '{}'
+    curl -s -m 2 -H "Authorization: Bearer $TOKEN" "http://${ADDR[$i]}/api/v1/stats/cache" || echo '{}'
     echo
   done | python3 -c '
 import json, sys
@@ -141,22 +220,24 @@ print(*sums)' | { read -r h m h2 m2; printf 'cache_%s %s %s %s %s %s\n' "$1" "$(
 redis_ok_everywhere() {
   local i
   for i in $(seq 1 "$N"); do
-    curl -sf -m 1 "http://127.0.0.1:$((BASE_PORT + i))/health" | grep -q '"redis":{[^}]*"status":"ok"' || return 1
+    redis_ok "$i" || return 1
   done
 }
+redis_ok() { curl -sf -m 1 "http://${ADDR[$1]}/health" | grep -q '"redis":{[^}]*"status":"ok"'; }
+redis_not_ok() { ! redis_ok "$1"; }
 
 # A write on instance 1, then reads on every instance straight (not through the balancer)
 # until each shows it: the cross-instance coherence after a fault.
 coherence() {
   local mark i
   mark="coherence-$(date +%s%N)"
-  curl -sf -o /dev/null -X PATCH "http://127.0.0.1:$((BASE_PORT + 1))/api/v1/metrics/SYN-0000007" \
+  curl -sf -o /dev/null -X PATCH "http://${ADDR[1]}/api/v1/metrics/SYN-0000007" \
     -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/merge-patch+json' \
     -d "{\"description\":\"$mark\"}" || { echo "write-failed"; return; }
   local t0 deadline=$((SECONDS + 10))
   t0=$(now)
   for i in $(seq 1 "$N"); do
-    until curl -sf -m 1 -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$((BASE_PORT + i))/api/v1/metrics/SYN-0000007" | grep -q "$mark"; do
+    until curl -sf -m 1 -H "Authorization: Bearer $TOKEN" "http://${ADDR[$i]}/api/v1/metrics/SYN-0000007" | grep -q "$mark"; do
       ((SECONDS < deadline)) || { echo "stale-on-$i"; return; }
       sleep 0.05
     done
@@ -164,7 +245,7 @@ coherence() {
   awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "all %d instances in %.2f s\n", '"$N"', b - a }'
 }
 
-say "$NAME: $N instances behind $LB"
+say "$NAME: $N instances behind $LB, reads by $READER"
 case $NAME in
 rolling-restart)
   start_load 60
@@ -223,6 +304,43 @@ postgres-restart)
   wait_for 30 curl -sf "$LB/health/ready" && event ready_again
   wait_load
   ;;
+redis-cut)
+  # Coherence probes straight to every instance beside the load: marks written on instance 1,
+  # read back from 2 (the one cut) and 3 (a witness) four times a second.
+  start_load 75
+  python3 scripts/drill_coherence.py "http://${ADDR[1]}" "$TOKEN" 75 "$OUT/coherence.log" \
+    "mdl2=http://${ADDR[2]}" "mdl3=http://${ADDR[3]}" &
+  LOAD_PIDS+=($!)
+  sleep 10
+  cache_sample before
+  event fault_start
+  say "cutting instance 2 (${ADDR[2]}) off Redis for 30 s"
+  "$CLUSTER" redis-cut 2
+  wait_for 20 redis_not_ok 2 && event degraded
+  sleep 30 # the cut itself, longer than MDL_L1_TTL ($L1_TTL s)
+  cache_sample outage
+  say "healing the cut"
+  "$CLUSTER" redis-heal 2
+  event fault_end
+  wait_for 40 redis_ok 2 && event redis_ok_again
+  wait_load
+  cache_sample after
+  ;;
+pg-latency)
+  start_load 50
+  pool_sampler 50 &
+  LOAD_PIDS+=($!)
+  sleep 10
+  event fault_start
+  say "adding ${PG_DELAY_MS} ms each way to PostgreSQL for 20 s"
+  kill -USR1 "$PROXY_PID"
+  wait_for 5 grep -q '^on' "$OUT/proxy.state"
+  sleep 20 # the slow link
+  kill -USR2 "$PROXY_PID"
+  wait_for 5 grep -q '^off' "$OUT/proxy.state"
+  event fault_end
+  wait_load
+  ;;
 esac
 
 # What HAProxy retried and redispatched during the drill (its counters, before and after).
@@ -247,9 +365,10 @@ SELECT
   (SELECT count(*) FROM unacked u WHERE EXISTS (SELECT 1 FROM metrics m WHERE m.metric_id = u.id));
 SQL
 
-python3 - "$NAME" "$OUT" <<'PY'
-import json, sys
-name, out = sys.argv[1], sys.argv[2]
+python3 - "$NAME" "$OUT" "$READER" "$L1_TTL" "$PG_DELAY_MS" <<'PY'
+import json, os, sys
+name, out, reader, l1_ttl, delay_ms = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5]
+sys.path.insert(0, "scripts")
 
 def reads(path):
     try:
@@ -286,9 +405,10 @@ with_retry_after = sum(1 for w in failed if w[1] == "503" and w[4] != "-")
 
 r1 = reads(f"{out}/reads-one.json")
 r2 = reads(f"{out}/reads-list.json")
-requests = r1[0] + r2[0] + len(writes)
-errors = r1[1] + r2[1] + len(failed)
-p99 = max(x for x in (r1[2], r2[2], w_p99) if x is not None)
+r3 = reads(f"{out}/reads-search.json")
+requests = r1[0] + r2[0] + r3[0] + len(writes)
+errors = r1[1] + r2[1] + r3[1] + len(failed)
+p99 = max(x for x in (r1[2], r2[2], r3[2], w_p99) if x is not None)
 
 fs, fe = events.get("fault_start"), events.get("fault_end")
 notes = []
@@ -308,6 +428,73 @@ elif name == "redis-outage":
             notes.append(f"{label} {rate(b[i], b[i + 1])} before, {rate(o[i] - b[i], o[i + 1] - b[i + 1])} during, "
                          f"{rate(a[i] - o[i], a[i + 1] - o[i + 1])} after")
     notes.append(f"coherence after: {extra.get('coherence', '?')}")
+elif name == "redis-cut":
+    from drill_coherence import analyse
+    deg, ok = events.get("degraded"), events.get("redis_ok_again")
+    recover = (f"degraded {deg - fs:.1f} s after the cut" if deg else "never reported degraded") + "; " + (
+        f"Redis ok again {ok - fe:.1f} s after the heal" if ok else "Redis never ok again")
+    phases = [("before", events["load_start"], fs), ("cut", fs, fe), ("after", fe, events["load_end"])]
+    co = analyse(f"{out}/coherence.log", phases)
+    for inst in ("mdl3", "mdl2"):
+        parts = []
+        for ph, *_ in phases:
+            c = co.get(inst, {}).get(ph)
+            if not c:
+                continue
+            t = f"{ph}: {c['stale']} stale of {c['reads']} (worst {c['worst_s']:.1f} s)"
+            if c["errors"]:
+                t += f", {c['errors']} errors"
+            if ph == "after" and c["last_stale"]:
+                t += f", last stale read {c['last_stale'] - fe:.1f} s after the heal"
+            parts.append(t)
+        notes.append(f"{inst} {'(cut)' if inst == 'mdl2' else '(witness)'} reads straight: " + ", ".join(parts))
+    notes.append(f"bound MDL_L1_TTL = {l1_ttl:.0f} s")
+    if {"before", "outage", "after"} <= samples.keys():
+        b, o, a = samples["before"], samples["outage"], samples["after"]
+        rate = lambda h, m: f"{100 * h / (h + m):.0f} %" if h + m else "-"
+        notes.append(f"hit rate (all instances) {rate(b[0], b[1])} before, {rate(o[0] - b[0], o[1] - b[1])} during, "
+                     f"{rate(a[0] - o[0], a[1] - o[1])} after")
+elif name == "pg-latency":
+    # Latency by phase from the per-request logs: the writer's always, the readers' when they
+    # are drill_reader.py's (oha gives no per-request log).
+    def pctl(xs, p):
+        xs = sorted(xs)
+        return xs[min(len(xs) - 1, int(len(xs) * p))] if xs else None
+    phase = lambda t: "before" if t < fs else ("during" if t < fe else "after")
+    streams = {"writes": [(float(w[0]), float(w[3]), w[1]) for w in writes]}
+    for label, f in (("single reads", "reads-one.log"), ("list reads", "reads-list.log"), ("searches", "reads-search.log")):
+        if os.path.exists(f"{out}/{f}"):
+            streams[label] = [(float(a), float(c), b) for a, b, c in (l.split() for l in open(f"{out}/{f}"))]
+    parts = []
+    by = {}
+    for ph in ("before", "during", "after"):
+        texts = []
+        for label, rows in streams.items():
+            xs = [(ms, st) for t, ms, st in rows if phase(t) == ph]
+            by.setdefault(ph, []).extend(xs)
+            if xs:
+                bad = sum(1 for _, st in xs if not st.startswith(("2", "3")))
+                span = {"before": fs - events["load_start"], "during": fe - fs, "after": events["load_end"] - fe}[ph]
+                texts.append(f"{label} {len(xs) / max(span, 0.001):.0f}/s p50 {pctl([m for m, _ in xs], 0.5):.0f} / "
+                             f"p99 {pctl([m for m, _ in xs], 0.99):.0f} ms" + (f" {bad} errors" if bad else ""))
+        parts.append(f"**{ph}**: " + ", ".join(texts))
+    notes.append("+" + str(2 * int(delay_ms)) + " ms per round trip (" + delay_ms + " ms each way) for "
+                 f"{fe - fs:.0f} s; " + "; ".join(parts))
+    pool = {}
+    for line in open(f"{out}/pool") if os.path.exists(f"{out}/pool") else []:
+        p = line.split()
+        if len(p) < 7 or p[2] == "-" or p[2] == "None":
+            continue
+        t, inst, size, in_use, mx, circuit = float(p[0]), p[1], int(p[2]), int(p[3]), int(p[4]), p[5]
+        d = pool.setdefault(phase(t), {"size": 0, "in_use": 0, "max": mx, "circuits": set()})
+        d["size"], d["in_use"] = max(d["size"], size), max(d["in_use"], in_use)
+        d["circuits"].add(circuit)
+    if pool:
+        notes.append("pool (largest of any instance, sampled every 0.5 s): " + "; ".join(
+            f"{ph} size {d['size']}/{d['max']}, in use {d['in_use']}, circuit {'/'.join(sorted(d['circuits']))}"
+            for ph, d in ((ph, pool[ph]) for ph in ("before", "during", "after") if ph in pool)))
+    after = [m for m, _ in by.get("after", [])]
+    recover = f"p99 after the fault {pctl(after, 0.99):.0f} ms" if after else "-"
 else:
     # From the moment `pg_ctlcluster start` began (PostgreSQL accepts connections before it
     # returns): when writes were refused, and when they were acknowledged again.
@@ -324,14 +511,17 @@ else:
 
 total, lost, dup, unacked_present = (int(x) for x in open(f"{out}/check").read().split())
 detail = {}
-for d in (r1[3], r2[3], by_status):
+for d in (r1[3], r2[3], r3[3], by_status):
     for k, v in d.items():
         detail[k] = detail.get(k, 0) + v
 err_text = f"{errors}" + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(detail.items()))})" if detail else "")
 notes.append(f"single-metric reads {r1[0]} / {r1[1]} errors, list reads {r2[0]} / {r2[1]} errors, "
-             f"writes {len(writes)} / {len(failed)} failed")
+             + (f"uncached searches {r3[0]} / {r3[1]} errors, " if r3[0] else "")
+             + f"writes {len(writes)} / {len(failed)} failed")
 retries, redispatches = open(f"{out}/retried").read().split()
 notes.append(f"HAProxy retried {retries} times, redispatched {redispatches}")
+if reader != "oha":
+    notes.append(f"reads by {reader}")
 if unacked_present:
     notes.append(f"{unacked_present} failed writes committed anyway")
 print("| drill | requests | errors | p99 ms | recovery | acked writes lost / duplicated | notes |")

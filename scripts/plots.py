@@ -3,9 +3,10 @@
 
     scripts/plots.sh        (creates a virtual environment with matplotlib on first use)
 
-Reads bench-results/scaling.tsv (scripts/scaling.sh) and bench-results/<mode>-<profile>/
-<profile>.json (scripts/bench.sh), writes SVGs to docs/img/. A plot whose data is missing is
-skipped with a message, so it can run after any subset of the benchmarks.
+Reads bench-results/scaling.tsv (scripts/scaling.sh), bench-results/<mode>-<profile>/
+<profile>.json (scripts/bench.sh) and .cluster/users/ (scripts/users.sh, for docs/scaling.md),
+writes SVGs to docs/img/. A plot whose data is missing is skipped with a message, so it can run
+after any subset of the benchmarks.
 """
 import csv
 import json
@@ -19,6 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench-results"
+USERS = ROOT / ".cluster" / "users"
 OUT = ROOT / "docs" / "img"
 MODES = ["sqlite", "postgres", "postgres-redis"]
 
@@ -130,7 +132,53 @@ def stress():
     save(fig, "stress.svg")
 
 
+def users():
+    path = USERS / "users.json"
+    if not path.exists():
+        print("skipped users: no .cluster/users/users.json (scripts/users.sh)")
+        return
+    s = json.loads(path.read_text())
+    t0 = s["measured_from_epoch_ms"] / 1000
+    bucket = 5.0
+    buckets = {}
+    with open(s["samples_file"]) as f:
+        for r in csv.DictReader(f):
+            buckets.setdefault(int(int(r["t_ms"]) / 1000 // bucket), []).append(int(r["latency_us"]) / 1000)
+    # The last slice is cut short by the end of the run: left out.
+    xs = [x for x in sorted(buckets) if (x + 1) * bucket <= s["result"]["seconds"]]
+
+    def pct(values, q):
+        values = sorted(values)
+        return values[min(len(values) - 1, int(len(values) * q))]
+
+    fig, (lat, thr) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+    mids = [(x + 0.5) * bucket for x in xs]
+    for q, label in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
+        lat.plot(mids, [pct(buckets[x], q) for x in xs], label=label)
+    lat.axhline(200, color="tab:orange", linestyle=":", label="p95 floor 200 ms")
+    lat.axhline(500, color="tab:red", linestyle=":", label="p99 floor 500 ms")
+    lat.set_yscale("log")
+    lat.set_ylabel("latency, ms (5 s slices)")
+    lat.set_title(f"users: {s['users']} people through HAProxy, 3 instances, 2 shared cores")
+    thr.plot(mids, [len(buckets[x]) / bucket for x in xs], color="tab:green")
+    thr.set_ylabel("requests/s")
+    thr.set_xlabel("seconds since every user had started")
+    idle = USERS / "idle.json"
+    if idle.exists():
+        d = json.loads(idle.read_text())
+        for ax in (lat, thr):
+            ax.axvspan(d["started_epoch"] - t0, (d["all_open_epoch"] or d["started_epoch"]) - t0, color="grey", alpha=0.2)
+            ax.axvline((d["all_open_epoch"] or d["started_epoch"]) - t0, color="grey", linestyle="--")
+        lat.annotate(f"{d['answered']} idle keep-alive\nconnections opened", ((d["all_open_epoch"] or d["started_epoch"]) - t0, 1),
+                     xycoords=("data", "axes fraction"), va="top", fontsize=8)
+    for ax in (lat, thr):
+        ax.grid(True, alpha=0.3)
+    lat.legend(fontsize=8, loc="upper left")
+    save(fig, "users.svg")
+
+
 def main():
+    users()
     if not RESULTS.exists():
         sys.exit("no bench-results/: run scripts/bench.sh or scripts/scaling.sh first")
     scaling()

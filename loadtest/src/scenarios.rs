@@ -22,6 +22,8 @@ pub struct Shared {
     pub tiers: Vec<String>,
     pub domains: Vec<String>,
     pub words: Vec<String>,
+    /// Business domain ids (may be empty: the synthetic catalog need not have any).
+    pub domain_ids: Vec<String>,
     pub pages: u64,
     pub started: Instant,
     /// (milliseconds since start, latency in microseconds, success).
@@ -151,6 +153,36 @@ async fn stats(user: &mut GooseUser) -> TransactionResult {
 async fn policy(user: &mut GooseUser) -> TransactionResult {
     let path = format!("/api/v1/metrics/{}/policy", pick_id());
     get(user, "policy", &path).await
+}
+
+async fn domains(user: &mut GooseUser) -> TransactionResult {
+    get(user, "domains", "/api/v1/domains?limit=50").await
+}
+
+async fn domain(user: &mut GooseUser) -> TransactionResult {
+    // The id is picked before any await: the thread's generator must not live across one.
+    let path = shared()
+        .domain_ids
+        .choose(&mut rand::rng())
+        .map(|id| format!("/api/v1/domains/{}", encode(id)));
+    match path {
+        Some(path) => get(user, "domain", &path).await,
+        None => domains(user).await,
+    }
+}
+
+/// People at their desks: each user reads one page, thinks 1-5 s, reads the next. Mostly
+/// filtered catalog lists and single definitions, some searches and domain pages.
+pub fn people() -> Result<Scenario, GooseError> {
+    Ok(scenario!("people")
+        .set_wait_time(Duration::from_secs(1), Duration::from_secs(5))?
+        .register_transaction(transaction!(list_first).set_name("list page 1").set_weight(15)?)
+        .register_transaction(transaction!(list_other).set_name("list other page").set_weight(5)?)
+        .register_transaction(transaction!(list_filtered).set_name("list filtered").set_weight(30)?)
+        .register_transaction(transaction!(one_metric).set_name("single metric").set_weight(25)?)
+        .register_transaction(transaction!(search).set_name("search").set_weight(10)?)
+        .register_transaction(transaction!(domains).set_name("domains").set_weight(8)?)
+        .register_transaction(transaction!(domain).set_name("domain").set_weight(7)?))
 }
 
 /// Read traffic weighted like a dashboard fleet: mostly first pages, filters and single
