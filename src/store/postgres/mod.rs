@@ -117,6 +117,7 @@ impl PgStore {
 }
 
 impl SqlBackend for Postgres {
+    const COUNT_SHARDS: u32 = 16;
     const KIND: Backend = Backend::Postgres;
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {

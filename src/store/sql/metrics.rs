@@ -1,7 +1,7 @@
-//! What only metrics have: filters, past-version lookup, indexed columns and statistics.
+//! What only metrics have: filters, past-version lookup and indexed columns.
 
 use super::{Dialect, ListSpec, RowSpec};
-use crate::store::model::{CatalogStats, EntityKind};
+use crate::store::model::EntityKind;
 use crate::store::query::{MetricFilter, MetricQuery};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
@@ -83,26 +83,4 @@ pub(crate) fn metric_row(m: &crate::domain::Metric) -> RowSpec {
             ("search_text", Some(m.search_text())),
         ],
     }
-}
-
-/// Group-by columns reported in the stats.
-pub(crate) const STAT_COLUMNS: &[&str] = &[
-    "category",
-    "tier",
-    "metric_type",
-    "business_domain",
-    "owner_team",
-    "status",
-];
-
-pub(crate) fn fill_stat(stats: &mut CatalogStats, column: &str, rows: Vec<(String, i64)>) {
-    let target = match column {
-        "category" => &mut stats.by_category,
-        "tier" => &mut stats.by_tier,
-        "metric_type" => &mut stats.by_metric_type,
-        "business_domain" => &mut stats.by_business_domain,
-        "owner_team" => &mut stats.by_owner_team,
-        _ => &mut stats.by_status,
-    };
-    target.extend(rows.into_iter().map(|(k, n)| (k, n as u64)));
 }

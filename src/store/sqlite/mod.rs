@@ -126,6 +126,7 @@ impl SqliteStore {
 }
 
 impl SqlBackend for Sqlite {
+    const COUNT_SHARDS: u32 = 1;
     const KIND: Backend = Backend::Sqlite;
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {
