@@ -1014,7 +1014,55 @@ async fn counters_start_from_existing_rows(db: &TestDb) {
     assert_counts_exact(&*db.store, "migrated").await;
 }
 
+/// Large imports take the bulk path (COPY on PostgreSQL): text that needs escaping there comes
+/// back exactly, tags included, and every created metric has its history entry.
+async fn bulk_import_keeps_odd_text_and_history(db: &TestDb) {
+    let store = &*db.store;
+    let docs: Vec<Value> = (0..40)
+        .map(|i| {
+            let mut d = synthetic_metric(i);
+            d["name"] = json!(format!("Tab\there, back\\slash \\N, new\nline\r, \"quoted\" ☃ {i}"));
+            d["description"] = json!("{braces}, [brackets], 'single' and \"double\" quotes\t\\.");
+            d["tags"] = json!(["with space", "comma,inside", "quote\"d", "back\\slash", "{brace}"]);
+            d
+        })
+        .collect();
+    let batch = ImportBatch {
+        metrics: docs
+            .iter()
+            .map(|d| (metric(d.clone()), Provenance::default()))
+            .collect(),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.import(&batch, "bulk \"actor\"\t").await.unwrap().metrics.created,
+        40
+    );
+    for (i, doc) in docs.iter().enumerate() {
+        let id = doc["metric_id"].as_str().unwrap();
+        let stored = store.get_metric(id).await.unwrap().unwrap();
+        assert_eq!(stored.doc, metric(doc.clone()).doc, "metric {i}");
+        assert_eq!(stored.created_by, "bulk \"actor\"\t");
+        let history = store.metric_history(id, &PageRequest::default()).await.unwrap();
+        assert_eq!(history.total, Some(1));
+        assert_eq!(history.items[0].action, Action::Create);
+    }
+    for tag in ["comma,inside", "quote\"d", "back\\slash", "{brace}"] {
+        let filter = MetricFilter {
+            tags: vec![tag.to_string()],
+            ..Default::default()
+        };
+        assert_eq!(
+            all_pages(store, &filter, MetricSort::Name, 100).await.len(),
+            40,
+            "tag {tag}"
+        );
+    }
+    assert_counts_exact(store, "bulk import").await;
+}
+
 backend_tests!(
+    bulk_import_keeps_odd_text_and_history,
     counters_follow_every_kind_of_write,
     concurrent_writers_keep_counters_exact,
     counters_start_from_existing_rows,

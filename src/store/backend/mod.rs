@@ -36,6 +36,16 @@ pub(crate) trait SqlBackend: Dialect + sqlx::database::HasStatementCache {
     }
     /// Starts a write transaction (SQLite takes its one write lock up front).
     fn begin_write(pool: &Pool<Self>) -> impl Future<Output = StoreResult<Transaction<'static, Self>>> + Send;
+    /// Inserts new metric rows; true when their tags were written too (no `sync_tags` needed).
+    fn insert_metrics(
+        conn: &mut Self::Connection,
+        rows: &[(&RowSpec, &Metric, &Stored)],
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Appends entries to the metric history.
+    fn append_history(
+        conn: &mut Self::Connection,
+        entries: &[(&Plan, String)],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Brings the tag index of these metrics (all already written in this transaction) up to date.
     fn sync_tags(conn: &mut Self::Connection, metrics: &[&Metric]) -> impl Future<Output = StoreResult<()>> + Send;
     /// Serialises imports against each other.
@@ -152,9 +162,8 @@ where
         entries: &[(&Plan, String)],
         tally: &mut Tally,
     ) -> StoreResult<()> {
-        if let Some(mut qb) = sql::history_many::<DB>(entries)? {
-            // Multi-row statements vary in size: do not fill the statement cache with them.
-            qb.build().persistent(entries.len() == 1).execute(&mut *conn).await?;
+        if !entries.is_empty() {
+            DB::append_history(conn, entries).await?;
             tally.changed = true;
         }
         Ok(())
@@ -229,18 +238,16 @@ where
                 }
                 plans.push((*m, plan));
             }
-            let mut creates: Vec<(RowSpec, &Stored)> = plans
+            let mut creates: Vec<(RowSpec, &Metric, &Stored)> = plans
                 .iter()
                 .filter(|(_, p)| p.kind == WriteKind::Created)
-                .map(|(m, p)| (sql::metric_row(m), &p.entity))
+                .map(|(m, p)| (sql::metric_row(m), *m, &p.entity))
                 .collect();
             // Insert in id order, like the row locks, so concurrent writers queue up
             // instead of deadlocking on each other's new keys.
-            creates.sort_by(|a, b| a.1.id.cmp(&b.1.id));
-            let creates: Vec<(&RowSpec, &Stored)> = creates.iter().map(|(r, s)| (r, *s)).collect();
-            if let Some(mut qb) = sql::insert_many::<DB>(&creates) {
-                qb.build().persistent(creates.len() == 1).execute(&mut *conn).await?;
-            }
+            creates.sort_by(|a, b| a.2.id.cmp(&b.2.id));
+            let creates: Vec<(&RowSpec, &Metric, &Stored)> = creates.iter().map(|(r, m, s)| (r, *m, *s)).collect();
+            let tagged = !creates.is_empty() && DB::insert_metrics(conn, &creates).await?;
             for (m, plan) in plans.iter().filter(|(_, p)| p.kind == WriteKind::Updated) {
                 let mut qb = QueryBuilder::<DB>::new("");
                 sql::push_update(&mut qb, &sql::metric_row(m), &plan.entity);
@@ -248,8 +255,14 @@ where
             }
             let changed: Vec<&(&Metric, Plan)> = plans.iter().filter(|(_, p)| p.kind != WriteKind::Unchanged).collect();
             if !changed.is_empty() {
-                let metrics: Vec<&Metric> = changed.iter().map(|(m, _)| *m).collect();
-                DB::sync_tags(conn, &metrics).await?;
+                let metrics: Vec<&Metric> = changed
+                    .iter()
+                    .filter(|(_, p)| !(tagged && p.kind == WriteKind::Created))
+                    .map(|(m, _)| *m)
+                    .collect();
+                if !metrics.is_empty() {
+                    DB::sync_tags(conn, &metrics).await?;
+                }
                 let entries = changed
                     .iter()
                     .map(|(_, p)| Ok((p, p.entity.to_json_string()?)))

@@ -1,5 +1,7 @@
 //! PostgreSQL: tsvector + GIN for search, a text[] + GIN for tags, row locks for writes.
 
+mod copy;
+
 use super::backend::{SqlBackend, SqlReader, SqlStore, migration_error};
 use super::error::StoreError;
 use super::model::{
@@ -7,7 +9,8 @@ use super::model::{
     RawStored, RefreshUse, Saved, Stored, UserChange, now, parse_timestamp,
 };
 use super::query::{MetricFilter, MetricQuery, Page, PageRequest};
-use super::sql::Dialect;
+use super::sql::{self, Dialect, RowSpec};
+use super::write::Plan;
 use super::{CatalogReader, Expect, PoolStatus, Store, StoreResult};
 use crate::config::DbConfig;
 use crate::domain::Metric;
@@ -126,6 +129,31 @@ impl SqlBackend for Postgres {
 
     async fn begin_write(pool: &PgPool) -> StoreResult<sqlx::Transaction<'static, Postgres>> {
         Ok(pool.begin().await?)
+    }
+
+    /// Large batches go through COPY, tags included; a few rows through one INSERT, their tags
+    /// set by `sync_tags` after.
+    async fn insert_metrics(conn: &mut PgConnection, rows: &[(&RowSpec, &Metric, &Stored)]) -> StoreResult<bool> {
+        if rows.len() >= copy::MIN_ROWS {
+            copy::metrics(conn, rows).await?;
+            return Ok(true);
+        }
+        let rows: Vec<(&RowSpec, &Stored)> = rows.iter().map(|(r, _, s)| (*r, *s)).collect();
+        if let Some(mut qb) = sql::insert_many::<Postgres>(&rows) {
+            // Multi-row statements vary in size: do not fill the statement cache with them.
+            qb.build().persistent(rows.len() == 1).execute(&mut *conn).await?;
+        }
+        Ok(false)
+    }
+
+    async fn append_history(conn: &mut PgConnection, entries: &[(&Plan, String)]) -> StoreResult<()> {
+        if entries.len() >= copy::MIN_ROWS {
+            return copy::history(conn, entries).await;
+        }
+        if let Some(mut qb) = sql::history_many::<Postgres>(entries)? {
+            qb.build().persistent(entries.len() == 1).execute(&mut *conn).await?;
+        }
+        Ok(())
     }
 
     /// Sets the `tags` array of these metrics in one statement.
