@@ -216,8 +216,9 @@ where
             let mut last = HashMap::new();
             if !absent.is_empty() {
                 let mut qb = sql::last_versions::<DB>(&absent);
-                let rows: Vec<(String, i64)> = qb.build_query_as().persistent(single).fetch_all(&mut *conn).await?;
-                last.extend(rows);
+                let rows: Vec<(String, Option<i64>)> =
+                    qb.build_query_as().persistent(single).fetch_all(&mut *conn).await?;
+                last.extend(rows.into_iter().filter_map(|(id, v)| Some((id, v?))));
             }
             let mut plans = Vec::with_capacity(chunk.len());
             for (m, provenance) in chunk {
