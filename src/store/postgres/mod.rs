@@ -131,19 +131,36 @@ impl SqlBackend for Postgres {
         Ok(pool.begin().await?)
     }
 
-    /// Large batches go through COPY, tags included; a few rows through one INSERT, their tags
-    /// set by `sync_tags` after.
+    /// Large batches go through COPY; a few rows through one INSERT. Both write the tags
+    /// with the row: setting them after the insert would write the row, and every index
+    /// entry, twice. (A COPY of one row waits ~40 ms on Nagle's algorithm and delayed ACKs:
+    /// its last message is a few bytes sent after the data.)
     async fn insert_metrics(conn: &mut PgConnection, rows: &[(&RowSpec, &Metric, &Stored)]) -> StoreResult<bool> {
+        let Some((first, _, _)) = rows.first() else {
+            return Ok(true);
+        };
         if rows.len() >= copy::MIN_ROWS {
             copy::metrics(conn, rows).await?;
             return Ok(true);
         }
-        let rows: Vec<(&RowSpec, &Stored)> = rows.iter().map(|(r, _, s)| (*r, *s)).collect();
-        if let Some(mut qb) = sql::insert_many::<Postgres>(&rows) {
-            // Multi-row statements vary in size: do not fill the statement cache with them.
-            qb.build().persistent(rows.len() == 1).execute(&mut *conn).await?;
+        let mut qb = QueryBuilder::<Postgres>::new("INSERT INTO metrics (metric_id");
+        for (col, _) in &first.columns {
+            qb.push(format_args!(", {col}"));
         }
-        Ok(false)
+        qb.push(", tags, version, created_at, created_by, updated_at, updated_by, doc) VALUES ");
+        for (i, (row, metric, stored)) in rows.iter().enumerate() {
+            qb.push(if i == 0 { "(" } else { ", (" });
+            qb.push_bind(stored.id.clone());
+            for (_, value) in &row.columns {
+                qb.push(", ").push_bind(value.clone());
+            }
+            qb.push(", ").push_bind(metric.tags.clone()).push("::text[], ");
+            sql::bind_server(&mut qb, stored);
+            qb.push(")");
+        }
+        // Multi-row statements vary in size: do not fill the statement cache with them.
+        qb.build().persistent(rows.len() == 1).execute(&mut *conn).await?;
+        Ok(true)
     }
 
     async fn append_history(conn: &mut PgConnection, entries: &[(&Plan, String)]) -> StoreResult<()> {

@@ -71,7 +71,7 @@ where
 }
 
 /// Binds `version, created_at, created_by, updated_at, updated_by, doc` in that order.
-fn bind_server<DB: Dialect>(qb: &mut QueryBuilder<DB>, s: &Stored)
+pub(crate) fn bind_server<DB: Dialect>(qb: &mut QueryBuilder<DB>, s: &Stored)
 where
     for<'t> String: Encode<'t, DB> + Type<DB>,
     for<'t> i64: Encode<'t, DB> + Type<DB>,

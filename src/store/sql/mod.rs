@@ -11,8 +11,8 @@ mod users;
 
 pub(crate) use counts::{ALL_COUNTERS, COUNTED_COLUMNS, Counted, Tally, counter_for, counter_query, fill_stats};
 pub(crate) use entities::{
-    RowSpec, decode_raw, decode_stored, domain_row, entity_row, fetch_many, fetch_many_with, insert_many, named_spec,
-    objective_row, push_update, raw_key, stored_key,
+    RowSpec, bind_server, decode_raw, decode_stored, domain_row, entity_row, fetch_many, fetch_many_with, insert_many,
+    named_spec, objective_row, push_update, raw_key, stored_key,
 };
 pub(crate) use history::{decode_history, finish_history, history_many, history_query};
 pub(crate) use metrics::{last_versions, metric_row, metric_spec};
