@@ -2,7 +2,8 @@
 # How read latency grows with catalog size on PostgreSQL, cache off: one database grown in
 # steps (default 1k, 10k, 100k, 1M metrics), and at each size oha runs of a filtered list in
 # cursor mode, a filtered list in page mode, full-text search, the first page, a deep page by
-# cursor and the same depth by page number (page 2000, or the last page of smaller catalogs).
+# cursor and the same depth by page number (page 2000, or the last page of smaller catalogs),
+# and the stats. Each growth step's seed is timed too (bench-results/scaling-seed.tsv).
 #
 #   scripts/scaling.sh [SIZES] [SECONDS]        e.g. scripts/scaling.sh "1000 10000 100000" 5
 #
@@ -30,11 +31,18 @@ PASSWORD=scaling-$RANDOM-password
 mkdir -p bench-results
 TSV=bench-results/scaling.tsv
 printf 'metrics\trequest\tp50_ms\tp95_ms\tp99_ms\trps\tnon_200\n' >"$TSV"
+SEED_TSV=bench-results/scaling-seed.tsv
+printf 'metrics\tadded\tseconds\n' >"$SEED_TSV"
 echo "| metrics | request | p50 ms | p95 ms | requests/s (c=10) |"
 echo "|---:|---|---:|---:|---:|"
 have=0
 for n in $SIZES; do
+  t0=$(date +%s.%N)
   $MDL seed --synthetic $((n - have)) --start "$have" >/dev/null
+  t1=$(date +%s.%N)
+  secs=$(python3 -c "print(f'{$t1 - $t0:.1f}')")
+  printf '%s\t%s\t%s\n' "$n" "$((n - have))" "$secs" >>"$SEED_TSV"
+  echo "| $(printf "%'d" "$n") | seed (+$((n - have)) metrics): $secs s | | | |"
   have=$n
   psql "$DATABASE_URL" -qc 'VACUUM ANALYZE' >/dev/null
   [ -n "$SERVER" ] && kill "$SERVER" && wait "$SERVER" 2>/dev/null || true
@@ -88,6 +96,7 @@ PY
   measure "first page, cursor mode (count=false)" "$B?sort=name&limit=50&count=false"
   measure "deep page by cursor (page $deep)" "$B?sort=name&limit=50&cursor=$CURSOR"
   measure "deep page by number (page $deep)" "$B?limit=50&page=$deep"
+  measure "stats" "http://127.0.0.1:$PORT/api/v1/stats"
   # Search is linear in its matches (about a quarter of the catalog here): a longer window so
   # slow requests finish inside it, and last, so the queries it leaves running in the database
   # slow nothing else.

@@ -833,7 +833,239 @@ async fn metric_writes_count_committed_metric_changes_only(db: &TestDb) {
     assert_eq!(writes().await, after_import + 1, "a delete");
 }
 
+/// What a store's counters must agree with: per facet, the counting queries of the facets
+/// (GROUP BY over the table) and the rows of a filtered walk; in all, the rows of a full walk.
+async fn assert_counts_exact(store: &dyn Store, context: &str) {
+    let everything = all_cursor(store, &MetricFilter::default(), MetricSort::MetricId, 100).await;
+    let stats = store.stats().await.unwrap();
+    assert_eq!(stats.total_metrics, everything.len() as u64, "{context}: total");
+    let counted = |filter: MetricFilter| async move {
+        let page = store
+            .list_metrics(&query(filter, MetricSort::Name, PageRequest::offset(1, 1)))
+            .await
+            .unwrap();
+        page.total.unwrap()
+    };
+    assert_eq!(
+        counted(MetricFilter::default()).await,
+        everything.len() as u64,
+        "{context}"
+    );
+    let facets = store.metric_facets(&MetricFilter::default(), 1000).await.unwrap();
+    for facet in facets.iter().filter(|f| f.facet != "tag") {
+        let by = match facet.facet {
+            "category" => &stats.by_category,
+            "tier" => &stats.by_tier,
+            "metric_type" => &stats.by_metric_type,
+            "business_domain" => &stats.by_business_domain,
+            "owner_team" => &stats.by_owner_team,
+            _ => &stats.by_status,
+        };
+        let scanned: u64 = facet.values.iter().map(|(_, n)| n).sum();
+        let none = stats.total_metrics - scanned;
+        let mut expected: std::collections::BTreeMap<String, u64> = facet.values.iter().cloned().collect();
+        if none > 0 {
+            expected.insert("(none)".into(), none);
+        }
+        assert_eq!(by, &expected, "{context}: stats by {}", facet.facet);
+        for (value, n) in &facet.values {
+            let mut filter = MetricFilter::default();
+            match facet.facet {
+                "category" => filter.category = Some(value.clone()),
+                "tier" => filter.tier = Some(value.clone()),
+                "metric_type" => filter.metric_type = Some(value.clone()),
+                "business_domain" => filter.business_domain = Some(value.clone()),
+                "status" => filter.status = Some(value.clone()),
+                _ => continue,
+            }
+            assert_eq!(counted(filter).await, *n, "{context}: {} = {value}", facet.facet);
+        }
+    }
+    let mut owners = HashSet::new();
+    for id in &everything {
+        let m = store.get_metric(id).await.unwrap().unwrap();
+        for key in ["owner_team", "technical_owner", "business_owner"] {
+            if let Some(o) = m.doc.get("governance").and_then(|g| g.get(key)).and_then(Value::as_str) {
+                owners.insert(o.to_string());
+            }
+        }
+    }
+    for owner in owners {
+        let filter = MetricFilter {
+            owner: Some(owner.clone()),
+            ..Default::default()
+        };
+        let walked = all_cursor(store, &filter, MetricSort::MetricId, 100).await.len() as u64;
+        assert_eq!(counted(filter).await, walked, "{context}: owner = {owner}");
+    }
+}
+
+/// Stats and list totals come from counters the writes keep: after every kind of write they
+/// still equal what counting the rows gives.
+async fn counters_follow_every_kind_of_write(db: &TestDb) {
+    let store = &*db.store;
+    assert_counts_exact(store, "empty").await;
+    seed(store, 40).await;
+    assert_counts_exact(store, "import").await;
+
+    // Updates that move counted fields (and one owner in two roles), one that moves none.
+    let mut doc = synthetic_metric(3);
+    doc["category"] = json!("Brand New");
+    doc["governance"]["status"] = json!("retired");
+    doc["governance"]["technical_owner"] = doc["governance"]["owner_team"].clone();
+    store.save_metric(&metric(doc.clone()), "u", Expect::Any).await.unwrap();
+    doc["description"] = json!("Only the description changes.");
+    store.save_metric(&metric(doc), "u", Expect::Any).await.unwrap();
+    let mut doc = synthetic_metric(4);
+    doc["governance"].as_object_mut().unwrap().remove("status");
+    doc["governance"].as_object_mut().unwrap().remove("owner_team");
+    store.save_metric(&metric(doc), "u", Expect::Any).await.unwrap();
+    assert_counts_exact(store, "updates").await;
+
+    store.delete_metric("SYN-0000005", "d", None).await.unwrap();
+    store.delete_metric("SYN-0000006", "d", None).await.unwrap();
+    store
+        .save_metric(&metric(synthetic_metric(100)), "c", Expect::Absent)
+        .await
+        .unwrap();
+    store
+        .save_metric(&metric(synthetic_metric(5)), "c", Expect::Absent)
+        .await
+        .unwrap();
+    assert_counts_exact(store, "deletes and creates").await;
+
+    // Refused writes and dry runs count nothing.
+    let err = store
+        .save_metric(&metric(synthetic_metric(7)), "c", Expect::Absent)
+        .await;
+    assert!(matches!(err, Err(StoreError::Conflict(_))));
+    let mut changed = synthetic_metric(8);
+    changed["tier"] = json!("Tier-3");
+    let mut batch = ImportBatch {
+        metrics: [changed, synthetic_metric(200), synthetic_metric(201)]
+            .into_iter()
+            .map(|d| (metric(d), Provenance::default()))
+            .collect(),
+        dry_run: true,
+        ..Default::default()
+    };
+    store.import(&batch, "i").await.unwrap();
+    assert_counts_exact(store, "dry run").await;
+    batch.dry_run = false;
+    store.import(&batch, "i").await.unwrap();
+    assert_counts_exact(store, "import of updates and creates").await;
+}
+
+/// Concurrent writers (creates, updates moving counted fields, deletes) leave the counters exact.
+async fn concurrent_writers_keep_counters_exact(db: &TestDb) {
+    let store = db.store.clone();
+    seed(&*store, 20).await;
+    let mut tasks = Vec::new();
+    for w in 0..10_usize {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..6 {
+                let n = 1000 + w * 10 + i;
+                store
+                    .save_metric(&metric(synthetic_metric(n)), "w", Expect::Absent)
+                    .await
+                    .unwrap();
+                let mut doc = synthetic_metric(w * 2 + i % 2);
+                doc["category"] = json!(format!("Writer {w}"));
+                doc["governance"]["status"] = json!(["active", "draft"][i % 2]);
+                store.save_metric(&metric(doc), "w", Expect::Any).await.unwrap();
+            }
+            let gone = format!("SYN-{:07}", 1000 + w * 10);
+            store.delete_metric(&gone, "w", None).await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_counts_exact(&*store, "after concurrent writers").await;
+    assert_eq!(store.stats().await.unwrap().total_metrics, 20 + 10 * 5);
+}
+
+/// The migration creating the counters starts them from the rows already there.
+async fn counters_start_from_existing_rows(db: &TestDb) {
+    seed(&*db.store, 30).await;
+    let mut doc = synthetic_metric(2);
+    doc["governance"].as_object_mut().unwrap().remove("status");
+    doc["governance"]["business_owner"] = doc["governance"]["owner_team"].clone();
+    db.store.save_metric(&metric(doc), "u", Expect::Any).await.unwrap();
+    let undo = [
+        "DROP TABLE metric_counts",
+        "DELETE FROM _sqlx_migrations WHERE version = 20261203000010",
+    ];
+    if db.url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        for sql in undo {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        for sql in undo {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    }
+    db.store.migrate().await.unwrap();
+    assert_counts_exact(&*db.store, "migrated").await;
+}
+
+/// Large imports take the bulk path (COPY on PostgreSQL): text that needs escaping there comes
+/// back exactly, tags included, and every created metric has its history entry.
+async fn bulk_import_keeps_odd_text_and_history(db: &TestDb) {
+    let store = &*db.store;
+    let docs: Vec<Value> = (0..40)
+        .map(|i| {
+            let mut d = synthetic_metric(i);
+            d["name"] = json!(format!("Tab\there, back\\slash \\N, new\nline\r, \"quoted\" ☃ {i}"));
+            d["description"] = json!("{braces}, [brackets], 'single' and \"double\" quotes\t\\.");
+            d["tags"] = json!(["with space", "comma,inside", "quote\"d", "back\\slash", "{brace}"]);
+            d
+        })
+        .collect();
+    let batch = ImportBatch {
+        metrics: docs
+            .iter()
+            .map(|d| (metric(d.clone()), Provenance::default()))
+            .collect(),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.import(&batch, "bulk \"actor\"\t").await.unwrap().metrics.created,
+        40
+    );
+    for (i, doc) in docs.iter().enumerate() {
+        let id = doc["metric_id"].as_str().unwrap();
+        let stored = store.get_metric(id).await.unwrap().unwrap();
+        assert_eq!(stored.doc, metric(doc.clone()).doc, "metric {i}");
+        assert_eq!(stored.created_by, "bulk \"actor\"\t");
+        let history = store.metric_history(id, &PageRequest::default()).await.unwrap();
+        assert_eq!(history.total, Some(1));
+        assert_eq!(history.items[0].action, Action::Create);
+    }
+    for tag in ["comma,inside", "quote\"d", "back\\slash", "{brace}"] {
+        let filter = MetricFilter {
+            tags: vec![tag.to_string()],
+            ..Default::default()
+        };
+        assert_eq!(
+            all_pages(store, &filter, MetricSort::Name, 100).await.len(),
+            40,
+            "tag {tag}"
+        );
+    }
+    assert_counts_exact(store, "bulk import").await;
+}
+
 backend_tests!(
+    bulk_import_keeps_odd_text_and_history,
+    counters_follow_every_kind_of_write,
+    concurrent_writers_keep_counters_exact,
+    counters_start_from_existing_rows,
     metric_writes_count_committed_metric_changes_only,
     samples_round_trip_unchanged,
     raw_pages_serialise_like_parsed_ones,

@@ -6,7 +6,7 @@ use crate::store::model::{
     CatalogStats, EntityKind, FacetCounts, HistoryEntry, ImportBatch, ImportOutcome, Provenance, Stored,
 };
 use crate::store::query::{MetricFilter, Page, PageRequest};
-use crate::store::sql;
+use crate::store::sql::{self, Tally};
 use crate::store::{Expect, StoreResult};
 use serde_json::{Map, Value};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, QueryBuilder, Transaction, Type};
@@ -101,7 +101,8 @@ where
             out.domains.add(saved.kind);
         }
         let metrics: Vec<(&Metric, Option<&Provenance>)> = batch.metrics.iter().map(|(m, p)| (m, prov(p))).collect();
-        for saved in Self::write_metrics(&mut tx, &metrics, actor, Expect::Any).await? {
+        let mut tally = Tally::default();
+        for saved in Self::write_metrics(&mut tx, &metrics, actor, Expect::Any, &mut tally).await? {
             out.metrics.add(saved.kind);
         }
         for (o, p) in &batch.objectives {
@@ -112,6 +113,7 @@ where
         if batch.dry_run {
             tx.rollback().await?;
         } else {
+            Self::apply_tally(&mut tx, &tally).await?;
             tx.commit().await?;
         }
         Ok(out)
@@ -164,21 +166,8 @@ where
 
     pub(crate) async fn stats(&self) -> StoreResult<CatalogStats> {
         let mut stats = CatalogStats::default();
-        for col in sql::STAT_COLUMNS {
-            let mut qb = QueryBuilder::<DB>::new(format!(
-                "SELECT COALESCE({col}, '(none)') AS k, COUNT(*) AS n FROM metrics GROUP BY 1"
-            ));
-            let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
-            sql::fill_stat(&mut stats, col, rows);
-        }
-        let (m, d, o): (i64, i64, i64) = sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM metrics), (SELECT COUNT(*) FROM domains), (SELECT COUNT(*) FROM objectives)",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        stats.total_metrics = m as u64;
-        stats.total_domains = d as u64;
-        stats.total_objectives = o as u64;
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(sql::ALL_COUNTERS).fetch_all(&self.pool).await?;
+        sql::fill_stats(&mut stats, rows);
         Ok(stats)
     }
 }

@@ -10,7 +10,7 @@ pub(crate) use catalog::SqlReader;
 use super::error::StoreError;
 use super::model::{Backend, Entity, EntityKind, Provenance, RawStored, Saved, Stored, WriteKind};
 use super::query::{MetricFilter, MetricQuery, Page, PageRequest};
-use super::sql::{self, Dialect, RowSpec};
+use super::sql::{self, Counted, Dialect, RowSpec, Tally};
 use super::write::{self, Plan, WriteInput};
 use super::{Expect, PoolStatus, StoreResult};
 use crate::domain::Metric;
@@ -23,6 +23,8 @@ use std::future::Future;
 /// statements written natively for each engine.
 pub(crate) trait SqlBackend: Dialect + sqlx::database::HasStatementCache {
     const KIND: Backend;
+    /// Rows per value in `metric_counts` that writers spread over (see its migration).
+    const COUNT_SHARDS: u32;
     /// sqlx has no trait for this: each backend's result type has its own method.
     fn rows_affected(result: &Self::QueryResult) -> u64;
     /// `NotFound` when a statement changed no row.
@@ -34,6 +36,16 @@ pub(crate) trait SqlBackend: Dialect + sqlx::database::HasStatementCache {
     }
     /// Starts a write transaction (SQLite takes its one write lock up front).
     fn begin_write(pool: &Pool<Self>) -> impl Future<Output = StoreResult<Transaction<'static, Self>>> + Send;
+    /// Inserts new metric rows; true when their tags were written too (no `sync_tags` needed).
+    fn insert_metrics(
+        conn: &mut Self::Connection,
+        rows: &[(&RowSpec, &Metric, &Stored)],
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Appends entries to the metric history.
+    fn append_history(
+        conn: &mut Self::Connection,
+        entries: &[(&Plan, String)],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Brings the tag index of these metrics (all already written in this transaction) up to date.
     fn sync_tags(conn: &mut Self::Connection, metrics: &[&Metric]) -> impl Future<Output = StoreResult<()>> + Send;
     /// Serialises imports against each other.
@@ -143,19 +155,38 @@ where
         Ok(plan)
     }
 
-    /// Every metric change is recorded here, so this is also where the count of metric writes
-    /// moves: in the same transaction, so the count and the metrics never disagree.
-    async fn insert_history(conn: &mut DB::Connection, entries: &[(&Plan, String)]) -> StoreResult<()> {
-        if let Some(mut qb) = sql::history_many::<DB>(entries)? {
-            // Multi-row statements vary in size: do not fill the statement cache with them.
-            qb.build().persistent(entries.len() == 1).execute(&mut *conn).await?;
-            // Any shard will do; spreading writers over them keeps them off one row lock.
-            let shard = i64::from(getrandom::u32().unwrap_or(0) % METRIC_WRITE_SHARDS);
-            sqlx::query("UPDATE metric_writes SET writes = writes + 1 WHERE shard = $1")
-                .bind(shard)
-                .execute(&mut *conn)
-                .await?;
+    /// Every metric change is recorded here, so this is also where the transaction learns that
+    /// it must move the count of metric writes (`apply_tally`).
+    async fn insert_history(
+        conn: &mut DB::Connection,
+        entries: &[(&Plan, String)],
+        tally: &mut Tally,
+    ) -> StoreResult<()> {
+        if !entries.is_empty() {
+            DB::append_history(conn, entries).await?;
+            tally.changed = true;
         }
+        Ok(())
+    }
+
+    /// Lands a transaction's changes to the metric counts and the count of metric writes, in
+    /// the same transaction (they never disagree with the metrics) and as its last statements:
+    /// a writer takes these row locks after every other lock it needs, in key order, so it
+    /// never holds one while waiting for a metric row (no deadlock with other writers).
+    async fn apply_tally(conn: &mut DB::Connection, tally: &Tally) -> StoreResult<()> {
+        if !tally.changed {
+            return Ok(());
+        }
+        // Any shard will do; spreading writers over them keeps them off one row lock.
+        let r = getrandom::u32().unwrap_or(0);
+        let small = tally.len() <= 32;
+        for mut qb in tally.upserts::<DB>(i64::from(r % DB::COUNT_SHARDS), sql::CHUNK) {
+            qb.build().persistent(small).execute(&mut *conn).await?;
+        }
+        sqlx::query("UPDATE metric_writes SET writes = writes + 1 WHERE shard = $1")
+            .bind(i64::from(r % METRIC_WRITE_SHARDS))
+            .execute(&mut *conn)
+            .await?;
         Ok(())
     }
 
@@ -167,23 +198,27 @@ where
         items: &[(&Metric, Option<&Provenance>)],
         actor: &str,
         expect: Expect,
+        tally: &mut Tally,
     ) -> StoreResult<Vec<Saved>> {
         let mut saved = Vec::with_capacity(items.len());
         for chunk in items.chunks(sql::CHUNK) {
             let ids: Vec<&str> = chunk.iter().map(|(m, _)| m.metric_id.as_str()).collect();
-            let mut qb = sql::fetch_many::<DB>("metrics", "metric_id", &ids, true);
+            let mut qb = sql::fetch_many_with::<DB>("metrics", "metric_id", sql::COUNTED_COLUMNS, &ids, true);
             let mut current = HashMap::new();
+            let mut counted = HashMap::new();
             let single = chunk.len() == 1;
             for row in qb.build().persistent(single).fetch_all(&mut *conn).await? {
                 let stored = sql::decode_stored::<DB>(&row)?;
+                counted.insert(stored.id.clone(), Counted::decode::<DB>(&row)?);
                 current.insert(stored.id.clone(), stored);
             }
             let absent: Vec<&str> = ids.iter().copied().filter(|id| !current.contains_key(*id)).collect();
             let mut last = HashMap::new();
             if !absent.is_empty() {
                 let mut qb = sql::last_versions::<DB>(&absent);
-                let rows: Vec<(String, i64)> = qb.build_query_as().persistent(single).fetch_all(&mut *conn).await?;
-                last.extend(rows);
+                let rows: Vec<(String, Option<i64>)> =
+                    qb.build_query_as().persistent(single).fetch_all(&mut *conn).await?;
+                last.extend(rows.into_iter().filter_map(|(id, v)| Some((id, v?))));
             }
             let mut plans = Vec::with_capacity(chunk.len());
             for (m, provenance) in chunk {
@@ -196,20 +231,24 @@ where
                     provenance: *provenance,
                 };
                 let last_version = last.get(&m.metric_id).copied().unwrap_or(0);
-                plans.push((*m, write::plan(input, current.get(&m.metric_id), last_version)?));
+                let plan = write::plan(input, current.get(&m.metric_id), last_version)?;
+                match (plan.kind, counted.get(&m.metric_id)) {
+                    (WriteKind::Created, _) => tally.add(&Counted::of(m), 1),
+                    (WriteKind::Updated, Some(old)) => tally.replace(old, &Counted::of(m)),
+                    _ => {}
+                }
+                plans.push((*m, plan));
             }
-            let mut creates: Vec<(RowSpec, &Stored)> = plans
+            let mut creates: Vec<(RowSpec, &Metric, &Stored)> = plans
                 .iter()
                 .filter(|(_, p)| p.kind == WriteKind::Created)
-                .map(|(m, p)| (sql::metric_row(m), &p.entity))
+                .map(|(m, p)| (sql::metric_row(m), *m, &p.entity))
                 .collect();
             // Insert in id order, like the row locks, so concurrent writers queue up
             // instead of deadlocking on each other's new keys.
-            creates.sort_by(|a, b| a.1.id.cmp(&b.1.id));
-            let creates: Vec<(&RowSpec, &Stored)> = creates.iter().map(|(r, s)| (r, *s)).collect();
-            if let Some(mut qb) = sql::insert_many::<DB>(&creates) {
-                qb.build().persistent(creates.len() == 1).execute(&mut *conn).await?;
-            }
+            creates.sort_by(|a, b| a.2.id.cmp(&b.2.id));
+            let creates: Vec<(&RowSpec, &Metric, &Stored)> = creates.iter().map(|(r, m, s)| (r, *m, *s)).collect();
+            let tagged = !creates.is_empty() && DB::insert_metrics(conn, &creates).await?;
             for (m, plan) in plans.iter().filter(|(_, p)| p.kind == WriteKind::Updated) {
                 let mut qb = QueryBuilder::<DB>::new("");
                 sql::push_update(&mut qb, &sql::metric_row(m), &plan.entity);
@@ -217,13 +256,19 @@ where
             }
             let changed: Vec<&(&Metric, Plan)> = plans.iter().filter(|(_, p)| p.kind != WriteKind::Unchanged).collect();
             if !changed.is_empty() {
-                let metrics: Vec<&Metric> = changed.iter().map(|(m, _)| *m).collect();
-                DB::sync_tags(conn, &metrics).await?;
+                let metrics: Vec<&Metric> = changed
+                    .iter()
+                    .filter(|(_, p)| !(tagged && p.kind == WriteKind::Created))
+                    .map(|(m, _)| *m)
+                    .collect();
+                if !metrics.is_empty() {
+                    DB::sync_tags(conn, &metrics).await?;
+                }
                 let entries = changed
                     .iter()
                     .map(|(_, p)| Ok((p, p.entity.to_json_string()?)))
                     .collect::<StoreResult<Vec<(&Plan, String)>>>()?;
-                Self::insert_history(conn, &entries).await?;
+                Self::insert_history(conn, &entries, tally).await?;
             }
             saved.extend(plans.into_iter().map(|(_, p)| Saved::from(p)));
         }
@@ -235,9 +280,17 @@ where
         kind: EntityKind,
         id: &str,
         version: Option<i64>,
-    ) -> StoreResult<Stored> {
+    ) -> StoreResult<(Stored, Option<Counted>)> {
         let (table, id_col) = (kind.table(), kind.id_col());
-        let current = Self::fetch_stored(conn, table, id_col, id, true).await?;
+        let metric = kind == EntityKind::Metric;
+        let extra = if metric { sql::COUNTED_COLUMNS } else { "" };
+        let mut qb = sql::fetch_many_with::<DB>(table, id_col, extra, &[id], true);
+        let row = qb.build().fetch_optional(&mut *conn).await?;
+        let current = row.as_ref().map(sql::decode_stored::<DB>).transpose()?;
+        let counted = match &row {
+            Some(row) if metric => Some(Counted::decode::<DB>(row)?),
+            _ => None,
+        };
         let cur = write::check_delete(kind, id, current.as_ref(), version)?;
         let mut qb = QueryBuilder::<DB>::new(format!("DELETE FROM {table} WHERE {id_col} = "));
         qb.push_bind(id.to_string());
@@ -253,7 +306,7 @@ where
             .execute(&mut *conn)
             .await?;
         }
-        Ok(cur)
+        Ok((cur, counted))
     }
 
     async fn write_plain(
@@ -294,9 +347,13 @@ where
         let rows = qb.build().fetch_all(&self.pool).await?;
         let rows = rows.iter().map(decode).collect::<StoreResult<Vec<_>>>()?;
         let total = if spec.page.wants_count() {
-            let mut qb = sql::count_query::<DB>(spec.table, filter)?;
+            let counter = filter.filter(|_| spec.table == "metrics").and_then(sql::counter_for);
+            let mut qb = match counter {
+                Some((facet, value)) => sql::counter_query::<DB>(facet, &value),
+                None => sql::count_query::<DB>(spec.table, filter)?,
+            };
             let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
-            Some(n as u64)
+            Some(n.max(0) as u64)
         } else {
             None
         };
@@ -326,7 +383,9 @@ where
 
     pub(crate) async fn save_metric(&self, metric: &Metric, actor: &str, expect: Expect) -> StoreResult<Saved> {
         let mut tx = DB::begin_write(&self.pool).await?;
-        let mut saved = Self::write_metrics(&mut tx, &[(metric, None)], actor, expect).await?;
+        let mut tally = Tally::default();
+        let mut saved = Self::write_metrics(&mut tx, &[(metric, None)], actor, expect, &mut tally).await?;
+        Self::apply_tally(&mut tx, &tally).await?;
         tx.commit().await?;
         saved
             .pop()
@@ -335,11 +394,16 @@ where
 
     pub(crate) async fn delete_metric(&self, id: &str, actor: &str, version: Option<i64>) -> StoreResult<()> {
         let mut tx = DB::begin_write(&self.pool).await?;
-        let cur = Self::delete_row(&mut tx, EntityKind::Metric, id, version).await?;
+        let (cur, counted) = Self::delete_row(&mut tx, EntityKind::Metric, id, version).await?;
+        let mut tally = Tally::default();
+        if let Some(counted) = &counted {
+            tally.add(counted, -1);
+        }
         // The last state as it was stored, server fields included.
         let snapshot = cur.to_json_string()?;
         let plan = write::delete_plan(cur, actor)?;
-        Self::insert_history(&mut tx, &[(&plan, snapshot)]).await?;
+        Self::insert_history(&mut tx, &[(&plan, snapshot)], &mut tally).await?;
+        Self::apply_tally(&mut tx, &tally).await?;
         tx.commit().await?;
         Ok(())
     }

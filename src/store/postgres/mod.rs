@@ -1,5 +1,7 @@
 //! PostgreSQL: tsvector + GIN for search, a text[] + GIN for tags, row locks for writes.
 
+mod copy;
+
 use super::backend::{SqlBackend, SqlReader, SqlStore, migration_error};
 use super::error::StoreError;
 use super::model::{
@@ -7,7 +9,8 @@ use super::model::{
     RawStored, RefreshUse, Saved, Stored, UserChange, now, parse_timestamp,
 };
 use super::query::{MetricFilter, MetricQuery, Page, PageRequest};
-use super::sql::Dialect;
+use super::sql::{self, Dialect, RowSpec};
+use super::write::Plan;
 use super::{CatalogReader, Expect, PoolStatus, Store, StoreResult};
 use crate::config::DbConfig;
 use crate::domain::Metric;
@@ -117,6 +120,7 @@ impl PgStore {
 }
 
 impl SqlBackend for Postgres {
+    const COUNT_SHARDS: u32 = 16;
     const KIND: Backend = Backend::Postgres;
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {
@@ -125,6 +129,48 @@ impl SqlBackend for Postgres {
 
     async fn begin_write(pool: &PgPool) -> StoreResult<sqlx::Transaction<'static, Postgres>> {
         Ok(pool.begin().await?)
+    }
+
+    /// Large batches go through COPY; a few rows through one INSERT. Both write the tags
+    /// with the row: setting them after the insert would write the row, and every index
+    /// entry, twice. (A COPY of one row waits ~40 ms on Nagle's algorithm and delayed ACKs:
+    /// its last message is a few bytes sent after the data.)
+    async fn insert_metrics(conn: &mut PgConnection, rows: &[(&RowSpec, &Metric, &Stored)]) -> StoreResult<bool> {
+        let Some((first, _, _)) = rows.first() else {
+            return Ok(true);
+        };
+        if rows.len() >= copy::MIN_ROWS {
+            copy::metrics(conn, rows).await?;
+            return Ok(true);
+        }
+        let mut qb = QueryBuilder::<Postgres>::new("INSERT INTO metrics (metric_id");
+        for (col, _) in &first.columns {
+            qb.push(format_args!(", {col}"));
+        }
+        qb.push(", tags, version, created_at, created_by, updated_at, updated_by, doc) VALUES ");
+        for (i, (row, metric, stored)) in rows.iter().enumerate() {
+            qb.push(if i == 0 { "(" } else { ", (" });
+            qb.push_bind(stored.id.clone());
+            for (_, value) in &row.columns {
+                qb.push(", ").push_bind(value.clone());
+            }
+            qb.push(", ").push_bind(metric.tags.clone()).push("::text[], ");
+            sql::bind_server(&mut qb, stored);
+            qb.push(")");
+        }
+        // Multi-row statements vary in size: do not fill the statement cache with them.
+        qb.build().persistent(rows.len() == 1).execute(&mut *conn).await?;
+        Ok(true)
+    }
+
+    async fn append_history(conn: &mut PgConnection, entries: &[(&Plan, String)]) -> StoreResult<()> {
+        if entries.len() >= copy::MIN_ROWS {
+            return copy::history(conn, entries).await;
+        }
+        if let Some(mut qb) = sql::history_many::<Postgres>(entries)? {
+            qb.build().persistent(entries.len() == 1).execute(&mut *conn).await?;
+        }
+        Ok(())
     }
 
     /// Sets the `tags` array of these metrics in one statement.

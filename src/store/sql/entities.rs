@@ -12,8 +12,24 @@ where
     for<'t> String: Encode<'t, DB> + Type<DB>,
     <DB as Database>::Arguments: Default,
 {
+    fetch_many_with(table, id_col, "", ids, lock)
+}
+
+/// `fetch_many` selecting `extra` columns (`, t.col AS name...`) too.
+pub(crate) fn fetch_many_with<DB: Dialect>(
+    table: &str,
+    id_col: &str,
+    extra: &str,
+    ids: &[&str],
+    lock: bool,
+) -> QueryBuilder<DB>
+where
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    <DB as Database>::Arguments: Default,
+{
     let mut qb = QueryBuilder::new("SELECT ");
     qb.push(DB::select_stored(id_col));
+    qb.push(extra);
     qb.push(format_args!(" FROM {table} t WHERE t.{id_col} IN ("));
     let mut list = qb.separated(", ");
     for id in ids {
@@ -55,7 +71,7 @@ where
 }
 
 /// Binds `version, created_at, created_by, updated_at, updated_by, doc` in that order.
-fn bind_server<DB: Dialect>(qb: &mut QueryBuilder<DB>, s: &Stored)
+pub(crate) fn bind_server<DB: Dialect>(qb: &mut QueryBuilder<DB>, s: &Stored)
 where
     for<'t> String: Encode<'t, DB> + Type<DB>,
     for<'t> i64: Encode<'t, DB> + Type<DB>,

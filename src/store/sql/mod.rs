@@ -3,17 +3,19 @@
 //! and the list queries every collection pages through; the statements of each concern live
 //! in the submodules.
 
+mod counts;
 mod entities;
 mod history;
 mod metrics;
 mod users;
 
+pub(crate) use counts::{ALL_COUNTERS, COUNTED_COLUMNS, Counted, Tally, counter_for, counter_query, fill_stats};
 pub(crate) use entities::{
-    RowSpec, decode_raw, decode_stored, domain_row, entity_row, fetch_many, insert_many, named_spec, objective_row,
-    push_update, raw_key, stored_key,
+    RowSpec, bind_server, decode_raw, decode_stored, domain_row, entity_row, fetch_many, fetch_many_with, insert_many,
+    named_spec, objective_row, push_update, raw_key, stored_key,
 };
 pub(crate) use history::{decode_history, finish_history, history_many, history_query};
-pub(crate) use metrics::{STAT_COLUMNS, fill_stat, last_versions, metric_row, metric_spec};
+pub(crate) use metrics::{last_versions, metric_row, metric_spec};
 pub(crate) use users::{decode_user, user_insert, user_lookup, user_spec, user_update};
 
 use super::error::StoreError;

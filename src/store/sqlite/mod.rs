@@ -8,6 +8,7 @@ use super::model::{
 };
 use super::query::{MetricFilter, MetricQuery, Page, PageRequest};
 use super::sql::{self, Dialect};
+use super::write::Plan;
 use super::{CatalogReader, Expect, PoolStatus, Store, StoreResult};
 use crate::config::DbConfig;
 use crate::domain::Metric;
@@ -126,6 +127,7 @@ impl SqliteStore {
 }
 
 impl SqlBackend for Sqlite {
+    const COUNT_SHARDS: u32 = 1;
     const KIND: Backend = Backend::Sqlite;
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {
@@ -135,6 +137,26 @@ impl SqlBackend for Sqlite {
     /// SQLite allows one writer; taking the write lock up front avoids deadlocking upgrades.
     async fn begin_write(pool: &SqlitePool) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
         Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Tags live in `metric_tags`, keyed by the rowid the insert assigns: `sync_tags` follows.
+    async fn insert_metrics(
+        conn: &mut SqliteConnection,
+        rows: &[(&sql::RowSpec, &Metric, &Stored)],
+    ) -> StoreResult<bool> {
+        let rows: Vec<(&sql::RowSpec, &Stored)> = rows.iter().map(|(r, _, s)| (*r, *s)).collect();
+        if let Some(mut qb) = sql::insert_many::<Sqlite>(&rows) {
+            // Multi-row statements vary in size: do not fill the statement cache with them.
+            qb.build().persistent(rows.len() == 1).execute(&mut *conn).await?;
+        }
+        Ok(false)
+    }
+
+    async fn append_history(conn: &mut SqliteConnection, entries: &[(&Plan, String)]) -> StoreResult<()> {
+        if let Some(mut qb) = sql::history_many::<Sqlite>(entries)? {
+            qb.build().persistent(entries.len() == 1).execute(&mut *conn).await?;
+        }
+        Ok(())
     }
 
     /// Replaces the tag rows of these metrics (all already written in this transaction).
