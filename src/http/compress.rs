@@ -318,7 +318,10 @@ mod tests {
 
     fn accept(value: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(value).expect("a valid header value"));
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_str(value).expect("a valid header value"),
+        );
         h
     }
 
