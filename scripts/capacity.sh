@@ -178,7 +178,8 @@ mix = [  # weight, uncached cost
 total = sum(w for w, _ in mix)
 miss = [sum(w * c[k] for w, c in mix) / total for k in range(3)]
 l1 = [(a + b) / 2 for a, b in zip(pick("cached hit: list"), pick("cached hit: single"))]
-l2 = [(a + b) / 2 for a, b in zip(pick("L2 hit: list"), pick("L2 hit"))]
+l2_single = next(v for k, v in cost.items() if k.startswith("L2 hit") and "single" in k)
+l2 = [(a + b) / 2 for a, b in zip(pick("L2 hit: list"), l2_single)]
 write = pick("write")
 hit_rate, write_share = 0.92, 0.001
 print()
