@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create throughput at WRITERS concurrent writers against PostgreSQL, cache off: a fresh
-# database seeded with SEED synthetic metrics, then scripts/write_bench.py for SECONDS, RUNS
+# database seeded with SEED synthetic metrics, then `scripts/http_bench.py write` for SECONDS, RUNS
 # times. Prints one JSON line per run.
 #
 #   scripts/write-bench.sh [SEED] [WRITERS] [SECONDS] [RUNS]     e.g. scripts/write-bench.sh 10000 10 20 3
@@ -40,5 +40,5 @@ for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/n
 TOKEN=$(curl -s -X POST "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'Content-Type: application/json' \
   -d "{\"username\":\"admin\",\"password\":\"$PASSWORD\"}" | python3 -c 'import json,sys;print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
 for run in $(seq 1 "$RUNS"); do
-  python3 scripts/write_bench.py "http://127.0.0.1:$PORT" "$TOKEN" "WB$run-" "$WRITERS" "$SECS"
+  python3 scripts/http_bench.py write "http://127.0.0.1:$PORT" "$TOKEN" "WB$run-" "$WRITERS" "$SECS"
 done

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""A small HTTP load generator for machines without oha: N threads, one keep-alive connection
+each, for SECONDS; prints one JSON line with the rate and latency percentiles (ms) of the
+successful answers. Python's own overhead adds a few tenths of a millisecond per request.
+
+    http_bench.py read URL TOKEN CONCURRENCY SECONDS
+        GETs one URL; success is 200.
+    http_bench.py write BASE_URL TOKEN PREFIX WRITERS SECONDS
+        Creates metrics as fast as the server answers; success is 201. Each thread writes one
+        id after another (never retried), so WRITERS is the number of concurrent write
+        transactions the server sees.
+"""
+
+import http.client
+import json
+import sys
+import threading
+import time
+import urllib.parse
+
+
+def reader(url, token, deadline, latencies, errors):
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    path = url.path + (f"?{url.query}" if url.query else "")
+    while time.monotonic() < deadline:
+        t0 = time.monotonic()
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status == 200:
+            latencies.append((time.monotonic() - t0) * 1000)
+        else:
+            errors.append(resp.status)
+
+
+def writer(url, token, prefix, deadline, latencies, errors):
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    seq = 0
+    while time.monotonic() < deadline:
+        seq += 1
+        metric_id = f"{prefix}-{seq:07d}"
+        body = json.dumps({
+            "metric_id": metric_id,
+            "name": f"Write bench {metric_id}",
+            "description": "Written by the write benchmark.",
+            "category": ["Operations", "Finance", "Growth"][seq % 3],
+            "tier": ["Tier-1", "Tier-2", "Tier-3"][seq % 3],
+            "business_domain": "Platform",
+            "metric_type": "operational",
+            "governance": {"owner_team": "SRE", "status": "active"},
+        })
+        t0 = time.monotonic()
+        conn.request("POST", "/api/v1/metrics", body=body,
+                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status == 201:
+            latencies.append((time.monotonic() - t0) * 1000)
+        else:
+            errors.append(resp.status)
+
+
+def run(workers, seconds):
+    """Runs each worker(deadline, latencies, errors) in a thread; returns the summary."""
+    latencies, errors = [], []
+    started = time.monotonic()
+    deadline = started + float(seconds)
+    threads = [threading.Thread(target=w, args=(deadline, latencies, errors)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    latencies.sort()
+    pct = lambda p: round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 2) if latencies else None
+    return {
+        "ok": len(latencies), "errors": len(errors), "per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
+    }
+
+
+def main() -> None:
+    mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    if mode == "read" and len(sys.argv) == 6:
+        target, token, concurrency, seconds = sys.argv[2:6]
+        url = urllib.parse.urlsplit(target)
+        workers = [lambda *a: reader(url, token, *a) for _ in range(int(concurrency))]
+        print(json.dumps({"concurrency": int(concurrency), **run(workers, seconds)}))
+    elif mode == "write" and len(sys.argv) == 7:
+        base, token, prefix, writers, seconds = sys.argv[2:7]
+        url = urllib.parse.urlsplit(base)
+        workers = [lambda *a, w=w: writer(url, token, f"{prefix}{w}", *a) for w in range(int(writers))]
+        print(json.dumps({"writers": int(writers), **run(workers, seconds)}))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
