@@ -607,16 +607,7 @@ async fn two_instances_on_one_redis_stay_coherent(db: &TestDb) {
     // A user deactivated on A is locked out on B too.
     let viewer_token = b.user(db, "vic", "viewer").await;
     assert_eq!(get(&b, "/api/v1/metrics", &viewer_token).await.status(), 200);
-    let users: Value = get(&a, "/api/v1/users?limit=100", &ta).await.json().await.unwrap();
-    let vic = users["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "vic")
-        .unwrap()["user_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let vic = a.user_id(&ta, "vic").await;
     let r = a
         .send(
             Method::PATCH,

@@ -81,16 +81,7 @@ async fn writes_on_one_instance_reach_the_other_at_once() {
     // A plain PUBLISH (not from a script, so on whichever node) reaches B as well.
     let viewer = b.user(&db, "vic", "viewer").await;
     assert_eq!(b.get("/api/v1/metrics", &viewer).await.status(), 200);
-    let users: Value = a.get("/api/v1/users?limit=100", &ta).await.json().await.unwrap();
-    let vic = users["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "vic")
-        .unwrap()["user_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let vic = a.user_id(&ta, "vic").await;
     let body = json!({"status": "inactive"});
     let r = a
         .send(Method::PATCH, &format!("/api/v1/users/{vic}"), &ta, Some(&body))

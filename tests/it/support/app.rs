@@ -135,6 +135,25 @@ impl TestApp {
         self.access_token(name, &password).await
     }
 
+    /// The `user_id` of `username`, read through the API with an admin's token.
+    pub async fn user_id(&self, admin_token: &str, username: &str) -> String {
+        let users: Value = self
+            .get("/api/v1/users?limit=100", admin_token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        users["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["username"] == username)
+            .unwrap_or_else(|| panic!("no user {username}: {users}"))["user_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// Tokens for one user of each role: `vera` (viewer), `eddie` (editor) and the admin.
     pub async fn roles(&self, db: &TestDb) -> Roles {
         Roles {

@@ -171,16 +171,7 @@ async fn role_changes_take_effect_and_deactivation_ends_sessions(db: &TestDb) {
     assert!(list.contains("Reactivate"), "{list}");
 
     // As in the API, an admin cannot change their own role or status.
-    let users: serde_json::Value = app.get("/api/v1/users", &app.token().await).await.json().await.unwrap();
-    let me = users["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "admin")
-        .unwrap()["user_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let me = app.user_id(&app.token().await, "admin").await;
     let r = post_form(
         &app,
         &format!("/admin/users/{me}/status"),

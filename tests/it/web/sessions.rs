@@ -163,16 +163,7 @@ async fn kept_pages_are_framed_for_their_own_session(db: &TestDb) {
 
     // An admin makes vera an editor: her next view shows the editing controls.
     let token = app.token().await;
-    let users: serde_json::Value = app.get("/api/v1/users?limit=100", &token).await.json().await.unwrap();
-    let id = users["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "vera")
-        .unwrap()["user_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = app.user_id(&token, "vera").await;
     let r = app
         .send(
             reqwest::Method::PATCH,
