@@ -63,7 +63,19 @@ pub struct DbConfig {
         help_heading = DB_HEADING
     )]
     pub idle_timeout_s: u64,
+    /// Most matches a search counts when asked (`count=true`); past it the answer says
+    /// "at least this many" (`total_capped`).
+    #[arg(
+        id = "db_search_count_cap", long = "search-count-cap",
+        env = "MDL_SEARCH_COUNT_CAP",
+        default_value_t = DEFAULT_SEARCH_COUNT_CAP,
+        global = true,
+        help_heading = DB_HEADING
+    )]
+    pub search_count_cap: u64,
 }
+
+pub const DEFAULT_SEARCH_COUNT_CAP: u64 = 10_000;
 
 impl DbConfig {
     pub fn new(url: impl Into<String>) -> Self {
@@ -75,6 +87,7 @@ impl DbConfig {
             connect_timeout_s: 30,
             acquire_timeout_ms: DEFAULT_ACQUIRE_TIMEOUT_MS,
             idle_timeout_s: 600,
+            search_count_cap: DEFAULT_SEARCH_COUNT_CAP,
         }
     }
 
@@ -105,6 +118,9 @@ impl DbConfig {
         if self.acquire_timeout_ms == 0 {
             problems.push("DB_ACQUIRE_TIMEOUT_MS must be at least 1".into());
         }
+        if self.search_count_cap == 0 {
+            problems.push("MDL_SEARCH_COUNT_CAP must be at least 1".into());
+        }
         if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
 }
@@ -119,6 +135,7 @@ impl fmt::Debug for DbConfig {
             .field("connect_timeout_s", &self.connect_timeout_s)
             .field("acquire_timeout_ms", &self.acquire_timeout_ms)
             .field("idle_timeout_s", &self.idle_timeout_s)
+            .field("search_count_cap", &self.search_count_cap)
             .finish()
     }
 }

@@ -138,6 +138,8 @@ pub async fn list(store: &dyn Store, args: ListArgs, out: &mut impl Write) -> Re
         },
         sort: args.sort,
         page: args.paging.request(),
+        // A terminal reader wants to know how many matched; the store caps the count.
+        count_search: true,
     };
     let page = store.list_metrics(&query).await?;
     if args.json {
@@ -159,7 +161,11 @@ pub async fn list(store: &dyn Store, args: ListArgs, out: &mut impl Write) -> Re
         })
         .collect();
     print_table(out, ["METRIC_ID", "NAME", "CATEGORY", "TIER", "DOMAIN"], &rows)?;
-    let total = page.total.unwrap_or(0);
+    let total = match (page.total, page.total_capped) {
+        (Some(n), true) => format!("at least {n}"),
+        (Some(n), false) => n.to_string(),
+        (None, _) => "?".into(),
+    };
     writeln!(
         out,
         "{} shown of {total} (page {}, limit {})",

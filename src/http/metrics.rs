@@ -95,10 +95,16 @@ pub(crate) fn metric_query(params: &Params) -> Result<MetricQuery, ApiError> {
         tags: params.all("tag"),
         q: text("q")?,
     };
+    let (page, count_search) = if filter.q.is_some() {
+        params.search_page()?
+    } else {
+        (params.page()?, false)
+    };
     Ok(MetricQuery {
         filter,
         sort,
-        page: params.page()?,
+        page,
+        count_search,
     })
 }
 

@@ -24,8 +24,12 @@ pub fn envelope<T>(
         PageRequest::Offset { page, .. } => Some(*page),
         PageRequest::Cursor { .. } => None,
     };
-    let pages = page.total.map(|t| t.div_ceil(u64::from(limit)));
-    let pagination = json!({
+    // A capped total is a lower bound: no page count or last page can be derived from it.
+    let pages = page
+        .total
+        .filter(|_| !page.total_capped)
+        .map(|t| t.div_ceil(u64::from(limit)));
+    let mut pagination = json!({
         "page": number,
         "limit": limit,
         "total": page.total,
@@ -34,6 +38,9 @@ pub fn envelope<T>(
         "has_prev": number.is_some_and(|n| n > 1),
         "next_cursor": page.next_cursor,
     });
+    if page.total_capped {
+        pagination["total_capped"] = Value::Bool(true);
+    }
     let mut headers = HeaderMap::new();
     let mut put = |name: HeaderName, value: String| {
         if let Ok(v) = HeaderValue::from_str(&value) {

@@ -111,6 +111,7 @@ query_params! {
         #[param(min_length = 1)]
         cursor: Option<String>,
         /// Cursor mode: also count the total (`count=false` starts cursor mode without counting).
+        /// With `q`: count the matches, up to `MDL_SEARCH_COUNT_CAP` (see `pagination.total_capped`).
         count: Option<bool>,
         /// Exact category.
         #[param(max_length = 100, example = "Customer Experience")]
@@ -130,7 +131,8 @@ query_params! {
         /// Tag; repeat for "any of" (at most 100).
         #[param(style = Form, explode, max_items = 100)]
         tag: Option<Vec<String>>,
-        /// Full-text search (stemmed); results by relevance, then name, then id.
+        /// Full-text search (stemmed, every word must match). Results come by relevance (every word
+        /// in the name, then in the name and description, then anywhere), then by `sort`.
         #[param(max_length = 500)]
         q: Option<String>,
         #[param(inline)]
@@ -154,6 +156,7 @@ query_params! {
         #[param(min_length = 1)]
         cursor: Option<String>,
         /// Cursor mode: also count the total (`count=false` starts cursor mode without counting).
+        /// With `q`: count the matches, up to `MDL_SEARCH_COUNT_CAP` (see `pagination.total_capped`).
         count: Option<bool>,
         /// Exact category.
         #[param(max_length = 100)]

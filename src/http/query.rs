@@ -117,28 +117,8 @@ impl Params {
 
     /// `page`/`limit` or `cursor`/`limit` (+ `count`). Limits above the maximum are capped.
     pub fn page(&self) -> Result<PageRequest, ApiError> {
-        let limit = match self.one("limit")? {
-            None => DEFAULT_LIMIT,
-            Some(v) => parse_limit(v, MAX_LIMIT).ok_or_else(|| {
-                ApiError::field(
-                    "limit",
-                    format!("must be a whole number of at least 1 (above {MAX_LIMIT} means {MAX_LIMIT})"),
-                )
-            })?,
-        };
-        let page = match self.one("page")? {
-            None => None,
-            Some(v) => match v.parse::<u32>() {
-                Ok(n) if n >= 1 => Some(n),
-                _ => return Err(ApiError::field("page", "must be an integer of at least 1")),
-            },
-        };
-        let count = match self.one("count")? {
-            None => None,
-            Some("false") => Some(false),
-            Some("true") => Some(true),
-            Some(_) => return Err(ApiError::field("count", "must be true or false")),
-        };
+        let limit = self.limit()?;
+        let (page, count) = (self.page_number()?, self.count()?);
         match (page, self.one("cursor")?, count) {
             (Some(_), Some(_), _) => Err(ApiError::field("cursor", "use either page or cursor, not both")),
             (_, Some(""), _) => Err(ApiError::field("cursor", "must not be empty")),
@@ -148,6 +128,51 @@ impl Params {
             // counted, which on a large catalog is most of the cost of a numbered page 1.
             (None, None, Some(count)) => Ok(PageRequest::cursor(None, limit, count)),
             (page, None, None) => Ok(PageRequest::offset(page.unwrap_or(1), limit)),
+        }
+    }
+
+    /// The page of a search (`q`): numbered only, with `count=true` asking for the number of
+    /// matches.
+    pub fn search_page(&self) -> Result<(PageRequest, bool), ApiError> {
+        if self.one("cursor")?.is_some() {
+            return Err(ApiError::field(
+                "cursor",
+                "cursor pagination is not offered with full-text search (q); use page",
+            ));
+        }
+        let limit = self.limit()?;
+        let (page, count) = (self.page_number()?, self.count()?);
+        Ok((PageRequest::offset(page.unwrap_or(1), limit), count == Some(true)))
+    }
+
+    fn limit(&self) -> Result<u32, ApiError> {
+        Ok(match self.one("limit")? {
+            None => DEFAULT_LIMIT,
+            Some(v) => parse_limit(v, MAX_LIMIT).ok_or_else(|| {
+                ApiError::field(
+                    "limit",
+                    format!("must be a whole number of at least 1 (above {MAX_LIMIT} means {MAX_LIMIT})"),
+                )
+            })?,
+        })
+    }
+
+    fn page_number(&self) -> Result<Option<u32>, ApiError> {
+        match self.one("page")? {
+            None => Ok(None),
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if n >= 1 => Ok(Some(n)),
+                _ => Err(ApiError::field("page", "must be an integer of at least 1")),
+            },
+        }
+    }
+
+    fn count(&self) -> Result<Option<bool>, ApiError> {
+        match self.one("count")? {
+            None => Ok(None),
+            Some("false") => Ok(Some(false)),
+            Some("true") => Ok(Some(true)),
+            Some(_) => Err(ApiError::field("count", "must be true or false")),
         }
     }
 }

@@ -346,7 +346,12 @@ pub struct Pagination {
     page: Option<u32>,
     /// The effective limit (a larger request is capped to 100).
     limit: u32,
+    /// Absent in cursor mode and for searches unless `count=true` is asked.
     total: Option<u64>,
+    /// Present (true) when a search's count stopped at `MDL_SEARCH_COUNT_CAP`: `total` is
+    /// then a lower bound, and `pages` is absent.
+    #[schema(nullable = false)]
+    total_capped: Option<bool>,
     pages: Option<u64>,
     has_next: bool,
     has_prev: bool,

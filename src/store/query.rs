@@ -149,6 +149,9 @@ pub struct MetricQuery {
     pub filter: MetricFilter,
     pub sort: MetricSort,
     pub page: PageRequest,
+    /// Count a search's matches (`count=true`; up to the store's cap). Other lists in page
+    /// mode are always counted, from counters where they can be.
+    pub count_search: bool,
 }
 
 impl MetricQuery {
@@ -173,6 +176,8 @@ impl MetricQuery {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub total: Option<u64>,
+    /// `total` stopped at the search count cap: there are at least that many matches.
+    pub total_capped: bool,
     pub has_next: bool,
     pub next_cursor: Option<String>,
 }
@@ -182,6 +187,7 @@ impl<T> Page<T> {
         Page {
             items: self.items.into_iter().map(f).collect(),
             total: self.total,
+            total_capped: self.total_capped,
             has_next: self.has_next,
             next_cursor: self.next_cursor,
         }

@@ -20,6 +20,7 @@ mod observability;
 mod outage;
 mod policy;
 mod policy_http;
+mod search;
 mod store_suite;
 mod web;
 

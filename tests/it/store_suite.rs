@@ -29,7 +29,12 @@ async fn seed(store: &dyn Store, n: usize) -> Vec<Value> {
 }
 
 fn query(filter: MetricFilter, sort: MetricSort, page: PageRequest) -> MetricQuery {
-    MetricQuery { filter, sort, page }
+    MetricQuery {
+        filter,
+        sort,
+        page,
+        count_search: true,
+    }
 }
 
 fn ids(items: &[Stored]) -> Vec<String> {

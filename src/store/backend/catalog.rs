@@ -216,6 +216,7 @@ where
             descending: false,
             page: &page,
             scope: format!("snapshot|{}", kind.table()),
+            count_search: false,
         };
         let mut qb = sql::page_query::<DB>(&spec, None)?;
         let rows = qb.build().fetch_all(&mut *self.tx).await?;

@@ -10,7 +10,7 @@ pub(crate) use catalog::SqlReader;
 use super::error::StoreError;
 use super::model::{Backend, Entity, EntityKind, Provenance, RawStored, Saved, Stored, WriteKind};
 use super::query::{MetricFilter, MetricQuery, Page, PageRequest};
-use super::sql::{self, Counted, Dialect, RowSpec, Tally};
+use super::sql::{self, Access, Counted, Dialect, RowSpec, SearchTier, Tally};
 use super::write::{self, Plan, WriteInput};
 use super::{Expect, PoolStatus, StoreResult};
 use crate::domain::Metric;
@@ -64,11 +64,13 @@ pub(crate) trait SqlBackend: Dialect + sqlx::database::HasStatementCache {
 /// on other types are not implied at use sites, so each impl block below states the bounds.
 pub(crate) struct SqlStore<DB: Database> {
     pub(crate) pool: Pool<DB>,
+    /// Most matches a search counts (`count=true`) before it reports "at least this many".
+    search_count_cap: u64,
 }
 
 impl<DB: Database> SqlStore<DB> {
-    pub(crate) fn new(pool: Pool<DB>) -> Self {
-        SqlStore { pool }
+    pub(crate) fn new(pool: Pool<DB>, search_count_cap: u64) -> Self {
+        SqlStore { pool, search_count_cap }
     }
 
     pub(crate) fn pool_status(&self) -> PoolStatus {
@@ -343,6 +345,11 @@ where
         decode: fn(&DB::Row) -> StoreResult<T>,
         key: impl Fn(&T) -> (String, String),
     ) -> StoreResult<Page<T>> {
+        if let Some(f) = filter
+            && let Some(q) = f.q.as_deref()
+        {
+            return self.search_rows(spec, f, q, decode).await;
+        }
         let mut qb = sql::page_query::<DB>(spec, filter)?;
         let rows = qb.build().fetch_all(&self.pool).await?;
         let rows = rows.iter().map(decode).collect::<StoreResult<Vec<_>>>()?;
@@ -358,6 +365,84 @@ where
             None
         };
         Ok(sql::finish_page(spec, rows, total, key))
+    }
+
+    /// A search page, tier by tier, each tier read in the list's order until the page is full.
+    /// A tier is counted only when the page starts past its end, which the offset walk would
+    /// have paid for anyway; the total is counted on request only, up to the configured cap.
+    async fn search_rows<T>(
+        &self,
+        spec: &sql::ListSpec<'_>,
+        filter: &MetricFilter,
+        q: &str,
+        decode: fn(&DB::Row) -> StoreResult<T>,
+    ) -> StoreResult<Page<T>> {
+        let terms = sql::checked_terms(q)?;
+        let PageRequest::Offset { page, limit } = *spec.page else {
+            return Err(StoreError::invalid(
+                "cursor",
+                "cursor pagination is not offered with full-text search (q)",
+            ));
+        };
+        let limit = i64::from(limit);
+        let mut skip = i64::from(page - 1) * limit;
+        let mut need = limit + 1;
+        let mut items = Vec::new();
+        for tier in SearchTier::ALL {
+            let access = self.tier_access(&terms, tier, skip).await?;
+            let mut qb = sql::tier_page_query::<DB>(spec, filter, &terms, tier, access, need, skip);
+            let rows = qb.build().fetch_all(&self.pool).await?;
+            let got = rows.len() as i64;
+            for row in &rows {
+                items.push(decode(row)?);
+            }
+            need -= got;
+            if need <= 0 {
+                break;
+            }
+            skip = if got > 0 || skip == 0 {
+                0
+            } else {
+                let mut qb = sql::tier_count_query::<DB>(filter, &terms, tier);
+                let size: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+                (skip - size).max(0)
+            };
+        }
+        let has_next = items.len() as i64 > limit;
+        items.truncate(limit as usize);
+        let (total, total_capped) = if spec.count_search {
+            let cap = self.search_count_cap;
+            let mut qb = sql::capped_count_query::<DB>(filter, &terms, cap);
+            let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+            let n = n.max(0) as u64;
+            (Some(n.min(cap)), n > cap)
+        } else {
+            (None, false)
+        };
+        Ok(Page {
+            items,
+            total,
+            total_capped,
+            has_next,
+            next_cursor: None,
+        })
+    }
+
+    /// Walks the list's order when the tier matches many rows (at least `DENSE_AT`) and the
+    /// page is near the start: then a page is found within a few hundred rows, where listing
+    /// every match first would cost as much as the matches. PostgreSQL's planner makes the
+    /// same choice from its statistics, so it is asked nothing.
+    async fn tier_access(&self, terms: &[String], tier: SearchTier, skip: i64) -> StoreResult<Access> {
+        const DENSE_AT: i64 = 10_000;
+        const WALK_SKIP_MAX: i64 = 1_000;
+        if skip > WALK_SKIP_MAX {
+            return Ok(Access::Index);
+        }
+        let Some(mut qb) = DB::tier_density_probe(terms, tier, DENSE_AT) else {
+            return Ok(Access::Index);
+        };
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(if n >= DENSE_AT { Access::Walk } else { Access::Index })
     }
 
     async fn get(&self, kind: EntityKind, id: &str) -> StoreResult<Option<Stored>> {

@@ -9,7 +9,7 @@ use super::model::{
     RawStored, RefreshUse, Saved, Stored, UserChange, now, parse_timestamp,
 };
 use super::query::{MetricFilter, MetricQuery, Page, PageRequest};
-use super::sql::{self, Dialect, RowSpec};
+use super::sql::{self, Access, Dialect, RowSpec, SearchTier};
 use super::write::Plan;
 use super::{CatalogReader, Expect, PoolStatus, Store, StoreResult};
 use crate::config::DbConfig;
@@ -22,6 +22,10 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
+
+/// The expressions of the search tiers' indexes; a query must spell them exactly so.
+const NAME_TSV: &str = "to_tsvector('english'::regconfig, t.name)";
+const HEAD_TSV: &str = "to_tsvector('english'::regconfig, t.name || ' ' || t.description)";
 
 pub struct PgStore {
     db: SqlStore<Postgres>,
@@ -41,18 +45,42 @@ impl Dialect for Postgres {
         qb.push(" AND t.tags && ").push_bind(tags.to_vec()).push("::text[]");
     }
 
-    fn push_search_from(qb: &mut QueryBuilder<Self>, table: &str, terms: &[String], _ranked: bool) {
-        qb.push(format_args!(" FROM {table} t CROSS JOIN plainto_tsquery('english', "))
+    fn push_search_all(qb: &mut QueryBuilder<Self>, terms: &[String]) {
+        qb.push(" AND t.search @@ plainto_tsquery('english', ")
             .push_bind(terms.join(" "))
-            .push(") AS tsq");
+            .push(")");
     }
 
-    fn push_search_where(qb: &mut QueryBuilder<Self>, _terms: &[String], _ranked: bool) {
-        qb.push(" AND t.search @@ tsq");
+    /// Each tier's expression has a GIN index of its own (migration 20261204000012), whose
+    /// statistics let the planner walk the list's order for common words and read the index
+    /// for rare ones.
+    fn push_search_tier(qb: &mut QueryBuilder<Self>, terms: &[String], tier: SearchTier, _access: Access) {
+        let words = terms.join(" ");
+        let matches = |qb: &mut QueryBuilder<Self>, expr: &str| {
+            qb.push(format_args!(" {expr} @@ plainto_tsquery('english', "))
+                .push_bind(words.clone())
+                .push(")");
+        };
+        qb.push(" AND");
+        match tier {
+            SearchTier::Name => matches(qb, NAME_TSV),
+            SearchTier::NameAndDescription => {
+                matches(qb, HEAD_TSV);
+                qb.push(" AND NOT");
+                matches(qb, NAME_TSV);
+            }
+            SearchTier::Anywhere => {
+                matches(qb, "t.search");
+                qb.push(" AND NOT");
+                matches(qb, HEAD_TSV);
+            }
+        }
     }
 
-    const SEARCH_RANK: &'static str = "ts_rank(t.search, tsq)";
-    const SEARCH_RANK_DIR: &'static str = "DESC";
+    fn tier_density_probe(_terms: &[String], _tier: SearchTier, _at: i64) -> Option<QueryBuilder<Self>> {
+        None
+    }
+
     const CATALOG_DOC: &'static str = "doc::text";
     const HISTORY_COLUMNS: &'static str = "metric_id, version, action, change_type, fields_changed::text AS fields_changed, \
          changed_by, changed_at, snapshot::text AS snapshot";
@@ -100,7 +128,7 @@ impl PgStore {
             match attempt {
                 Ok(pool) => {
                     return Ok(Self {
-                        db: SqlStore::new(pool),
+                        db: SqlStore::new(pool, cfg.search_count_cap),
                     });
                 }
                 Err(e) if Instant::now() + backoff < deadline => {

@@ -121,6 +121,7 @@ pub(crate) fn named_spec<'a, DB: Dialect>(
         descending: false,
         page,
         scope: format!("{table}|{}", MetricSort::Name.as_str()),
+        count_search: false,
     }
 }
 

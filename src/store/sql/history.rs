@@ -90,6 +90,7 @@ pub(crate) fn finish_history(
     Page {
         items: rows,
         total,
+        total_capped: false,
         has_next,
         next_cursor,
     }

@@ -37,6 +37,7 @@ pub(crate) fn metric_spec<DB: Dialect>(query: &MetricQuery) -> ListSpec<'_> {
         descending: query.sort.descending(),
         page: &query.page,
         scope: query.scope(),
+        count_search: query.count_search,
     }
 }
 

@@ -7,6 +7,7 @@ mod counts;
 mod entities;
 mod history;
 mod metrics;
+mod search;
 mod users;
 
 pub(crate) use counts::{ALL_COUNTERS, COUNTED_COLUMNS, Counted, Tally, counter_for, counter_query, fill_stats};
@@ -16,6 +17,7 @@ pub(crate) use entities::{
 };
 pub(crate) use history::{decode_history, finish_history, history_many, history_query};
 pub(crate) use metrics::{last_versions, metric_row, metric_spec};
+pub(crate) use search::{Access, SearchTier, capped_count_query, tier_count_query, tier_page_query};
 pub(crate) use users::{decode_user, user_insert, user_lookup, user_spec, user_update};
 
 use super::error::StoreError;
@@ -28,13 +30,13 @@ pub(crate) trait Dialect: Database + Sized {
     fn select_stored(id_col: &str) -> String;
     /// `AND <row matches any of tags>`.
     fn push_tags(qb: &mut QueryBuilder<Self>, tags: &[String]);
-    /// The FROM clause of a full-text search over `table` (aliased `t`).
-    fn push_search_from(qb: &mut QueryBuilder<Self>, table: &str, terms: &[String], ranked: bool);
-    /// `AND <row matches the search>`, if the search needs a WHERE part.
-    fn push_search_where(qb: &mut QueryBuilder<Self>, terms: &[String], ranked: bool);
-    /// The relevance of a match, and the direction that puts the best match first.
-    const SEARCH_RANK: &'static str;
-    const SEARCH_RANK_DIR: &'static str;
+    /// `AND <row matches every word>`.
+    fn push_search_all(qb: &mut QueryBuilder<Self>, terms: &[String]);
+    /// `AND <row is in this relevance tier>`.
+    fn push_search_tier(qb: &mut QueryBuilder<Self>, terms: &[String], tier: SearchTier, access: Access);
+    /// A query giving `min(matches of the tier, at)`, when the backend needs one to choose
+    /// between walking and the index (`None`: its planner chooses).
+    fn tier_density_probe(terms: &[String], tier: SearchTier, at: i64) -> Option<QueryBuilder<Self>>;
     /// Expression reading `catalog_info.doc` as text.
     const CATALOG_DOC: &'static str;
     /// Column list that the backend's history decoder reads.
@@ -72,44 +74,39 @@ pub(crate) struct ListSpec<'a> {
     pub descending: bool,
     pub page: &'a PageRequest,
     pub scope: String,
+    /// Whether a search page counts its matches (see `MetricQuery::count_search`).
+    pub count_search: bool,
 }
 
-/// `FROM table t [search join] WHERE 1=1 [search condition] [filters]`. `ranked` asks for the
-/// relevance the page query orders by; counts skip it (SQLite's bm25 per match is costly).
+/// `FROM table t WHERE 1=1 [search condition] [filters]`.
 fn push_from<DB: Dialect>(
     qb: &mut QueryBuilder<DB>,
     table: &str,
     filter: Option<&MetricFilter>,
-    ranked: bool,
 ) -> Result<(), StoreError>
 where
     for<'t> String: Encode<'t, DB> + Type<DB>,
 {
-    let terms = match filter.and_then(|f| f.q.as_deref()) {
-        Some(q) => {
-            let terms = search_terms(q);
-            if terms.is_empty() {
-                return Err(StoreError::invalid(
-                    "q",
-                    "must contain at least one word that is not a stop word",
-                ));
-            }
-            DB::push_search_from(qb, table, &terms, ranked);
-            Some(terms)
-        }
-        None => {
-            qb.push(format_args!(" FROM {table} t"));
-            None
-        }
-    };
-    qb.push(" WHERE 1=1");
-    if let Some(terms) = terms {
-        DB::push_search_where(qb, &terms, ranked);
-    }
+    qb.push(format_args!(" FROM {table} t WHERE 1=1"));
     if let Some(f) = filter {
+        if let Some(q) = f.q.as_deref() {
+            DB::push_search_all(qb, &checked_terms(q)?);
+        }
         metrics::push_filters(qb, f);
     }
     Ok(())
+}
+
+/// The words of a search, refused when none is left to search for.
+pub(crate) fn checked_terms(q: &str) -> Result<Vec<String>, StoreError> {
+    let terms = search_terms(q);
+    if terms.is_empty() {
+        return Err(StoreError::invalid(
+            "q",
+            "must contain at least one word that is not a stop word",
+        ));
+    }
+    Ok(terms)
 }
 
 /// `SELECT COUNT(*)` of what a list query matches.
@@ -122,7 +119,7 @@ where
     <DB as Database>::Arguments: Default,
 {
     let mut qb = QueryBuilder::new("SELECT COUNT(*)");
-    push_from(&mut qb, table, filter, false)?;
+    push_from(&mut qb, table, filter)?;
     Ok(qb)
 }
 
@@ -141,11 +138,11 @@ where
     let mut qb = QueryBuilder::new("");
     if facet == "tag" {
         qb.push(DB::TAG_FACET_HEAD);
-        push_from(&mut qb, "metrics", Some(filter), false)?;
+        push_from(&mut qb, "metrics", Some(filter))?;
         qb.push(DB::TAG_FACET_TAIL);
     } else {
         qb.push(format_args!("SELECT t.{facet} AS k, COUNT(*) AS n"));
-        push_from(&mut qb, "metrics", Some(filter), false)?;
+        push_from(&mut qb, "metrics", Some(filter))?;
         qb.push(format_args!(" AND t.{facet} IS NOT NULL GROUP BY t.{facet}"));
     }
     qb.push(" ORDER BY n DESC, k LIMIT ").push_bind(i64::from(limit));
@@ -153,11 +150,11 @@ where
 }
 
 /// The page query; fetches one row more than the limit to learn whether a next page exists.
+/// Searches page through `search::tier_page_query` instead.
 ///
-/// Deep numbered pages and searches use a deferred join: the offset is walked, or the matches
-/// ranked, over ids (and the rank) only, and full rows are read for the one page returned.
-/// Without it PostgreSQL carries every skipped or ranked document through the sort (page 1000
-/// of 100k metrics: ~1 s; ranking 23k matches: 240 ms instead of 45 ms).
+/// Deep numbered pages use a deferred join: the offset is walked over ids only, and full rows
+/// are read for the one page returned. Without it PostgreSQL carries every skipped document
+/// through the scan (page 1000 of 100k metrics: ~1 s).
 pub(crate) fn page_query<DB: Dialect>(
     spec: &ListSpec<'_>,
     filter: Option<&MetricFilter>,
@@ -167,8 +164,7 @@ where
     for<'t> i64: Encode<'t, DB> + Type<DB>,
     <DB as Database>::Arguments: Default,
 {
-    let searching = filter.is_some_and(|f| f.q.is_some());
-    let deferred = searching || matches!(spec.page, PageRequest::Offset { page, .. } if *page > 1);
+    let deferred = matches!(spec.page, PageRequest::Offset { page, .. } if *page > 1);
     let mut qb = QueryBuilder::new("SELECT ");
     qb.push(&spec.columns);
     if deferred {
@@ -176,11 +172,8 @@ where
             " FROM {} t JOIN (SELECT t.{} AS k_id",
             spec.table, spec.id_col
         ));
-        if searching {
-            qb.push(format_args!(", {} AS k_rank", DB::SEARCH_RANK));
-        }
     }
-    push_from(&mut qb, spec.table, filter, true)?;
+    push_from(&mut qb, spec.table, filter)?;
     let (cmp, dir) = if spec.descending { ("<", "DESC") } else { (">", "ASC") };
     if let PageRequest::Cursor { after: Some(token), .. } = spec.page {
         let cursor = Cursor::decode(token, &spec.scope)?;
@@ -193,17 +186,14 @@ where
             qb.push(", ").push_bind(cursor.id).push(")");
         }
     }
-    let order = |qb: &mut QueryBuilder<DB>, rank: &str| {
+    let order = |qb: &mut QueryBuilder<DB>| {
         qb.push(" ORDER BY ");
-        if searching {
-            qb.push(format_args!("{rank} {}, ", DB::SEARCH_RANK_DIR));
-        }
         if spec.sort_col != spec.id_col {
             qb.push(format_args!("t.{} {dir}, ", spec.sort_col));
         }
         qb.push(format_args!("t.{} {dir}", spec.id_col));
     };
-    order(&mut qb, DB::SEARCH_RANK);
+    order(&mut qb);
     let limit = i64::from(spec.page.limit());
     qb.push(" LIMIT ").push_bind(limit + 1);
     if let PageRequest::Offset { page, .. } = spec.page {
@@ -211,7 +201,7 @@ where
     }
     if deferred {
         qb.push(format_args!(") k ON t.{} = k.k_id", spec.id_col));
-        order(&mut qb, "k.k_rank");
+        order(&mut qb);
     }
     Ok(qb)
 }
@@ -234,6 +224,7 @@ pub(crate) fn finish_page<T>(
     Page {
         items: rows,
         total,
+        total_capped: false,
         has_next,
         next_cursor,
     }

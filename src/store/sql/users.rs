@@ -21,6 +21,7 @@ pub(crate) fn user_spec(page: &PageRequest) -> ListSpec<'_> {
         descending: false,
         page,
         scope: "users|username".to_string(),
+        count_search: false,
     }
 }
 

@@ -7,7 +7,7 @@ use super::model::{
     RawStored, RefreshUse, Saved, Stored, UserChange, now, parse_timestamp, timestamp_text,
 };
 use super::query::{MetricFilter, MetricQuery, Page, PageRequest};
-use super::sql::{self, Dialect};
+use super::sql::{self, Access, Dialect, SearchTier};
 use super::write::Plan;
 use super::{CatalogReader, Expect, PoolStatus, Store, StoreResult};
 use crate::config::DbConfig;
@@ -24,6 +24,17 @@ use std::time::Duration;
 /// Each word quoted: FTS5 syntax in user input cannot reach the parser; words are ANDed.
 fn fts_query(terms: &[String]) -> String {
     terms.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(" ")
+}
+
+/// An FTS5 query for one tier, with column filters: `name`, then `name` or `description`
+/// without the name-only matches, then the rest.
+fn fts_tier_query(terms: &[String], tier: SearchTier) -> String {
+    let all = fts_query(terms);
+    match tier {
+        SearchTier::Name => format!("name : ({all})"),
+        SearchTier::NameAndDescription => format!("{{name description}} : ({all}) NOT name : ({all})"),
+        SearchTier::Anywhere => format!("({all}) NOT {{name description}} : ({all})"),
+    }
 }
 
 pub struct SqliteStore {
@@ -48,28 +59,36 @@ impl Dialect for Sqlite {
         qb.push("))");
     }
 
-    fn push_search_from(qb: &mut QueryBuilder<Self>, table: &str, terms: &[String], ranked: bool) {
-        if ranked {
-            // CROSS JOIN fixes the loop order in SQLite: walk the matches, then look rows up,
-            // instead of probing the full-text index once per row of a filter.
-            qb.push(" FROM (SELECT rowid AS fts_rowid, bm25(metrics_fts, 10.0, 5.0, 1.0) AS rank FROM metrics_fts WHERE metrics_fts MATCH ")
-                .push_bind(fts_query(terms))
-                .push(format_args!(") s CROSS JOIN {table} t ON t.metric_pk = s.fts_rowid"));
-        } else {
-            qb.push(format_args!(" FROM {table} t"));
-        }
+    fn push_search_all(qb: &mut QueryBuilder<Self>, terms: &[String]) {
+        qb.push(" AND t.metric_pk IN (SELECT rowid FROM metrics_fts WHERE metrics_fts MATCH ")
+            .push_bind(fts_query(terms))
+            .push(")");
     }
 
-    fn push_search_where(qb: &mut QueryBuilder<Self>, terms: &[String], ranked: bool) {
-        if !ranked {
-            qb.push(" AND t.metric_pk IN (SELECT rowid FROM metrics_fts WHERE metrics_fts MATCH ")
-                .push_bind(fts_query(terms))
-                .push(")");
-        }
+    fn push_search_tier(qb: &mut QueryBuilder<Self>, terms: &[String], tier: SearchTier, access: Access) {
+        match access {
+            // Probed row by row as the list's order is walked: SQLite would otherwise list
+            // every match of the word before looking at the first row.
+            Access::Walk => qb
+                .push(" AND EXISTS (SELECT 1 FROM metrics_fts WHERE metrics_fts MATCH ")
+                .push_bind(fts_tier_query(terms, tier))
+                .push(" AND metrics_fts.rowid = t.metric_pk)"),
+            Access::Index => qb
+                .push(" AND t.metric_pk IN (SELECT rowid FROM metrics_fts WHERE metrics_fts MATCH ")
+                .push_bind(fts_tier_query(terms, tier))
+                .push(")"),
+        };
     }
 
-    const SEARCH_RANK: &'static str = "s.rank";
-    const SEARCH_RANK_DIR: &'static str = "ASC";
+    fn tier_density_probe(terms: &[String], tier: SearchTier, at: i64) -> Option<QueryBuilder<Self>> {
+        let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM metrics_fts WHERE metrics_fts MATCH ");
+        qb.push_bind(fts_tier_query(terms, tier))
+            .push(" LIMIT ")
+            .push_bind(at)
+            .push(")");
+        Some(qb)
+    }
+
     const CATALOG_DOC: &'static str = "doc";
     const HISTORY_COLUMNS: &'static str =
         "metric_id, version, action, change_type, fields_changed, changed_by, changed_at, snapshot";
@@ -121,7 +140,7 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         Ok(Self {
-            db: SqlStore::new(pool),
+            db: SqlStore::new(pool, cfg.search_count_cap),
         })
     }
 }
