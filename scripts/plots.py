@@ -40,27 +40,29 @@ def summary(mode, profile):
 
 
 def scaling():
-    path = RESULTS / "scaling.tsv"
-    if not path.exists():
-        print("skipped scaling: no bench-results/scaling.tsv (scripts/scaling.sh)")
+    backends = [("PostgreSQL", "scaling.tsv"), ("SQLite", "scaling-sqlite.tsv")]
+    backends = [(title, RESULTS / name) for title, name in backends if (RESULTS / name).exists()]
+    if not backends:
+        print("skipped scaling: no bench-results/scaling[-sqlite].tsv (scripts/scaling.sh)")
         return
-    rows = list(csv.DictReader(path.open(), delimiter="\t"))
-    series = {}
-    for r in rows:
-        # "deep page by cursor (page 20)" and "(page 2000)" are one series.
-        label = r["request"].split(" (page ")[0]
-        series.setdefault(label, []).append((int(r["metrics"]), float(r["p95_ms"]), float(r["p50_ms"])))
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for label, points in series.items():
-        points.sort()
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("metrics in the catalog")
-    ax.set_ylabel("p95 latency, ms (10 connections, cache off)")
-    ax.set_title("PostgreSQL, uncached reads as the catalog grows")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    fig, axes = plt.subplots(1, len(backends), figsize=(8 * len(backends), 5.5), squeeze=False, sharey=True)
+    for ax, (title, path) in zip(axes[0], backends):
+        series = {}
+        for r in csv.DictReader(path.open(), delimiter="\t"):
+            # "deep page by cursor (page 20)" and "(page 2000)" are one series.
+            label = r["request"].split(" (page ")[0]
+            series.setdefault(label, []).append((int(r["metrics"]), float(r["p95_ms"])))
+        for label, points in series.items():
+            points.sort()
+            style = "--" if label.startswith("full-text") else "-"
+            ax.plot([p[0] for p in points], [p[1] for p in points], style, marker="o", label=label)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("metrics in the catalog")
+        ax.set_title(f"{title}: uncached reads as the catalog grows")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("p95 latency, ms (10 connections, cache off)")
     save(fig, "scaling.svg")
 
 

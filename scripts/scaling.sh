@@ -4,13 +4,15 @@
 # cursor mode, a filtered list in page mode, the first page, a deep page by cursor and the same
 # depth by page number (page 2000, or the last page of smaller catalogs), the stats, and
 # full-text searches: a word in an eighth of the names, a word in every description, a word in
-# one name, and a search with a filter. Each growth step's seed is timed too.
+# a quarter of the strategic pillars only, a word at the start of a twentieth of the names, a
+# word in one name, and a search with a filter. Each growth step's seed is timed too.
 #
 #   scripts/scaling.sh [SIZES] [SECONDS]        e.g. scripts/scaling.sh "1000 10000 100000" 5
 #   SCALING_BACKEND=sqlite scripts/scaling.sh "10000 1000000"
 #
 # SCALING_BACKEND is postgres (default; database mdl_scaling) or sqlite (a file under
-# SCALING_DIR, default a temporary directory). Prints a markdown table (p50/p95 in ms,
+# SCALING_DIR, default a temporary directory). SCALING_SEEDED=N measures a database an earlier
+# run left with N metrics instead of starting from an empty one. Prints a markdown table (p50/p95 in ms,
 # requests/s) and writes the same rows to bench-results/scaling[-sqlite].tsv, the seed times to
 # bench-results/scaling[-sqlite]-seed.tsv, for scripts/plots.py.
 set -euo pipefail
@@ -30,14 +32,15 @@ trap cleanup EXIT
 command -v oha >/dev/null || { echo "oha not found: cargo install oha" >&2; exit 1; }
 cargo build --release --quiet
 MDL=target/release/mdl
+SEEDED=${SCALING_SEEDED:-0}
 case $BACKEND in
   postgres)
-    psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -qc "CREATE DATABASE $DB" >/dev/null
+    [ "$SEEDED" -gt 0 ] || psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -qc "CREATE DATABASE $DB" >/dev/null
     export DATABASE_URL="$PG/$DB"
     analyze() { psql "$DATABASE_URL" -qc 'VACUUM ANALYZE' >/dev/null; }
     SUFFIX="" ;;
   sqlite)
-    mkdir -p "$DIR"; rm -f "$DIR/scaling.db"*
+    mkdir -p "$DIR"; [ "$SEEDED" -gt 0 ] || rm -f "$DIR/scaling.db"*
     export DATABASE_URL="sqlite://$DIR/scaling.db"
     analyze() { python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("ANALYZE"); c.close()' "$DIR/scaling.db"; }
     SUFFIX="-sqlite" ;;
@@ -47,19 +50,25 @@ PASSWORD=scaling-$RANDOM-password
 
 mkdir -p bench-results
 TSV=bench-results/scaling$SUFFIX.tsv
-printf 'metrics\trequest\tp50_ms\tp95_ms\tp99_ms\trps\tnon_200\n' >"$TSV"
 SEED_TSV=bench-results/scaling$SUFFIX-seed.tsv
-printf 'metrics\tadded\tseconds\n' >"$SEED_TSV"
+# A run on a seeded database adds its rows to the earlier run's.
+if [ "$SEEDED" -eq 0 ] || [ ! -f "$TSV" ]; then
+  printf 'metrics\trequest\tp50_ms\tp95_ms\tp99_ms\trps\tnon_200\n' >"$TSV"
+  printf 'metrics\tadded\tseconds\n' >"$SEED_TSV"
+fi
 echo "| metrics | request | p50 ms | p95 ms | requests/s (c=10) |"
 echo "|---:|---|---:|---:|---:|"
-have=0
+have=$SEEDED
 for n in $SIZES; do
+  [ "$n" -gt "$have" ] || { echo "| $(printf "%'d" "$n") | (already seeded) | | | |"; n=$have; }
+  if [ "$n" -gt "$have" ]; then
   t0=$(date +%s.%N)
   $MDL seed --synthetic $((n - have)) --start "$have" >/dev/null
   t1=$(date +%s.%N)
   secs=$(python3 -c "print(f'{$t1 - $t0:.1f}')")
   printf '%s\t%s\t%s\n' "$n" "$((n - have))" "$secs" >>"$SEED_TSV"
   echo "| $(printf "%'d" "$n") | seed (+$((n - have)) metrics): $secs s | | | |"
+  fi
   have=$n
   analyze
   [ -n "$SERVER" ] && kill "$SERVER" && wait "$SERVER" 2>/dev/null || true
@@ -117,6 +126,8 @@ PY
   # Searches read a page's worth of matches, tier by tier, in the list's order.
   measure "full-text search, name tier (q=conversion)" "$B?q=conversion&limit=20"
   measure "full-text search, description tier (q=events)" "$B?q=events&limit=20"
+  measure "full-text search, other text (q=excellence)" "$B?q=excellence&limit=20"
+  measure "full-text search, names clustered in the order (q=checkout)" "$B?q=checkout&limit=20"
   measure "full-text search, one match (q=4242)" "$B?q=4242&limit=20"
   measure "full-text search + filter (q=conversion&tier=Tier-2)" "$B?q=conversion&tier=Tier-2&limit=20"
 done

@@ -1,7 +1,6 @@
--- Search ranks by tier: every word in the name, else in the name and description, else
--- anywhere. One GIN index per tier expression gives the planner statistics to choose, per
--- query, between reading the index and walking the list's order (queries spell these
--- expressions exactly).
+-- Search ranks by tier: every word in the name first, then the other matches. The stored
+-- vector's weights tell the tiers apart row by row; this index finds the name tier's rows
+-- without rechecking every row that holds the word anywhere (queries spell the expression
+-- exactly so).
 CREATE INDEX metrics_name_search_idx ON metrics USING GIN (to_tsvector('english'::regconfig, name));
-CREATE INDEX metrics_head_search_idx ON metrics USING GIN (to_tsvector('english'::regconfig, name || ' ' || description));
 ANALYZE metrics;

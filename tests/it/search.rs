@@ -1,6 +1,6 @@
 //! Full-text search as a bounded top-k, on both backends: relevance tiers, pages that cross
-//! tiers, the capped count, and the two ways a tier is read (walking the list's order for a
-//! word most rows contain, the full-text index for the rest) giving the same pages.
+//! tiers, the capped count, and the ways a tier is read (walking the list's order for a word
+//! most rows contain, the full-text index for the rest) giving the same pages.
 
 use crate::support::{TestDb, backend_tests};
 use mdl::config::DbConfig;
@@ -41,8 +41,8 @@ async fn ids(store: &dyn Store, query: &MetricQuery) -> Vec<String> {
     page.items.into_iter().map(|m| m.id).collect()
 }
 
-/// Names sort against the tiers (`A…` only matches in its tags), so only relevance can put
-/// the name match first.
+/// Names sort against the tiers (the name matches sort last by name), so only relevance can
+/// put them first.
 async fn seed_tiers(store: &dyn Store) {
     let rows = [
         ("M-TAG", "A metric", "Nothing to see.", &["widget"][..]),
@@ -60,14 +60,14 @@ async fn seed_tiers(store: &dyn Store) {
     }
 }
 
-async fn tiers_rank_name_then_description_then_the_rest(db: &TestDb) {
+async fn name_matches_rank_before_the_rest(db: &TestDb) {
     let store = &*db.store;
     seed_tiers(store).await;
 
     let all = ids(store, &search("widgets", 1, 50)).await;
 
-    assert_eq!(all, ["M-SPLIT", "M-NAME", "M-DESC-2", "M-DESC-1", "M-TAG"]);
-    // Two words: split over name and description, they rank with the description matches.
+    assert_eq!(all, ["M-SPLIT", "M-NAME", "M-TAG", "M-DESC-2", "M-DESC-1"]);
+    // Two words: split over name and description, they rank with the other matches.
     let two = ids(store, &search("widget order", 1, 50)).await;
     assert_eq!(two, ["M-DESC-1", "M-SPLIT"]);
     let two = ids(store, &search("widget rate", 1, 50)).await;
@@ -121,14 +121,22 @@ async fn search_counts_on_request_up_to_the_cap(db: &TestDb) {
 }
 
 /// 10,050 synthetic metrics all say "events" in their description: enough for SQLite to walk
-/// the name order for the first pages and to use the index for a deep one; PostgreSQL's
-/// planner chooses by itself. Either way the pages are the name order of all the matches.
+/// the name order for the first pages and to scan it against the matches for a deep one;
+/// PostgreSQL's planner chooses by itself. 1,100 fillers without the word sort first, so the
+/// walk runs out of budget and falls back. Either way the pages are the name order of all the
+/// matches.
 async fn common_and_rare_words_page_alike(db: &TestDb) {
     let docs: Vec<Value> = (0..10_050).map(synthetic_metric).collect();
+    let fillers = (0..1_100).map(|i| {
+        let id = format!("FILL-{i:04}");
+        metric(&id, &format!("Aaa filler {i:04}"), "Nothing to see.", &[])
+    });
     let batch = ImportBatch {
         metrics: docs
             .iter()
-            .map(|d| (Metric::parse(d.clone()).expect("valid"), Provenance::default()))
+            .map(|d| Metric::parse(d.clone()).expect("valid"))
+            .chain(fillers)
+            .map(|m| (m, Provenance::default()))
             .collect(),
         ..Default::default()
     };
@@ -174,7 +182,7 @@ async fn common_and_rare_words_page_alike(db: &TestDb) {
 }
 
 backend_tests!(
-    tiers_rank_name_then_description_then_the_rest,
+    name_matches_rank_before_the_rest,
     pages_cross_tiers_without_gaps_or_repeats,
     search_counts_on_request_up_to_the_cap,
     common_and_rare_words_page_alike,

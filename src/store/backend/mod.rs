@@ -15,7 +15,9 @@ use super::write::{self, Plan, WriteInput};
 use super::{Expect, PoolStatus, StoreResult};
 use crate::domain::Metric;
 use serde_json::{Map, Value};
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, QueryBuilder, Transaction, Type};
+use sqlx::{
+    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, QueryBuilder, Row, Transaction, Type,
+};
 use std::collections::HashMap;
 use std::future::Future;
 
@@ -390,8 +392,14 @@ where
         let mut items = Vec::new();
         for tier in SearchTier::ALL {
             let access = self.tier_access(&terms, tier, skip).await?;
-            let mut qb = sql::tier_page_query::<DB>(spec, filter, &terms, tier, access, need, skip);
-            let rows = qb.build().fetch_all(&self.pool).await?;
+            let qb = sql::tier_page_query::<DB>(spec, filter, &terms, tier, access, need, skip);
+            let mut rows = self.fetch_tier(qb, access).await?;
+            if access == Access::Walk && (rows.len() as i64) < need {
+                // The walk's budget ran out before the page filled: the word's rows are not
+                // near the start of the list's order.
+                let qb = sql::tier_page_query::<DB>(spec, filter, &terms, tier, Access::Scan, need, skip);
+                rows = self.fetch_tier(qb, Access::Scan).await?;
+            }
             let got = rows.len() as i64;
             for row in &rows {
                 items.push(decode(row)?);
@@ -403,8 +411,9 @@ where
             skip = if got > 0 || skip == 0 {
                 0
             } else {
-                let mut qb = sql::tier_count_query::<DB>(filter, &terms, tier);
-                let size: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+                let size = self
+                    .count_forced(sql::tier_count_query::<DB>(filter, &terms, tier))
+                    .await?;
                 (skip - size).max(0)
             };
         }
@@ -412,8 +421,9 @@ where
         items.truncate(limit as usize);
         let (total, total_capped) = if spec.count_search {
             let cap = self.search_count_cap;
-            let mut qb = sql::capped_count_query::<DB>(filter, &terms, cap);
-            let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+            let n = self
+                .count_forced(sql::capped_count_query::<DB>(filter, &terms, cap))
+                .await?;
             let n = n.max(0) as u64;
             (Some(n.min(cap)), n > cap)
         } else {
@@ -428,21 +438,50 @@ where
         })
     }
 
-    /// Walks the list's order when the tier matches many rows (at least `DENSE_AT`) and the
-    /// page is near the start: then a page is found within a few hundred rows, where listing
-    /// every match first would cost as much as the matches. PostgreSQL's planner makes the
-    /// same choice from its statistics, so it is asked nothing.
+    /// A tier's rows; reads of the full-text index run with the backend's `FORCE_INDEX`.
+    async fn fetch_tier(&self, mut qb: QueryBuilder<DB>, access: Access) -> StoreResult<Vec<DB::Row>> {
+        if access == Access::Walk || DB::FORCE_INDEX.is_empty() {
+            return Ok(qb.build().fetch_all(&self.pool).await?);
+        }
+        let mut tx = self.pool.begin().await?;
+        for statement in DB::FORCE_INDEX {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(*statement)).execute(&mut *tx).await?;
+        }
+        let rows = qb.build().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// A count read from the full-text index (see `fetch_tier`).
+    async fn count_forced(&self, qb: QueryBuilder<DB>) -> StoreResult<i64> {
+        let rows = self.fetch_tier(qb, Access::Index).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::Database("a count returned no row".into()))?;
+        Ok(row.try_get::<i64, _>(0usize)?)
+    }
+
+    /// For a tier that matches many rows (at least `DENSE_AT`), a page near the start is
+    /// usually found within a few hundred rows of the list's order (`Walk`), and a deeper one
+    /// by walking the order against the set of matches (`Scan`); for fewer matches, reading and
+    /// sorting them is cheapest (`Index`). A backend without a cheap count (PostgreSQL) walks
+    /// first and falls back to its index.
     async fn tier_access(&self, terms: &[String], tier: SearchTier, skip: i64) -> StoreResult<Access> {
         const DENSE_AT: i64 = 10_000;
         const WALK_SKIP_MAX: i64 = 1_000;
-        if skip > WALK_SKIP_MAX {
-            return Ok(Access::Index);
-        }
-        let Some(mut qb) = DB::tier_density_probe(terms, tier, DENSE_AT) else {
-            return Ok(Access::Index);
+        let Some(qb) = DB::tier_density_probe(terms, tier, DENSE_AT) else {
+            return Ok(if skip <= WALK_SKIP_MAX {
+                Access::Walk
+            } else {
+                Access::Index
+            });
         };
-        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
-        Ok(if n >= DENSE_AT { Access::Walk } else { Access::Index })
+        let n = self.count_forced(qb).await?;
+        Ok(match (n >= DENSE_AT, skip <= WALK_SKIP_MAX) {
+            (false, _) => Access::Index,
+            (true, true) => Access::Walk,
+            (true, false) => Access::Scan,
+        })
     }
 
     async fn get(&self, kind: EntityKind, id: &str) -> StoreResult<Option<Stored>> {

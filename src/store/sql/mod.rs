@@ -37,6 +37,11 @@ pub(crate) trait Dialect: Database + Sized {
     /// A query giving `min(matches of the tier, at)`, when the backend needs one to choose
     /// between walking and the index (`None`: its planner chooses).
     fn tier_density_probe(terms: &[String], tier: SearchTier, at: i64) -> Option<QueryBuilder<Self>>;
+    /// Columns a tier's condition reads, which a walk's bounded subquery must carry.
+    const WALK_COLUMNS: &'static [&'static str];
+    /// Statements that make the rest of a transaction read the full-text index rather than
+    /// walk another one (for `Access::Index`/`Scan` and the density probe).
+    const FORCE_INDEX: &'static [&'static str];
     /// Expression reading `catalog_info.doc` as text.
     const CATALOG_DOC: &'static str;
     /// Column list that the backend's history decoder reads.

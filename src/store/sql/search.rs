@@ -1,33 +1,41 @@
-//! Full-text search as a bounded top-k. Relevance is a tier (the words are all in the name,
-//! else all in the name and description, else anywhere), then the list's sort order. Each
-//! tier is a plain filter, so a page is read in index order and stops after `limit` rows:
-//! a word that matches a quarter of the catalog costs about what a filtered list does, where
-//! ranking every match (`ts_rank`, `bm25`) grew with the number of matches (5 s at 1M).
+//! Full-text search as a bounded top-k. Relevance is a tier (every word is in the name, or
+//! not), then the list's sort order. Each tier is a plain filter, so a page is read in index
+//! order and stops after `limit` rows: a word that matches a quarter of the catalog costs
+//! about what a filtered list does, where ranking every match (`ts_rank`, `bm25`) grew with
+//! the number of matches (5 s at 1M).
 
 use super::{Dialect, ListSpec, metrics};
 use crate::store::query::MetricFilter;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
-/// Where every word of the query was found; a lower tier ranks first.
+/// Where the words of the query were found; a lower tier ranks first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SearchTier {
+    /// Every word is in the name.
     Name,
-    NameAndDescription,
-    Anywhere,
+    /// Every word is somewhere, not all of them in the name.
+    Elsewhere,
 }
 
 impl SearchTier {
-    pub(crate) const ALL: [SearchTier; 3] = [Self::Name, Self::NameAndDescription, Self::Anywhere];
+    pub(crate) const ALL: [SearchTier; 2] = [Self::Name, Self::Elsewhere];
 }
 
-/// How a tier's matches are found: walking the list's order and testing each row (`Walk`,
-/// for words many rows contain), or from the full-text index and then sorted (`Index`).
-/// PostgreSQL's planner makes this choice itself from the statistics of the tier's index.
+/// How a tier's matches are found:
+/// - `Walk`: walk the list's order and test each row, at most `WALK_BUDGET` rows (for words
+///   many rows contain, near the start of the order);
+/// - `Scan`: list every match of the word, then walk the list's order against that set (for
+///   words many rows contain, wherever they sit in the order; PostgreSQL reads it as `Index`);
+/// - `Index`: list every match, read those rows and sort them (for words few rows contain).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Access {
     Walk,
+    Scan,
     Index,
 }
+
+/// Most rows past the offset a walk tests before it gives up (see `Access::Walk`).
+pub(crate) const WALK_BUDGET: i64 = 300;
 
 /// One tier's rows of a page: ids in order, then full rows joined to them, so skipped and
 /// sorted rows carry no document.
@@ -45,14 +53,6 @@ where
     for<'t> i64: Encode<'t, DB> + Type<DB>,
     <DB as Database>::Arguments: Default,
 {
-    let mut qb = QueryBuilder::new("SELECT ");
-    qb.push(&spec.columns);
-    qb.push(format_args!(
-        " FROM {} t JOIN (SELECT t.{} AS k_id FROM {} t WHERE 1=1",
-        spec.table, spec.id_col, spec.table
-    ));
-    DB::push_search_tier(&mut qb, terms, tier, access);
-    metrics::push_filters(&mut qb, filter);
     let order = |qb: &mut QueryBuilder<DB>| {
         let dir = if spec.descending { "DESC" } else { "ASC" };
         qb.push(" ORDER BY ");
@@ -61,6 +61,40 @@ where
         }
         qb.push(format_args!("t.{} {dir}", spec.id_col));
     };
+    let mut qb = QueryBuilder::new("SELECT ");
+    qb.push(&spec.columns);
+    qb.push(format_args!(
+        " FROM {} t JOIN (SELECT t.{} AS k_id FROM ",
+        spec.table, spec.id_col
+    ));
+    match access {
+        Access::Index | Access::Scan => {
+            qb.push(format_args!("{} t WHERE 1=1", spec.table));
+            DB::push_search_tier(&mut qb, terms, tier, access);
+            metrics::push_filters(&mut qb, filter);
+        }
+        // The walk tests at most `WALK_BUDGET` rows of the list's order: when the word's rows
+        // cluster away from the start of that order, the caller reads the index instead.
+        Access::Walk => {
+            let mut columns: Vec<&str> = Vec::new();
+            for c in [spec.id_col, spec.sort_col].iter().chain(DB::WALK_COLUMNS) {
+                if !columns.contains(c) {
+                    columns.push(c);
+                }
+            }
+            let list: Vec<String> = columns.iter().map(|c| format!("t.{c}")).collect();
+            qb.push(format_args!(
+                "(SELECT {} FROM {} t WHERE 1=1",
+                list.join(", "),
+                spec.table
+            ));
+            metrics::push_filters(&mut qb, filter);
+            order(&mut qb);
+            qb.push(" LIMIT ").push_bind(offset + WALK_BUDGET);
+            qb.push(") t WHERE 1=1");
+            DB::push_search_tier(&mut qb, terms, tier, access);
+        }
+    }
     order(&mut qb);
     qb.push(" LIMIT ").push_bind(limit);
     qb.push(" OFFSET ").push_bind(offset);

@@ -26,14 +26,12 @@ fn fts_query(terms: &[String]) -> String {
     terms.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(" ")
 }
 
-/// An FTS5 query for one tier, with column filters: `name`, then `name` or `description`
-/// without the name-only matches, then the rest.
+/// An FTS5 query for one tier, with a column filter: every word in `name`, then the rest.
 fn fts_tier_query(terms: &[String], tier: SearchTier) -> String {
     let all = fts_query(terms);
     match tier {
         SearchTier::Name => format!("name : ({all})"),
-        SearchTier::NameAndDescription => format!("{{name description}} : ({all}) NOT name : ({all})"),
-        SearchTier::Anywhere => format!("({all}) NOT {{name description}} : ({all})"),
+        SearchTier::Elsewhere => format!("({all}) NOT name : ({all})"),
     }
 }
 
@@ -77,6 +75,12 @@ impl Dialect for Sqlite {
                 .push(" AND t.metric_pk IN (SELECT rowid FROM metrics_fts WHERE metrics_fts MATCH ")
                 .push_bind(fts_tier_query(terms, tier))
                 .push(")"),
+            // The unary `+` keeps SQLite from looking rows up by the listed ids: it walks the
+            // covering index of the list's order and checks each entry against the set.
+            Access::Scan => qb
+                .push(" AND +t.metric_pk IN (SELECT rowid FROM metrics_fts WHERE metrics_fts MATCH ")
+                .push_bind(fts_tier_query(terms, tier))
+                .push(")"),
         };
     }
 
@@ -88,6 +92,9 @@ impl Dialect for Sqlite {
             .push(")");
         Some(qb)
     }
+
+    const WALK_COLUMNS: &'static [&'static str] = &["metric_pk"];
+    const FORCE_INDEX: &'static [&'static str] = &[];
 
     const CATALOG_DOC: &'static str = "doc";
     const HISTORY_COLUMNS: &'static str =
