@@ -47,6 +47,8 @@ case $BACKEND in
   *) echo "SCALING_BACKEND must be postgres or sqlite" >&2; exit 2 ;;
 esac
 PASSWORD=scaling-$RANDOM-password
+# A seeded database already has its admin, with an earlier run's password.
+[ "$SEEDED" -eq 0 ] || echo "$PASSWORD" | $MDL user set-password admin --password-stdin >/dev/null
 
 mkdir -p bench-results
 TSV=bench-results/scaling$SUFFIX.tsv
@@ -124,10 +126,12 @@ PY
   measure "deep page by number (page $deep)" "$B?limit=50&page=$deep"
   measure "stats" "http://127.0.0.1:$PORT/api/v1/stats"
   # Searches read a page's worth of matches, tier by tier, in the list's order.
-  measure "full-text search, name tier (q=conversion)" "$B?q=conversion&limit=20"
-  measure "full-text search, description tier (q=events)" "$B?q=events&limit=20"
-  measure "full-text search, other text (q=excellence)" "$B?q=excellence&limit=20"
-  measure "full-text search, names clustered in the order (q=checkout)" "$B?q=checkout&limit=20"
-  measure "full-text search, one match (q=4242)" "$B?q=4242&limit=20"
+  measure "full-text search: word in an eighth of the names (q=conversion)" "$B?q=conversion&limit=20"
+  measure "full-text search: word in every description (q=events)" "$B?q=events&limit=20"
+  measure "full-text search: word in one name (q=4242)" "$B?q=4242&limit=20"
   measure "full-text search + filter (q=conversion&tier=Tier-2)" "$B?q=conversion&tier=Tier-2&limit=20"
+  measure "full-text search: names in one block of the order (q=checkout)" "$B?q=checkout&limit=20"
+  # Last: a word whose rows all sort after the first 55 % of names is read in full (see
+  # docs/design.md), and its statement timeouts would open the breaker for the rows after it.
+  measure "full-text search: word in a quarter, far into the order (q=excellence)" "$B?q=excellence&limit=20"
 done

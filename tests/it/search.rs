@@ -162,6 +162,15 @@ async fn common_and_rare_words_page_alike(db: &TestDb) {
             "page {page}"
         );
     }
+    // A word in an eighth of the names: more than a handful, fewer than a walk needs.
+    let conversion: Vec<String> = by_name
+        .iter()
+        .filter(|(name, _)| name.contains("Conversion"))
+        .skip(50)
+        .take(50)
+        .map(|(_, id)| id.to_string())
+        .collect();
+    assert_eq!(ids(&*db.store, &search("conversion", 2, 50)).await, conversion);
     // A rare word: one metric's number is in its name.
     assert_eq!(ids(&*db.store, &search("4242", 1, 50)).await, ["SYN-0004242"]);
     // A filter with a common word walks the filter's order.
