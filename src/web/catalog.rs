@@ -47,6 +47,8 @@ pub async fn page(
         let after = params.one("cursor")?.map(str::to_string);
         query.page = PageRequest::cursor(after, query.page.limit(), true);
     }
+    // Readers see how many matched; the store stops counting at its cap ("10000+ metrics").
+    query.count_search = true;
     let render = async {
         let page = state.store.list_metrics(&query).await?;
         let facets = state.store.metric_facets(&query.filter, FACET_VALUES).await?;

@@ -238,10 +238,11 @@ pub fn build(
             .filter(|(k, _)| FILTER_PARAMS.contains(&k.as_str()) || k == "limit")
             .cloned()
             .collect(),
-        count_label: match page.total {
-            Some(1) => "1 metric".to_string(),
-            Some(n) => format!("{n} metrics"),
-            None => "Metrics".to_string(),
+        count_label: match (page.total, page.total_capped) {
+            (Some(n), true) => format!("{n}+ metrics"),
+            (Some(1), false) => "1 metric".to_string(),
+            (Some(n), false) => format!("{n} metrics"),
+            (None, _) => "Metrics".to_string(),
         },
         results: page.items.iter().map(row).collect(),
         facets,
