@@ -116,7 +116,7 @@ pub(crate) fn metric_query(params: &Params) -> Result<MetricQuery, ApiError> {
     summary = "List metric definitions with filters and pagination",
     params(super::params::MetricListQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer: 304 when it still matches")),
     responses(
-        (status = 200, description = "A page of metric definitions", body = super::schemas::MetricList, headers(("Link" = String, description = "RFC 8288 first/prev/next/last links"), ("X-Total-Count" = u64, description = "Total items (page mode, or count=true)"))),
+        (status = 200, description = "A page of metric definitions", body = super::schemas::MetricList, headers(("Link" = String, description = "RFC 8288 first/prev/next/last links"), ("X-Total-Count" = u64, description = "Total items (page mode, or count=true; a search only with count=true, at most MDL_SEARCH_COUNT_CAP)"))),
         (status = 304, description = "Not modified: If-None-Match matched the ETag"),
     )
 )]
