@@ -1,14 +1,14 @@
 //! Import and export of real catalogs, on both backends.
 
 use crate::support::{
-    TestDb, backend_tests, example, example_json, export_text, export_value as export, rendered_at_once, whole_catalog,
+    TestDb, backend_tests, example, example_json, export_text, export_value as export, metrics_batch, rendered_at_once,
+    whole_catalog,
 };
 use mdl::catalog::import::{self, ImportError, ImportOptions};
 use mdl::catalog::{Format, format, legacy};
 use mdl::domain::synthetic::synthetic_metric;
 use mdl::domain::{Metric, ValidationErrors};
-use mdl::store::model::Provenance;
-use mdl::store::{Expect, ImportBatch, PageRequest, Store};
+use mdl::store::{Expect, PageRequest, Store};
 use serde_json::{Value, json};
 
 const SAMPLES: &[&str] = &[
@@ -339,14 +339,7 @@ async fn streamed_export_is_the_document_rendered_at_once(db: &TestDb) {
         import_doc(store, parse_example(name)).await.unwrap();
     }
     // Past two batch boundaries (export::BATCH is 500), the example metrics among them.
-    let metrics = (0..1_001)
-        .map(|i| Metric::parse(synthetic_metric(i)).unwrap())
-        .map(|m| (m, Provenance::default()))
-        .collect();
-    let batch = ImportBatch {
-        metrics,
-        ..ImportBatch::default()
-    };
+    let batch = metrics_batch((0..1_001).map(synthetic_metric));
     store.import(&batch, "seed").await.unwrap();
     for fmt in [Format::Json, Format::Yaml] {
         let streamed = export_text(store, fmt).await;

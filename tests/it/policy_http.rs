@@ -1,11 +1,10 @@
 //! Policy routes and the `mdl policy`/`mdl policies` commands, on both backends.
 
-use crate::support::{TestApp, TestDb, backend_tests, error_code, load, spawn};
+use crate::support::{TestApp, TestDb, backend_tests, error_code, load, metrics_batch, spawn};
 use mdl::domain::Metric;
 use mdl::domain::policy::{Policy, metadata, string_literal};
 use mdl::domain::synthetic::synthetic_metric;
-use mdl::store::model::Provenance;
-use mdl::store::{Expect, ImportBatch, WriteKind};
+use mdl::store::{Expect, WriteKind};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -282,13 +281,7 @@ async fn deleting_a_metric_removes_its_module(app: &TestApp, token: &str, etag: 
 /// The bundle of a catalog larger than a batch: every metric's module and metadata, from the
 /// two passes the streamed tarball makes over the metrics.
 async fn a_bundle_spans_batches_of_metrics(db: &TestDb) {
-    let metrics = (0..1_001)
-        .map(|i| (Metric::parse(synthetic_metric(i)).unwrap(), Provenance::default()))
-        .collect();
-    let batch = ImportBatch {
-        metrics,
-        ..ImportBatch::default()
-    };
+    let batch = metrics_batch((0..1_001).map(synthetic_metric));
     db.store.import(&batch, "seed").await.unwrap();
     let app = spawn(db, false).await;
     let token = app.token().await;

@@ -2,16 +2,15 @@
 //! tiers, the capped count, and the ways a tier is read (walking the list's order for a word
 //! most rows contain, the full-text index for the rest) giving the same pages.
 
-use crate::support::{TestDb, backend_tests};
+use crate::support::{TestDb, backend_tests, metrics_batch};
 use mdl::config::DbConfig;
 use mdl::domain::Metric;
 use mdl::domain::synthetic::synthetic_metric;
-use mdl::store::model::Provenance;
-use mdl::store::{self, Expect, ImportBatch, MetricFilter, MetricQuery, MetricSort, PageRequest, Store};
+use mdl::store::{self, Expect, MetricFilter, MetricQuery, MetricSort, PageRequest, Store};
 use serde_json::{Value, json};
 
-fn metric(id: &str, name: &str, description: &str, tags: &[&str]) -> Metric {
-    Metric::parse(json!({
+fn doc(id: &str, name: &str, description: &str, tags: &[&str]) -> Value {
+    json!({
         "metric_id": id,
         "name": name,
         "description": description,
@@ -20,8 +19,11 @@ fn metric(id: &str, name: &str, description: &str, tags: &[&str]) -> Metric {
         "business_domain": "Growth",
         "metric_type": "leading",
         "tags": tags,
-    }))
-    .expect("valid metric")
+    })
+}
+
+fn metric(id: &str, name: &str, description: &str, tags: &[&str]) -> Metric {
+    Metric::parse(doc(id, name, description, tags)).expect("valid metric")
 }
 
 fn search(q: &str, page: u32, limit: u32) -> MetricQuery {
@@ -129,17 +131,9 @@ async fn common_and_rare_words_page_alike(db: &TestDb) {
     let docs: Vec<Value> = (0..10_050).map(synthetic_metric).collect();
     let fillers = (0..1_100).map(|i| {
         let id = format!("FILL-{i:04}");
-        metric(&id, &format!("Aaa filler {i:04}"), "Nothing to see.", &[])
+        doc(&id, &format!("Aaa filler {i:04}"), "Nothing to see.", &[])
     });
-    let batch = ImportBatch {
-        metrics: docs
-            .iter()
-            .map(|d| Metric::parse(d.clone()).expect("valid"))
-            .chain(fillers)
-            .map(|m| (m, Provenance::default()))
-            .collect(),
-        ..Default::default()
-    };
+    let batch = metrics_batch(docs.iter().cloned().chain(fillers));
     db.store.import(&batch, "seeder").await.expect("seed");
     let mut by_name: Vec<(&str, &str)> = docs
         .iter()

@@ -1,6 +1,6 @@
 //! One suite, run against both backends: round trips, versioning, filters, search, pagination.
 
-use crate::support::{TestDb, backend_tests, sample_metrics};
+use crate::support::{TestDb, backend_tests, metrics_batch, sample_metrics};
 use mdl::domain::synthetic::synthetic_metric;
 use mdl::domain::{Action, BusinessDomain, ChangeType, Metric, Objective};
 use mdl::store::model::Provenance;
@@ -17,14 +17,10 @@ fn metric(doc: Value) -> Metric {
 
 async fn seed(store: &dyn Store, n: usize) -> Vec<Value> {
     let docs: Vec<Value> = (0..n).map(synthetic_metric).collect();
-    let batch = ImportBatch {
-        metrics: docs
-            .iter()
-            .map(|d| (metric(d.clone()), Provenance::default()))
-            .collect(),
-        ..Default::default()
-    };
-    store.import(&batch, "seeder").await.expect("seed");
+    store
+        .import(&metrics_batch(docs.clone()), "seeder")
+        .await
+        .expect("seed");
     docs
 }
 
@@ -816,11 +812,8 @@ async fn metric_writes_count_committed_metric_changes_only(db: &TestDb) {
     let mut reader = store.read_catalog().await.unwrap();
     let before = reader.metric_writes().await.unwrap();
     let mut batch = ImportBatch {
-        metrics: (2..5)
-            .map(|i| (metric(synthetic_metric(i)), Provenance::default()))
-            .collect(),
         dry_run: true,
-        ..ImportBatch::default()
+        ..metrics_batch((2..5).map(synthetic_metric))
     };
     store.import(&batch, "a").await.unwrap();
     assert_eq!(writes().await, 1, "a dry run");
@@ -947,12 +940,8 @@ async fn counters_follow_every_kind_of_write(db: &TestDb) {
     let mut changed = synthetic_metric(8);
     changed["tier"] = json!("Tier-3");
     let mut batch = ImportBatch {
-        metrics: [changed, synthetic_metric(200), synthetic_metric(201)]
-            .into_iter()
-            .map(|d| (metric(d), Provenance::default()))
-            .collect(),
         dry_run: true,
-        ..Default::default()
+        ..metrics_batch([changed, synthetic_metric(200), synthetic_metric(201)])
     };
     store.import(&batch, "i").await.unwrap();
     assert_counts_exact(store, "dry run").await;
@@ -1032,13 +1021,7 @@ async fn bulk_import_keeps_odd_text_and_history(db: &TestDb) {
             d
         })
         .collect();
-    let batch = ImportBatch {
-        metrics: docs
-            .iter()
-            .map(|d| (metric(d.clone()), Provenance::default()))
-            .collect(),
-        ..Default::default()
-    };
+    let batch = metrics_batch(docs.clone());
     assert_eq!(
         store.import(&batch, "bulk \"actor\"\t").await.unwrap().metrics.created,
         40

@@ -86,3 +86,17 @@ impl TestDb {
         }
     }
 }
+
+/// An import of these metric documents (each must be valid), as a seed step builds it.
+pub fn metrics_batch(docs: impl IntoIterator<Item = serde_json::Value>) -> mdl::store::ImportBatch {
+    mdl::store::ImportBatch {
+        metrics: docs
+            .into_iter()
+            .map(|d| {
+                let metric = mdl::domain::Metric::parse(d).expect("valid metric");
+                (metric, mdl::store::model::Provenance::default())
+            })
+            .collect(),
+        ..Default::default()
+    }
+}

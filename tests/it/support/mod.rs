@@ -9,7 +9,7 @@ mod export;
 mod redis;
 
 pub use app::{ADMIN_PASSWORD, Roles, TestApp, error_code, load, spawn, spawn_on, spawn_with, test_config};
-pub use db::{TestDb, postgres, postgres_url, sqlite};
+pub use db::{TestDb, metrics_batch, postgres, postgres_url, sqlite};
 pub use examples::{example, example_json, examples_dir, sample_metrics};
 pub use export::{export_text, export_value, rendered_at_once, whole_catalog};
 pub use redis::{PrivateRedis, RedisCluster, TcpProxy, redis_prefix, redis_url};
