@@ -135,10 +135,8 @@ impl Params {
     /// matches.
     pub fn search_page(&self) -> Result<(PageRequest, bool), ApiError> {
         if self.one("cursor")?.is_some() {
-            return Err(ApiError::field(
-                "cursor",
-                "cursor pagination is not offered with full-text search (q); use page",
-            ));
+            // The store refuses a cursor with `q`, for every caller.
+            return Ok((self.page()?, false));
         }
         let limit = self.limit()?;
         let (page, count) = (self.page_number()?, self.count()?);

@@ -158,12 +158,17 @@ impl MetricQuery {
     /// Rejects combinations the store cannot serve consistently.
     pub fn check(&self) -> Result<(), StoreError> {
         if self.filter.q.is_some() && matches!(self.page, PageRequest::Cursor { .. }) {
-            return Err(StoreError::invalid(
-                "cursor",
-                "cursor pagination is not offered with full-text search (q); use page",
-            ));
+            return Err(Self::no_cursor_with_search());
         }
         Ok(())
+    }
+
+    /// A search has no stable key for a cursor to seek to: it pages by number.
+    pub(crate) fn no_cursor_with_search() -> StoreError {
+        StoreError::invalid(
+            "cursor",
+            "cursor pagination is not offered with full-text search (q); use page",
+        )
     }
 
     pub fn scope(&self) -> String {

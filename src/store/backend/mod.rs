@@ -381,10 +381,7 @@ where
     ) -> StoreResult<Page<T>> {
         let terms = sql::checked_terms(q)?;
         let PageRequest::Offset { page, limit } = *spec.page else {
-            return Err(StoreError::invalid(
-                "cursor",
-                "cursor pagination is not offered with full-text search (q)",
-            ));
+            return Err(MetricQuery::no_cursor_with_search());
         };
         let limit = i64::from(limit);
         let mut skip = i64::from(page - 1) * limit;
@@ -440,13 +437,11 @@ where
 
     /// A tier's rows; reads of the full-text index run with the backend's `FORCE_INDEX`.
     async fn fetch_tier(&self, mut qb: QueryBuilder<DB>, access: Access) -> StoreResult<Vec<DB::Row>> {
-        if access == Access::Walk || DB::FORCE_INDEX.is_empty() {
+        let Some(force) = DB::FORCE_INDEX.filter(|_| access != Access::Walk) else {
             return Ok(qb.build().fetch_all(&self.pool).await?);
-        }
+        };
         let mut tx = self.pool.begin().await?;
-        for statement in DB::FORCE_INDEX {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(*statement)).execute(&mut *tx).await?;
-        }
+        sqlx::raw_sql(sqlx::AssertSqlSafe(force)).execute(&mut *tx).await?;
         let rows = qb.build().fetch_all(&mut *tx).await?;
         tx.commit().await?;
         Ok(rows)

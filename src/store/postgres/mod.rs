@@ -82,11 +82,8 @@ impl Dialect for Postgres {
     /// The planner's row estimate for a word it has no statistics on is a guess (0.5 %), and
     /// with a LIMIT it then walks an index for rows that are not there (4.6 s for a word in no
     /// name at 1M). Reads of the GIN index are forced instead: no sequential or plain index scan.
-    const FORCE_INDEX: &'static [&'static str] = &[
-        "SET LOCAL enable_seqscan = off",
-        "SET LOCAL enable_indexscan = off",
-        "SET LOCAL enable_indexonlyscan = off",
-    ];
+    const FORCE_INDEX: Option<&'static str> =
+        Some("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off");
 
     const CATALOG_DOC: &'static str = "doc::text";
     const HISTORY_COLUMNS: &'static str = "metric_id, version, action, change_type, fields_changed::text AS fields_changed, \

@@ -39,9 +39,9 @@ pub(crate) trait Dialect: Database + Sized {
     fn tier_density_probe(terms: &[String], tier: SearchTier, at: i64) -> Option<QueryBuilder<Self>>;
     /// Columns a tier's condition reads, which a walk's bounded subquery must carry.
     const WALK_COLUMNS: &'static [&'static str];
-    /// Statements that make the rest of a transaction read the full-text index rather than
-    /// walk another one (for `Access::Index`/`Scan` and the density probe).
-    const FORCE_INDEX: &'static [&'static str];
+    /// Statements (one round trip) that make the rest of a transaction read the full-text
+    /// index rather than walk another one (for `Access::Index`/`Scan` and counts).
+    const FORCE_INDEX: Option<&'static str>;
     /// Expression reading `catalog_info.doc` as text.
     const CATALOG_DOC: &'static str;
     /// Column list that the backend's history decoder reads.

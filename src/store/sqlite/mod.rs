@@ -94,7 +94,7 @@ impl Dialect for Sqlite {
     }
 
     const WALK_COLUMNS: &'static [&'static str] = &["metric_pk"];
-    const FORCE_INDEX: &'static [&'static str] = &[];
+    const FORCE_INDEX: Option<&'static str> = None;
 
     const CATALOG_DOC: &'static str = "doc";
     const HISTORY_COLUMNS: &'static str =
