@@ -314,6 +314,11 @@ pub struct ImportBatch {
     /// Keep each entity's `Provenance` if the database is empty (no metric, domain, objective
     /// or history); decided inside the import's transaction. Otherwise provenance is ignored.
     pub restore: bool,
+    /// Nothing else is expected to write these entities while the import runs (the seed's
+    /// own id ranges), so it need not wait for other imports, which otherwise run one at a
+    /// time because row locks cannot cover rows that do not exist yet. If something does, one
+    /// side fails on the unique key; nothing is written twice or lost.
+    pub disjoint: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

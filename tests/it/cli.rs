@@ -173,6 +173,39 @@ async fn import_export_stats_and_seed(db: &TestDb) {
     );
 }
 
+/// Batches written side by side (PostgreSQL) land exactly: every metric once, with its history
+/// entry, and the maintained counts agree with the documents; a seed over existing ids adds
+/// only the new ones.
+async fn seed_in_concurrent_batches(db: &TestDb) {
+    let out = mdl(db, &["seed", "--synthetic", "230", "--batch", "20"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout(&out).contains("seeded 230 synthetic metrics (230 new)"),
+        "{}",
+        stdout(&out)
+    );
+    let out = mdl(db, &["seed", "--synthetic", "60", "--start", "200", "--batch", "7"]);
+    assert!(
+        stdout(&out).contains("seeded 60 synthetic metrics (30 new)"),
+        "{}",
+        stdout(&out)
+    );
+
+    let mut tiers = std::collections::BTreeMap::<String, u64>::new();
+    for i in 0..260 {
+        let doc = mdl::domain::synthetic::synthetic_metric(i);
+        *tiers.entry(doc["tier"].as_str().unwrap().to_string()).or_default() += 1;
+        let id = doc["metric_id"].as_str().unwrap();
+        let page = mdl::store::PageRequest::Offset { page: 1, limit: 10 };
+        let history = db.store.metric_history(id, &page).await.unwrap();
+        assert_eq!(history.items.len(), 1, "history of {id}");
+    }
+    let out = mdl(db, &["stats", "--json"]);
+    let stats: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stats["total_metrics"], 260);
+    assert_eq!(stats["by_tier"], json!(tiers));
+}
+
 async fn user_administration(db: &TestDb) {
     let out = mdl_stdin(
         db,
@@ -406,6 +439,7 @@ backend_tests!(
     migrate_list_show_history,
     failures_use_the_documented_exit_codes,
     import_export_stats_and_seed,
+    seed_in_concurrent_batches,
     user_administration,
     delete_and_diff_metrics,
     domains_and_objectives,

@@ -84,7 +84,9 @@ where
 
     pub(crate) async fn import(&self, batch: &ImportBatch, actor: &str) -> StoreResult<ImportOutcome> {
         let mut tx = DB::begin_write(&self.pool).await?;
-        DB::lock_for_import(&mut tx).await?;
+        if !batch.disjoint {
+            DB::lock_for_import(&mut tx).await?;
+        }
         let restored = batch.restore && Self::empty_for_restore(&mut tx).await?;
         let prov = |p| restored.then_some(p);
         let mut out = ImportOutcome {
