@@ -78,6 +78,10 @@ fn is_stdio(path: &std::path::Path) -> bool {
     path.as_os_str() == "-"
 }
 
+/// A CLI import that writes at least this many metrics merges the full-text indexes after
+/// it (`Store::compact_search`); smaller ones leave that to the index's own merging.
+const COMPACT_AFTER: u64 = 10_000;
+
 pub async fn import(store: &dyn Store, args: ImportArgs, out: &mut impl Write) -> Result<(), CliError> {
     let format = args
         .format
@@ -103,6 +107,9 @@ pub async fn import(store: &dyn Store, args: ImportArgs, out: &mut impl Write) -
         Err(ImportError::Store(e)) => return Err(e.into()),
     };
     let o = &report.outcome;
+    if !o.dry_run && o.metrics.created + o.metrics.updated >= COMPACT_AFTER {
+        store.compact_search().await?;
+    }
     for (name, t) in [
         ("metrics", o.metrics),
         ("domains", o.domains),
@@ -182,7 +189,8 @@ pub async fn stats(store: &dyn Store, args: StatsArgs, out: &mut impl Write) -> 
 /// Batches of synthetic metrics, built on a thread of their own, are written by concurrent
 /// writers: building and parsing the documents, and the database's index upkeep, each keep a
 /// core busy. PostgreSQL writes batches side by side (their ids never meet, so they skip the
-/// import lock); SQLite has one writer at a time anyway.
+/// import lock); SQLite has one writer at a time anyway. The full-text indexes are merged at
+/// the end (`Store::compact_search`).
 pub async fn seed(store: &dyn Store, args: SeedArgs, out: &mut impl Write) -> Result<(), CliError> {
     let started = Instant::now();
     let (start, end, size) = (args.start, args.start + args.synthetic, args.batch);
@@ -224,6 +232,7 @@ pub async fn seed(store: &dyn Store, args: SeedArgs, out: &mut impl Write) -> Re
     if let Err(e) = builder.await {
         std::panic::resume_unwind(e.into_panic());
     }
+    store.compact_search().await?;
     writeln!(
         out,
         "seeded {} synthetic metrics ({created} new) in {:.1} s",

@@ -159,6 +159,9 @@ impl Store for GuardedStore {
     async fn import(&self, batch: &ImportBatch, actor: &str) -> StoreResult<ImportOutcome> {
         self.call("import", Write, |s| s.import(batch, actor)).await
     }
+    async fn compact_search(&self) -> StoreResult<()> {
+        self.call("compact_search", Write, |s| s.compact_search()).await
+    }
     async fn catalog_info(&self) -> StoreResult<Map<String, Value>> {
         self.call("catalog_info", Read, |s| s.catalog_info()).await
     }

@@ -73,6 +73,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Upserts everything in one transaction: all of it lands or none of it does.
     async fn import(&self, batch: &ImportBatch, actor: &str) -> StoreResult<ImportOutcome>;
+    /// Merges the full-text indexes after a bulk load. SQLite's FTS5 leaves a load in many
+    /// segments and a search probes each of them; PostgreSQL's GIN needs nothing. Holds off
+    /// other writers while it runs (about 7 s at 1M metrics on SQLite).
+    async fn compact_search(&self) -> StoreResult<()> {
+        Ok(())
+    }
     async fn catalog_info(&self) -> StoreResult<Map<String, Value>>;
     /// The whole catalog from one snapshot, read a batch at a time through the returned reader,
     /// so the parts agree with each other however long the reading takes.

@@ -74,6 +74,27 @@ async fn name_matches_rank_before_the_rest(db: &TestDb) {
     assert_eq!(two, ["M-DESC-1", "M-SPLIT"]);
     let two = ids(store, &search("widget rate", 1, 50)).await;
     assert_eq!(two, ["M-NAME"]);
+
+    // Renames and deletes move metrics between the tiers (SQLite indexes names apart).
+    let renamed = [
+        ("M-DESC-1", "C widget total", "Widgets per order."),
+        ("M-NAME", "Z rate", "Share of visits."),
+    ];
+    for (id, name, description) in renamed {
+        store
+            .save_metric(&metric(id, name, description, &[]), "t", Expect::Any)
+            .await
+            .expect("rename");
+    }
+    let all = ids(store, &search("widgets", 1, 50)).await;
+    assert_eq!(all, ["M-DESC-1", "M-SPLIT", "M-TAG", "M-DESC-2"]);
+    store.delete_metric("M-SPLIT", "t", None).await.expect("delete");
+    let all = ids(store, &search("widgets", 1, 50)).await;
+    assert_eq!(all, ["M-DESC-1", "M-TAG", "M-DESC-2"]);
+    // Merging the indexes after a bulk load changes no answer.
+    store.compact_search().await.expect("compact");
+    assert_eq!(ids(store, &search("widgets", 1, 50)).await, all);
+    assert_eq!(ids(store, &search("widget rate", 1, 50)).await, Vec::<String>::new());
 }
 
 async fn pages_cross_tiers_without_gaps_or_repeats(db: &TestDb) {
