@@ -78,9 +78,16 @@ fn is_stdio(path: &std::path::Path) -> bool {
     path.as_os_str() == "-"
 }
 
-/// A CLI import that writes at least this many metrics merges the full-text indexes after
-/// it (`Store::compact_search`); smaller ones leave that to the index's own merging.
-const COMPACT_AFTER: u64 = 10_000;
+/// A bulk load (CLI import or seed) that writes at least this many metrics merges the
+/// full-text indexes after it (`Store::compact_search`, seconds at 1M metrics); smaller ones
+/// leave that to the index's own merging.
+async fn compact_after_bulk(store: &dyn Store, written: u64) -> Result<(), CliError> {
+    const COMPACT_AFTER: u64 = 10_000;
+    if written >= COMPACT_AFTER {
+        store.compact_search().await?;
+    }
+    Ok(())
+}
 
 pub async fn import(store: &dyn Store, args: ImportArgs, out: &mut impl Write) -> Result<(), CliError> {
     let format = args
@@ -107,8 +114,8 @@ pub async fn import(store: &dyn Store, args: ImportArgs, out: &mut impl Write) -
         Err(ImportError::Store(e)) => return Err(e.into()),
     };
     let o = &report.outcome;
-    if !o.dry_run && o.metrics.created + o.metrics.updated >= COMPACT_AFTER {
-        store.compact_search().await?;
+    if !o.dry_run {
+        compact_after_bulk(store, o.metrics.created + o.metrics.updated).await?;
     }
     for (name, t) in [
         ("metrics", o.metrics),
@@ -189,8 +196,8 @@ pub async fn stats(store: &dyn Store, args: StatsArgs, out: &mut impl Write) -> 
 /// Batches of synthetic metrics, built on a thread of their own, are written by concurrent
 /// writers: building and parsing the documents, and the database's index upkeep, each keep a
 /// core busy. PostgreSQL writes batches side by side (their ids never meet, so they skip the
-/// import lock); SQLite has one writer at a time anyway. The full-text indexes are merged at
-/// the end (`Store::compact_search`).
+/// import lock); SQLite has one writer at a time anyway. A large seed ends by merging the
+/// full-text indexes (`compact_after_bulk`).
 pub async fn seed(store: &dyn Store, args: SeedArgs, out: &mut impl Write) -> Result<(), CliError> {
     let started = Instant::now();
     let (start, end, size) = (args.start, args.start + args.synthetic, args.batch);
@@ -228,11 +235,11 @@ pub async fn seed(store: &dyn Store, args: SeedArgs, out: &mut impl Write) -> Re
         .await?
         .into_iter()
         .sum();
-    drop(recv);
+    // Every writer saw the channel close, so the builder has finished (or panicked).
     if let Err(e) = builder.await {
         std::panic::resume_unwind(e.into_panic());
     }
-    store.compact_search().await?;
+    compact_after_bulk(store, created).await?;
     writeln!(
         out,
         "seeded {} synthetic metrics ({created} new) in {:.1} s",

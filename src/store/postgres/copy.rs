@@ -98,7 +98,7 @@ async fn send<T>(
 ) -> StoreResult<()> {
     let mut copy = conn.copy_in_raw(statement).await?;
     let mut buf = String::with_capacity(PIECE + 16 * 1024);
-    let mut sent = async || -> StoreResult<()> {
+    let sent: StoreResult<()> = async {
         for item in items {
             write_row(&mut buf, item)?;
             if buf.len() >= PIECE {
@@ -110,8 +110,9 @@ async fn send<T>(
             copy.send(buf.as_bytes()).await?;
         }
         Ok(())
-    };
-    if let Err(e) = sent().await {
+    }
+    .await;
+    if let Err(e) = sent {
         // Leaves the connection usable; the transaction fails with `e` anyway.
         let _ = copy.abort("sending rows failed").await;
         return Err(e);
