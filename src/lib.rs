@@ -7,6 +7,7 @@ pub mod cache;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod counters;
 pub mod domain;
 pub mod http;
 pub mod observability;

@@ -61,11 +61,18 @@ fn next_serial() -> u64 {
 /// Headers the way out adds to every answer (request id, timing, security headers...).
 const ROOM_FOR_OUTER_HEADERS: usize = 12;
 
-fn as_stored(headers: &[(HeaderName, HeaderValue)], encoding: Encoding, weak_etag: Option<&HeaderValue>) -> HeaderMap {
+fn as_stored(
+    headers: &[(HeaderName, HeaderValue)],
+    encoding: Encoding,
+    weak_etag: Option<&HeaderValue>,
+    body: &Bytes,
+) -> HeaderMap {
     let mut map = HeaderMap::with_capacity(headers.len() + ROOM_FOR_OUTER_HEADERS);
     for (k, v) in headers {
         map.append(k.clone(), v.clone());
     }
+    // The router would add it to every hit otherwise, and a clone has no room to grow into.
+    map.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     map.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     if encoding == Encoding::Gzip {
         map.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -123,7 +130,7 @@ impl CachedResponse {
         let weak_etag = weak(&kept);
         CachedResponse {
             status,
-            as_stored: as_stored(&kept, encoding, weak_etag.as_ref()),
+            as_stored: as_stored(&kept, encoding, weak_etag.as_ref(), &body),
             headers: kept,
             encoding,
             body,
@@ -139,7 +146,7 @@ impl CachedResponse {
         let headers: Vec<_> = headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         CachedResponse {
             status,
-            as_stored: as_stored(&headers, Encoding::Identity, None),
+            as_stored: as_stored(&headers, Encoding::Identity, None, &body),
             headers,
             encoding: Encoding::Identity,
             body,
@@ -213,6 +220,19 @@ impl CachedResponse {
         out
     }
 
+    /// The answer with `fixed` added to the headers a hit sends where the answer has none of
+    /// that name: the clone a hit makes then holds them, and the outer layer, finding them,
+    /// adds only what differs per request (one insert each had cost a hash and, as a clone
+    /// keeps no spare room, the map's growth). Stored copies (`encode`) never hold them.
+    pub fn bake(mut self, fixed: &[(HeaderName, HeaderValue)]) -> CachedResponse {
+        for (name, value) in fixed {
+            if !self.as_stored.contains_key(name) {
+                self.as_stored.insert(name.clone(), value.clone());
+            }
+        }
+        self
+    }
+
     /// The inverse of `encode`; `None` for anything malformed (treated as a miss).
     pub fn decode(raw: &[u8]) -> Option<CachedResponse> {
         let len = u32::from_be_bytes(raw.get(..4)?.try_into().ok()?) as usize;
@@ -231,7 +251,7 @@ impl CachedResponse {
         let weak_etag = weak(&headers);
         Some(CachedResponse {
             status: StatusCode::from_u16(meta.status).ok()?,
-            as_stored: as_stored(&headers, meta.encoding, weak_etag.as_ref()),
+            as_stored: as_stored(&headers, meta.encoding, weak_etag.as_ref(), &body),
             weak_etag,
             headers,
             encoding: meta.encoding,

@@ -286,7 +286,12 @@ impl ReadRoute {
     pub fn collections(&self, path: &str, query: &str) -> Vec<Collection> {
         let mut out = match self.grain.and_then(|g| g.depends_on(query)) {
             Some(narrow) => narrow,
-            None => self.depends_on.to_vec(),
+            None => {
+                // Room for the metric's own shard, pushed below, without regrowing.
+                let mut all = Vec::with_capacity(self.depends_on.len() + 1);
+                all.extend_from_slice(self.depends_on);
+                all
+            }
         };
         if self.per_metric
             && let Some(id) = path_param(self.template, path, "{id}")
@@ -297,12 +302,35 @@ impl ReadRoute {
     }
 }
 
-/// The decoded value of `param` (a `{name}` segment of `template`) in a path matching it.
-pub fn path_param(template: &str, path: &str, param: &str) -> Option<String> {
-    let at = template.split('/').position(|s| s == param)?;
-    let raw = path.split('/').nth(at)?;
-    let id = percent_decode_str(raw).decode_utf8().ok()?;
-    (!id.is_empty()).then(|| id.into_owned())
+/// The decoded value of `param` (a `{name}` segment of `template`) in a path matching it;
+/// borrowed from `path` unless it had something to decode (every cached read of a metric asks).
+pub fn path_param<'p>(template: &str, path: &'p str, param: &str) -> Option<Cow<'p, str>> {
+    let at = segments(template).position(|s| s == param)?;
+    let raw = segments(path).nth(at)?;
+    let id = match raw.bytes().any(|b| b == b'%') {
+        true => percent_decode_str(raw).decode_utf8().ok()?,
+        false => Cow::Borrowed(raw),
+    };
+    (!id.is_empty()).then_some(id)
+}
+
+/// The `/`-separated segments of a path, found by a plain byte scan (`str::split` with a `char`
+/// pattern sets up a searcher per call, which costed more than these short segments).
+fn segments(path: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(path);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match current.bytes().position(|b| b == b'/') {
+            Some(cut) => {
+                rest = Some(&current[cut + 1..]);
+                Some(&current[..cut])
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
 }
 
 /// Bytes a canonical path segment writes as themselves: RFC 3986's unreserved characters.
@@ -433,10 +461,16 @@ pub fn canonical_query(raw: Option<&str>, route: &ReadRoute) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{decode_form_value, query_pairs};
+    use super::{decode_form_value, query_pairs, segments};
     use proptest::prelude::*;
 
     proptest! {
+        /// The byte scan splits every path exactly as `str::split('/')` does.
+        #[test]
+        fn segments_match_split(path in "[/a%é-]{0,12}") {
+            prop_assert_eq!(segments(&path).collect::<Vec<_>>(), path.split('/').collect::<Vec<_>>());
+        }
+
         /// The borrowing fast path reads every query exactly as `form_urlencoded` does.
         #[test]
         fn query_pairs_match_form_urlencoded(raw in "[a-c1=&%+.*_~2F-]{0,24}") {

@@ -15,6 +15,7 @@ pub use entry::{CachedResponse, Encoding};
 pub use keys::{Collection, ListGrain, ReadRoute};
 
 use crate::config::CacheConfig;
+use axum::http::{HeaderName, HeaderValue};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use l2::RedisTier;
@@ -107,6 +108,9 @@ struct Inner {
     /// Compressions running at once: a burst of misses must not grow the blocking pool (and
     /// the memory each of its threads keeps) beyond the cores that can do the work.
     compressions: Arc<tokio::sync::Semaphore>,
+    /// Headers every answer of the HTTP layer carries, baked into stored answers so that a hit
+    /// does not add them one by one (see [`CachedResponse::bake`]).
+    fixed_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// L1 keys by the collections their entries depend on. Kept in step by the insert path and the
@@ -165,6 +169,8 @@ fn l1_weight(key: &str, entry: &CachedResponse) -> u32 {
 const HOT_CAPACITY: usize = 512;
 /// Longer paths are never noted (a metric id has at most 100 characters).
 const HOT_PATH_MAX: usize = 160;
+/// Hits noted per thread: one in this many (see [`ResponseCache::note_hit`]).
+const HIT_SAMPLE: u64 = 16;
 
 /// Cheap to clone; every clone is the same cache.
 #[derive(Clone)]
@@ -173,7 +179,8 @@ pub struct ResponseCache {
 }
 
 impl ResponseCache {
-    pub fn new(config: &CacheConfig) -> Result<ResponseCache, String> {
+    /// `fixed_headers`: what every answer carries on its way out, whatever it is (empty: none).
+    pub fn new(config: &CacheConfig, fixed_headers: Vec<(HeaderName, HeaderValue)>) -> Result<ResponseCache, String> {
         let stats = Arc::new(Stats::default());
         let capacity = config.l1_capacity_mb.saturating_mul(1024 * 1024);
         let evictions = stats.clone();
@@ -215,6 +222,7 @@ impl ResponseCache {
                 compressions: Arc::new(tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(2, usize::from),
                 )),
+                fixed_headers,
             }),
         })
     }
@@ -225,6 +233,11 @@ impl ResponseCache {
 
     pub fn config(&self) -> &CacheConfig {
         &self.inner.config
+    }
+
+    /// The headers to bake into stored answers (see [`CachedResponse::bake`]).
+    pub fn fixed_headers(&self) -> &[(HeaderName, HeaderValue)] {
+        &self.inner.fixed_headers
     }
 
     /// A permit to compress one body on the blocking pool.
@@ -315,7 +328,13 @@ impl ResponseCache {
             .entry(key.clone())
             .or_try_insert_with(async {
                 if let Some(redis) = l2 {
-                    match redis.get(&key).await.as_deref().and_then(CachedResponse::decode) {
+                    match redis
+                        .get(&key)
+                        .await
+                        .as_deref()
+                        .and_then(CachedResponse::decode)
+                        .map(|e| e.bake(&self.inner.fixed_headers))
+                    {
                         Some(found) => {
                             source.store(SOURCE_L2, Ordering::Release);
                             self.inner.members.add(&key, &found.generations);
@@ -484,13 +503,34 @@ impl ResponseCache {
     /// reads that found their entity should be noted (the caller knows the status); spellings
     /// of one path count as one.
     pub fn note_read(&self, path: &str) {
+        self.note(path, 1);
+    }
+
+    /// [`ResponseCache::note_read`] for a cache hit: one hit in `HIT_SAMPLE` per thread is
+    /// noted, weighted to match, so the ranking is kept and a hit seldom takes the lock (every
+    /// cached single-metric read took it, and with it the line the other core had written).
+    pub fn note_hit(&self, path: &str) {
+        thread_local! {
+            static SEEN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+        }
+        let due = SEEN.with(|seen| {
+            let n = seen.get().wrapping_add(1);
+            seen.set(n);
+            n % HIT_SAMPLE == 0
+        });
+        if due {
+            self.note(path, HIT_SAMPLE);
+        }
+    }
+
+    fn note(&self, path: &str, weight: u64) {
         let path = keys::canonical_path(path);
         if path.len() > HOT_PATH_MAX {
             return;
         }
         let Ok(mut hot) = self.inner.hot.lock() else { return };
         if let Some(n) = hot.get_mut(path.as_ref()) {
-            *n += 1;
+            *n += weight;
             return;
         }
         if hot.len() >= HOT_CAPACITY {
@@ -501,7 +541,7 @@ impl ResponseCache {
             });
         }
         if hot.len() < HOT_CAPACITY {
-            hot.insert(path.into_owned(), 1);
+            hot.insert(path.into_owned(), weight);
         }
     }
 

@@ -1,52 +1,52 @@
 //! Counters for the cache statistics route: lock-free on the request path.
 
 use super::keys::{MAX_READ_ROUTES, ReadRoute};
+use crate::counters::Counter;
 use serde_json::{Map, Value, json};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Default)]
 pub struct RouteCounters {
     /// Set by the first request counted: the route table lives in the HTTP layer.
     template: OnceLock<&'static str>,
-    pub hits: AtomicU64,
-    pub misses: AtomicU64,
-    pub bypasses: AtomicU64,
+    pub hits: Counter,
+    pub misses: Counter,
+    pub bypasses: Counter,
 }
 
 #[derive(Debug)]
 pub struct Stats {
-    pub l1_hits: AtomicU64,
-    pub l2_hits: AtomicU64,
-    pub l2_misses: AtomicU64,
-    pub misses: AtomicU64,
-    pub bypasses: AtomicU64,
-    pub evictions: AtomicU64,
-    pub invalidations: AtomicU64,
+    pub l1_hits: Counter,
+    pub l2_hits: Counter,
+    pub l2_misses: Counter,
+    pub misses: Counter,
+    pub bypasses: Counter,
+    pub evictions: Counter,
+    pub invalidations: Counter,
     pub routes: Vec<RouteCounters>,
 }
 
 impl Default for Stats {
     fn default() -> Self {
         Stats {
-            l1_hits: AtomicU64::new(0),
-            l2_hits: AtomicU64::new(0),
-            l2_misses: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-            bypasses: AtomicU64::new(0),
-            evictions: AtomicU64::new(0),
-            invalidations: AtomicU64::new(0),
+            l1_hits: Counter::default(),
+            l2_hits: Counter::default(),
+            l2_misses: Counter::default(),
+            misses: Counter::default(),
+            bypasses: Counter::default(),
+            evictions: Counter::default(),
+            invalidations: Counter::default(),
             routes: (0..MAX_READ_ROUTES).map(|_| RouteCounters::default()).collect(),
         }
     }
 }
 
-pub fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
+pub fn bump(counter: &Counter) {
+    counter.add(1);
 }
 
-fn get(counter: &AtomicU64) -> u64 {
-    counter.load(Ordering::Relaxed)
+fn get(counter: &Counter) -> u64 {
+    counter.get()
 }
 
 fn rate(hits: u64, total: u64) -> Value {

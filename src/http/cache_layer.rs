@@ -66,6 +66,14 @@ where
     response
 }
 
+/// What every stored answer sends on a hit besides its own headers: the outer layer's fixed
+/// ones and `X-Cache: HIT` (a miss's answer overwrites it).
+pub fn fixed_headers() -> Vec<(HeaderName, HeaderValue)> {
+    let mut fixed = super::middleware::fixed_api_headers().to_vec();
+    fixed.push((X_CACHE, HeaderValue::from_static(Outcome::HitL1.header())));
+    fixed
+}
+
 pub(crate) fn mark(mut response: Response, outcome: Outcome) -> Response {
     response
         .headers_mut()
@@ -101,7 +109,7 @@ where
     let single = route.template == "/api/v1/metrics/{id}";
     if let Some(entry) = state.cache.hit(&route, &key).await {
         if single && entry.status == StatusCode::OK {
-            state.cache.note_read(parts.uri.path());
+            state.cache.note_hit(parts.uri.path());
         }
         return mark(answer(&entry, &parts.headers, gzip_ok), Outcome::HitL1);
     }
@@ -251,8 +259,9 @@ async fn capture(
             let failed = super::error::ApiError::Internal(format!("compressing: {e}")).into_response();
             CachedResponse::verbatim(failed.status(), failed.headers(), bytes::Bytes::new())
         })?
+        .bake(cache.fixed_headers())
     } else {
-        CachedResponse::capture(parts.status, &parts.headers, bytes, threshold, generations)
+        CachedResponse::capture(parts.status, &parts.headers, bytes, threshold, generations).bake(cache.fixed_headers())
     };
     Ok(entry)
 }
@@ -324,7 +333,7 @@ mod tests {
     /// would never return, passing it through returns at once with what was read first.
     #[tokio::test]
     async fn a_body_past_the_bound_is_passed_on_without_waiting_for_its_end() {
-        let cache = ResponseCache::new(&CacheConfig::default()).expect("cache");
+        let cache = ResponseCache::new(&CacheConfig::default(), fixed_headers()).expect("cache");
         let first: Vec<Result<bytes::Bytes, std::io::Error>> =
             (0..3).map(|_| Ok(bytes::Bytes::from_static(&[b'x'; 40]))).collect();
         let endless = futures_util::stream::iter(first).chain(futures_util::stream::pending());
@@ -357,7 +366,7 @@ mod tests {
     /// A conditional poll of a streamed answer the client holds costs no body at all.
     #[tokio::test]
     async fn a_streamed_answer_the_client_holds_is_a_304_unread() {
-        let cache = ResponseCache::new(&CacheConfig::default()).expect("cache");
+        let cache = ResponseCache::new(&CacheConfig::default(), fixed_headers()).expect("cache");
         let never = futures_util::stream::pending::<Result<bytes::Bytes, std::io::Error>>();
         let mut response = Response::new(Body::from_stream(never));
         response
@@ -375,7 +384,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_within_the_bound_is_stored() {
-        let cache = ResponseCache::new(&CacheConfig::default()).expect("cache");
+        let cache = ResponseCache::new(&CacheConfig::default(), fixed_headers()).expect("cache");
         let response = Response::new(Body::from("small"));
         let passed = Mutex::new(None);
         let loaded = capture(

@@ -116,12 +116,6 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
-tokio::task_local! {
-    /// The id of the request being answered; set by the request-id middleware so that error
-    /// bodies (built far from the request) can carry it.
-    pub static REQUEST_ID: String;
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
@@ -137,7 +131,7 @@ impl IntoResponse for ApiError {
             ApiError::Validation { details, .. } => details.clone(),
             _ => Vec::new(),
         };
-        let request_id = REQUEST_ID.try_with(Clone::clone).ok();
+        let request_id = super::middleware::current_request_id();
         let body = json!({
             "success": false,
             "error": { "code": code, "message": message, "details": details },

@@ -4,12 +4,13 @@
 //! `from_fn` layers each of these boxed its own future and cost, together, about as much as the
 //! whole of a do-nothing request.
 
-use super::error::{ApiError, REQUEST_ID};
+use super::error::ApiError;
 use crate::observability::Observability;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
+use std::cell::Cell;
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -30,18 +31,47 @@ const CSP_DOCS: HeaderValue = HeaderValue::from_static(
 );
 
 /// A client's id is kept when it is a sane token (1-128 of `[A-Za-z0-9._-]`), else replaced.
-fn request_id(headers: &HeaderMap) -> String {
+fn request_id(headers: &HeaderMap) -> HeaderValue {
     headers
         .get(&X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
         .filter(|v| {
-            !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            let v = v.as_bytes();
+            !v.is_empty() && v.len() <= 128 && v.iter().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(b))
         })
-        .map(str::to_string)
+        .cloned()
         .unwrap_or_else(|| {
             let mut text = [0u8; uuid::fmt::Simple::LENGTH];
-            uuid::Uuid::new_v4().simple().encode_lower(&mut text).to_owned()
+            let id = uuid::Uuid::new_v4().simple().encode_lower(&mut text);
+            HeaderValue::from_str(id).expect("a uuid is a valid header value")
         })
+}
+
+/// What the outer layer knows of the request being answered, for code far from it: the id
+/// (error bodies carry it) and the route template that answered (the route layer sets it: this
+/// layer runs before routing). A task-local rather than extensions, which allocate a map on
+/// the first insert.
+struct RequestScope {
+    id: HeaderValue,
+    template: Cell<Option<MatchedPath>>,
+}
+
+tokio::task_local! {
+    static REQUEST: RequestScope;
+}
+
+/// The id of the request being answered on this task, if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST
+        .try_with(|r| r.id.to_str().ok().map(str::to_owned))
+        .ok()
+        .flatten()
+}
+
+/// Tells the outer layer which route template answered this task's request.
+pub fn note_route(template: Option<MatchedPath>) {
+    if template.is_some() {
+        let _ = REQUEST.try_with(|r| r.template.set(template));
+    }
 }
 
 /// Every response may differ by `Accept-Encoding`, so every response says so.
@@ -55,7 +85,8 @@ fn vary_accept_encoding(headers: &mut HeaderMap) {
                 .any(|t| t.trim().eq_ignore_ascii_case("accept-encoding") || t.trim() == "*")
         });
     if !present {
-        headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        const ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("Accept-Encoding");
+        headers.append(header::VARY, ACCEPT_ENCODING);
     }
 }
 
@@ -89,30 +120,43 @@ fn milliseconds(elapsed: Duration) -> String {
     text
 }
 
-fn finish_headers(headers: &mut HeaderMap, id: &str, elapsed: Duration, docs: bool) {
-    // The eight below at once, rather than regrowing the map as they arrive.
-    headers.reserve(8);
-    if let Ok(v) = HeaderValue::from_str(id) {
-        headers.insert(X_REQUEST_ID, v);
-    }
+/// The security headers of every API answer. The response cache bakes them, with `Vary`, into
+/// the answers it stores ([`crate::cache::CachedResponse::bake`]); finding the first of them
+/// tells [`finish_headers`] that all are there, so a cache hit only gains its id and time.
+pub fn fixed_api_headers() -> [(HeaderName, HeaderValue); 4] {
+    // Constants: `from_static` checks its bytes each time it runs.
+    const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+    const DENY: HeaderValue = HeaderValue::from_static("DENY");
+    const NO_REFERRER: HeaderValue = HeaderValue::from_static("no-referrer");
+    [
+        (header::X_CONTENT_TYPE_OPTIONS, NOSNIFF),
+        (header::X_FRAME_OPTIONS, DENY),
+        (header::REFERRER_POLICY, NO_REFERRER),
+        (header::CONTENT_SECURITY_POLICY, CSP_API),
+    ]
+}
+
+fn finish_headers(headers: &mut HeaderMap, id: HeaderValue, elapsed: Duration, docs: bool) {
+    let baked = headers.contains_key(header::X_CONTENT_TYPE_OPTIONS);
+    // What is added below at once, rather than regrowing the map as it arrives.
+    headers.reserve(if baked { 2 } else { 8 });
+    headers.insert(X_REQUEST_ID, id);
     if let Ok(v) = HeaderValue::from_str(&milliseconds(elapsed)) {
         headers.insert(X_RESPONSE_TIME, v);
     }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    // Pages (`crate::web`) set their own policy.
-    headers
-        .entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(if docs { CSP_DOCS } else { CSP_API });
-    vary_accept_encoding(headers);
+    if !baked {
+        for (name, value) in fixed_api_headers() {
+            if name == header::CONTENT_SECURITY_POLICY {
+                // Pages (`crate::web`) set their own policy.
+                headers.entry(name).or_insert(if docs { CSP_DOCS } else { value });
+            } else {
+                headers.insert(name, value);
+            }
+        }
+        vary_accept_encoding(headers);
+    }
     weaken_reencoded_etag(headers);
 }
-
-/// The route template that answered, set on the response by the route layer (this layer runs
-/// before routing, so the request cannot tell it).
-#[derive(Debug, Clone)]
-pub struct RouteTemplate(pub MatchedPath);
 
 /// Installs [`Observe`].
 #[derive(Clone)]
@@ -165,53 +209,60 @@ where
         }
         let method = req.method().clone();
         // Set when this layer wraps a single route (`with_common_layers`); otherwise the route
-        // layer tags the response.
+        // layer names it through the request scope.
         let matched = req.extensions().get::<MatchedPath>().cloned();
         let docs = req.uri().path().starts_with("/api-docs");
-        let span = tracing::info_span!("request", request_id = %id, method = %method, path = %req.uri().path());
+        let span = tracing::info_span!("request", request_id = id.to_str().unwrap_or_default(), method = %method, path = %req.uri().path());
         let layer = self.layer.clone();
         // The service that was polled ready answers this request; its clone waits for the next.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
+        let scope = RequestScope {
+            id,
+            template: Cell::new(None),
+        };
+        Box::pin(REQUEST.scope(scope, async move {
             let handled = tracing::Instrument::instrument(AssertUnwindSafe(inner.call(req)).catch_unwind(), span);
-            let outcome = REQUEST_ID
-                .scope(id.clone(), tokio::time::timeout(layer.timeout, handled))
-                .await;
-            let mut response = match outcome {
+            let mut response = match tokio::time::timeout(layer.timeout, handled).await {
                 Ok(Ok(Ok(response))) => response,
                 Ok(Ok(Err(never))) => match never {},
                 // A panicking handler answers 500 for its request only.
-                Ok(Err(_panic)) => REQUEST_ID.sync_scope(id.clone(), || {
-                    ApiError::Internal("handler panicked".into()).into_response()
-                }),
-                Err(_elapsed) => REQUEST_ID.sync_scope(id.clone(), || {
+                Ok(Err(_panic)) => ApiError::Internal("handler panicked".into()).into_response(),
+                Err(_elapsed) => {
                     ApiError::Unavailable("the request took longer than the server's time limit".into()).into_response()
-                }),
+                }
             };
             let elapsed = started.elapsed();
-            finish_headers(response.headers_mut(), &id, elapsed, docs);
+            let (id, template) = REQUEST.with(|r| (r.id.clone(), r.template.take()));
+            finish_headers(response.headers_mut(), id, elapsed, docs);
             let status = response.status().as_u16();
             let size = response
                 .headers()
                 .get(header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
                 .or_else(|| http_body::Body::size_hint(response.body()).exact());
-            let template = response
-                .extensions()
-                .get::<RouteTemplate>()
-                .map(|t| &t.0)
-                .or(matched.as_ref());
+            let template = template.or(matched);
             let route = layer
                 .observability
                 .requests
-                .route(&method, template.map(MatchedPath::as_str));
+                .route(&method, template.as_ref().map(MatchedPath::as_str));
             route.record(status, elapsed, size);
             if elapsed >= layer.observability.requests.slow_after() {
-                tracing::warn!(request_id = %id, route = route.label(), status, elapsed_ms = elapsed.as_millis() as u64, "slow request");
+                let id = response
+                    .headers()
+                    .get(&X_REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::warn!(
+                    request_id = id,
+                    route = route.label(),
+                    status,
+                    elapsed_ms = elapsed.as_millis() as u64,
+                    "slow request"
+                );
             }
             Ok(response)
-        })
+        }))
     }
 }
 

@@ -106,7 +106,8 @@ impl Application {
     pub async fn build(config: ServeConfig, store: DynStore, hash_cost: HashCost) -> anyhow::Result<Application> {
         let secret = crate::auth::jwt_secret(&*store, config.jwt_secret.as_deref()).await?;
         let tokens = TokenService::new(secret.as_bytes(), config.access_token_ttl_s).map_err(anyhow::Error::msg)?;
-        let cache = crate::cache::ResponseCache::new(&config.cache).map_err(anyhow::Error::msg)?;
+        let cache = crate::cache::ResponseCache::new(&config.cache, cache_layer::fixed_headers())
+            .map_err(anyhow::Error::msg)?;
         let breaker = Arc::new(crate::store::guard::Breaker::default());
         let spec = openapi();
         let templates = spec
@@ -458,9 +459,7 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
 }
 
 /// The path matched, so the answer is counted under its route template.
-async fn method_not_allowed(matched: Option<axum::extract::MatchedPath>) -> axum::response::Response {
-    route_layer::tagged(
-        axum::response::IntoResponse::into_response(ApiError::MethodNotAllowed),
-        matched,
-    )
+async fn method_not_allowed(matched: Option<axum::extract::MatchedPath>) -> ApiError {
+    middleware::note_route(matched);
+    ApiError::MethodNotAllowed
 }

@@ -5,7 +5,7 @@
 //! template answered (they run before routing and cannot see it).
 
 use super::AppState;
-use super::middleware::RouteTemplate;
+use super::middleware::note_route;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -74,28 +74,24 @@ where
     fn call(&mut self, req: Request) -> Self::Future {
         let matched = req.extensions().get::<MatchedPath>().cloned();
         if let Some(refused) = super::query::refuse_unknown_params(&req) {
-            return Box::pin(std::future::ready(Ok(tagged(refused, matched))));
+            return Box::pin(async move {
+                note_route(matched);
+                Ok(refused)
+            });
         }
         // The service that was polled ready answers this request; its clone waits for the next.
         let clone = self.inner.clone();
         let inner = RouteService(std::mem::replace(&mut self.inner, clone));
         let state = self.state.clone();
         Box::pin(async move {
-            let response = super::cache_layer::layer(state, req, inner).await;
-            Ok(tagged(response, matched))
+            note_route(matched);
+            Ok(super::cache_layer::layer(state, req, inner).await)
         })
     }
 }
 
 /// Only the template, for routes the query check and the cache do not concern (Swagger UI).
 pub async fn tag_only(req: Request, next: Next) -> Response {
-    let matched = req.extensions().get::<MatchedPath>().cloned();
-    tagged(next.run(req).await, matched)
-}
-
-pub fn tagged(mut response: Response, matched: Option<MatchedPath>) -> Response {
-    if let Some(m) = matched {
-        response.extensions_mut().insert(RouteTemplate(m));
-    }
-    response
+    note_route(req.extensions().get::<MatchedPath>().cloned());
+    next.run(req).await
 }

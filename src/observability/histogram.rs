@@ -1,9 +1,10 @@
 //! A fixed-bucket histogram of atomics: recording is a few relaxed atomic adds (no lock, no
-//! allocation), and the same buckets give both the Prometheus exposition and the percentiles
-//! of the JSON summaries, so there is one measurement of each thing, not two.
+//! allocation, and each thread adds to lines of its own: [`crate::counters`]), and the same
+//! buckets give both the Prometheus exposition and the percentiles of the JSON summaries, so
+//! there is one measurement of each thing, not two.
 
+use crate::counters::Cells;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Request and store-call latencies, nanoseconds. Finer than Prometheus's defaults below
 /// 10 ms, where cached answers and indexed queries live, so interpolated percentiles stay
@@ -36,51 +37,55 @@ pub const LATENCY_NS: &[u64] = &[
 /// Response sizes, bytes.
 pub const SIZE_BYTES: &[u64] = &[256, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304];
 
+/// Where each figure sits among the cells: then one bucket per bound and one for `+Inf`.
+const COUNT: usize = 0;
+const SUM: usize = 1;
+const MAX: usize = 2;
+const BUCKETS: usize = 3;
+
 #[derive(Debug)]
 pub struct Histogram {
     /// Upper bounds (inclusive), ascending; one more bucket past the last for `+Inf`.
     bounds: &'static [u64],
-    buckets: Box<[AtomicU64]>,
-    count: AtomicU64,
-    sum: AtomicU64,
-    max: AtomicU64,
+    cells: Cells,
 }
 
 impl Histogram {
     pub fn new(bounds: &'static [u64]) -> Histogram {
         Histogram {
             bounds,
-            buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
-            count: AtomicU64::new(0),
-            sum: AtomicU64::new(0),
-            max: AtomicU64::new(0),
+            cells: Cells::new(BUCKETS + bounds.len() + 1),
         }
     }
 
     pub fn record(&self, value: u64) {
         let i = self.bounds.partition_point(|b| *b < value);
-        self.buckets[i].fetch_add(1, Relaxed);
-        self.count.fetch_add(1, Relaxed);
-        self.sum.fetch_add(value, Relaxed);
-        self.max.fetch_max(value, Relaxed);
+        self.cells.add(BUCKETS + i, 1);
+        self.cells.add(COUNT, 1);
+        self.cells.add(SUM, value);
+        self.cells.raise(MAX, value);
     }
 
     pub fn count(&self) -> u64 {
-        self.count.load(Relaxed)
+        self.cells.sum(COUNT)
     }
 
     pub fn sum(&self) -> u64 {
-        self.sum.load(Relaxed)
+        self.cells.sum(SUM)
     }
 
     pub fn max(&self) -> u64 {
-        self.max.load(Relaxed)
+        self.cells.max(MAX)
+    }
+
+    fn bucket_counts(&self) -> impl Iterator<Item = u64> + '_ {
+        (0..=self.bounds.len()).map(|i| self.cells.sum(BUCKETS + i))
     }
 
     /// The `q` quantile (0..=1), interpolated linearly inside its bucket as Prometheus's
     /// `histogram_quantile` does, and never above the largest value seen. `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Relaxed)).collect();
+        let counts: Vec<u64> = self.bucket_counts().collect();
         let total: u64 = counts.iter().sum();
         if total == 0 {
             return None;
@@ -105,8 +110,8 @@ impl Histogram {
     pub fn render(&self, out: &mut String, name: &str, labels: &str, decimals: u32) {
         let sep = if labels.is_empty() { "" } else { "," };
         let mut cumulative = 0u64;
-        for (i, bucket) in self.buckets.iter().enumerate() {
-            cumulative += bucket.load(Relaxed);
+        for (i, n) in self.bucket_counts().enumerate() {
+            cumulative += n;
             match self.bounds.get(i) {
                 Some(b) => {
                     let le = decimal(*b, decimals);

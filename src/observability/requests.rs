@@ -4,11 +4,11 @@
 
 use super::histogram::{Histogram, LATENCY_NS, SIZE_BYTES};
 use super::{Summary, escape};
+use crate::counters::Cells;
 use axum::http::Method;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 /// The methods that get their own label; any other method is counted as `OTHER`, so a client
@@ -47,10 +47,12 @@ pub struct RouteStats {
     label_text: String,
     latency: Histogram,
     sizes: Histogram,
-    statuses: [AtomicU64; STATUSES.len()],
+    /// One per entry of `STATUSES`, then the 5xx count.
+    statuses: Cells,
     rare_statuses: Mutex<BTreeMap<u16, u64>>,
-    errors: AtomicU64,
 }
+
+const ERRORS: usize = STATUSES.len();
 
 impl RouteStats {
     fn new(method: &'static str, template: &str) -> RouteStats {
@@ -61,9 +63,8 @@ impl RouteStats {
             label,
             latency: Histogram::new(LATENCY_NS),
             sizes: Histogram::new(SIZE_BYTES),
-            statuses: std::array::from_fn(|_| AtomicU64::new(0)),
+            statuses: Cells::new(ERRORS + 1),
             rare_statuses: Mutex::new(BTreeMap::new()),
-            errors: AtomicU64::new(0),
         }
     }
 
@@ -79,9 +80,7 @@ impl RouteStats {
             self.sizes.record(size);
         }
         match STATUSES.iter().position(|s| *s == status) {
-            Some(i) => {
-                self.statuses[i].fetch_add(1, Relaxed);
-            }
+            Some(i) => self.statuses.add(i, 1),
             None => {
                 if let Ok(mut rare) = self.rare_statuses.lock() {
                     *rare.entry(status).or_default() += 1;
@@ -89,12 +88,12 @@ impl RouteStats {
             }
         }
         if status >= 500 {
-            self.errors.fetch_add(1, Relaxed);
+            self.statuses.add(ERRORS, 1);
         }
     }
 
     fn summary(&self) -> Summary {
-        Summary::of(&self.latency, self.errors.load(Relaxed))
+        Summary::of(&self.latency, self.statuses.sum(ERRORS))
     }
 
     fn render_counts(&self, out: &mut String) {
@@ -107,8 +106,8 @@ impl RouteStats {
                 );
             }
         };
-        for (status, n) in STATUSES.iter().zip(&self.statuses) {
-            line(*status, n.load(Relaxed));
+        for (i, status) in STATUSES.iter().enumerate() {
+            line(*status, self.statuses.sum(i));
         }
         if let Ok(rare) = self.rare_statuses.lock() {
             for (status, n) in rare.iter() {
