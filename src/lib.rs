@@ -12,4 +12,3 @@ pub mod domain;
 pub mod http;
 pub mod observability;
 pub mod store;
-pub mod web;

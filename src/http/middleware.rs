@@ -147,7 +147,7 @@ fn finish_headers(headers: &mut HeaderMap, id: HeaderValue, elapsed: Duration, d
     if !baked {
         for (name, value) in fixed_api_headers() {
             if name == header::CONTENT_SECURITY_POLICY {
-                // Pages (`crate::web`) set their own policy.
+                // Pages (`crate::http::web`) set their own policy.
                 headers.entry(name).or_insert(if docs { CSP_DOCS } else { value });
             } else {
                 headers.insert(name, value);

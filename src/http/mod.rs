@@ -36,6 +36,7 @@ mod user_cache;
 pub(crate) mod users;
 mod versions;
 mod warm;
+pub mod web;
 
 use crate::auth::password::HashCost;
 use crate::auth::token::TokenService;
@@ -77,7 +78,7 @@ pub struct Shared {
     pub imports: Arc<tokio::sync::Semaphore>,
     pub proxies: client::TrustedProxies,
     pub users: user_cache::UserCache,
-    pub web: Arc<crate::web::WebState>,
+    pub web: Arc<crate::http::web::WebState>,
     pub cache: crate::cache::ResponseCache,
     /// The store's circuit breaker (the store above is wrapped by it).
     pub breaker: Arc<crate::store::guard::Breaker>,
@@ -116,7 +117,7 @@ impl Application {
             .keys()
             .map(String::as_str)
             .chain(SWAGGER_ROUTES)
-            .chain(crate::web::ROUTES);
+            .chain(crate::http::web::ROUTES);
         let observability = Arc::new(Observability::new(
             templates,
             Duration::from_millis(config.slow_request_ms),
@@ -151,7 +152,7 @@ impl Application {
             imports: Arc::new(tokio::sync::Semaphore::new(config.limits.import_concurrency.max(1))),
             proxies,
             users: user_cache::UserCache::new(Duration::from_secs(config.user_cache_ttl_s)),
-            web: Arc::new(crate::web::WebState::new(&config)),
+            web: Arc::new(crate::http::web::WebState::new(&config)),
             store,
             config: Arc::new(config),
             tokens,
@@ -361,7 +362,7 @@ fn router(state: AppState) -> Router {
     routes
         .route_layer(per_route)
         .merge(docs)
-        .merge(crate::web::router(
+        .merge(crate::http::web::router(
             state.config.limits.auth_max_body_bytes,
             state.config.max_import_bytes,
         ))

@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
 
-const CSS: &[u8] = include_bytes!("../../assets/web/app.css");
-const JS: &[u8] = include_bytes!("../../assets/web/app.js");
+const CSS: &[u8] = include_bytes!("../../../assets/web/app.css");
+const JS: &[u8] = include_bytes!("../../../assets/web/app.js");
 
 struct Asset {
     /// `/assets/app.<hash>.css`
