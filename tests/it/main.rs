@@ -16,6 +16,7 @@ mod hostile_auth;
 mod hostile_http;
 mod hostile_import;
 mod import_export;
+mod layering;
 mod observability;
 mod outage;
 mod policy;
