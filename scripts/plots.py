@@ -52,10 +52,13 @@ def scaling():
             # "deep page by cursor (page 20)" and "(page 2000)" are one series.
             label = r["request"].split(" (page ")[0]
             series.setdefault(label, []).append((int(r["metrics"]), float(r["p95_ms"])))
-        for label, points in series.items():
+        # Thirteen series: the default ten-colour cycle would give two of them one colour.
+        colours = plt.get_cmap("tab20").colors
+        for i, (label, points) in enumerate(series.items()):
             points.sort()
             style = "--" if label.startswith("full-text") else "-"
-            ax.plot([p[0] for p in points], [p[1] for p in points], style, marker="o", label=label)
+            ax.plot([p[0] for p in points], [p[1] for p in points], style, marker="o", label=label,
+                    color=colours[i % len(colours)])
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("metrics in the catalog")
