@@ -880,12 +880,42 @@ async fn assert_counts_exact(store: &dyn Store, context: &str) {
         }
     }
     let mut owners = HashSet::new();
+    let mut rows = Vec::new();
     for id in &everything {
         let m = store.get_metric(id).await.unwrap().unwrap();
         for key in ["owner_team", "technical_owner", "business_owner"] {
             if let Some(o) = m.doc.get("governance").and_then(|g| g.get(key)).and_then(Value::as_str) {
                 owners.insert(o.to_string());
             }
+        }
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        rows.push([
+            text(m.doc.get("category")),
+            text(m.doc.get("tier")),
+            text(m.doc.get("business_domain")),
+            text(m.doc.get("metric_type")),
+            text(m.doc.get("governance").and_then(|g| g.get("status"))),
+        ]);
+    }
+    // Two or more equality filters: every shape of two, three and all five filters, with the
+    // values of each row and of a row that matches none.
+    let shapes: [&[usize]; 5] = [&[0, 1], &[1, 2], &[2, 3, 4], &[0, 1, 2, 3], &[0, 1, 2, 3, 4]];
+    let mut probes: Vec<[Option<String>; 5]> = rows.iter().take(12).cloned().collect();
+    probes.push([0, 1, 2, 3, 4].map(|i| Some(format!("nothing-{i}"))));
+    for shape in shapes {
+        // A probe row without a status has no value to filter that shape by.
+        for probe in probes.iter().filter(|p| shape.iter().all(|&i| p[i].is_some())) {
+            let expected = rows.iter().filter(|r| shape.iter().all(|&i| r[i] == probe[i])).count() as u64;
+            let pick = |i: usize| if shape.contains(&i) { probe[i].clone() } else { None };
+            let filter = MetricFilter {
+                category: pick(0),
+                tier: pick(1),
+                business_domain: pick(2),
+                metric_type: pick(3),
+                status: pick(4),
+                ..Default::default()
+            };
+            assert_eq!(counted(filter.clone()).await, expected, "{context}: {filter:?}");
         }
     }
     for owner in owners {
@@ -980,16 +1010,23 @@ async fn concurrent_writers_keep_counters_exact(db: &TestDb) {
     assert_eq!(store.stats().await.unwrap().total_metrics, 20 + 10 * 5);
 }
 
-/// The migration creating the counters starts them from the rows already there.
+/// The migrations creating the counters start them from the rows already there.
 async fn counters_start_from_existing_rows(db: &TestDb) {
     seed(&*db.store, 30).await;
     let mut doc = synthetic_metric(2);
     doc["governance"].as_object_mut().unwrap().remove("status");
     doc["governance"]["business_owner"] = doc["governance"]["owner_team"].clone();
     db.store.save_metric(&metric(doc), "u", Expect::Any).await.unwrap();
+    // The combinations' migration is numbered 20261204000012 on SQLite, 20261204000014 on PostgreSQL.
+    let forget = if db.url.starts_with("sqlite:") {
+        "DELETE FROM _sqlx_migrations WHERE version IN (20261203000010, 20261204000012)"
+    } else {
+        "DELETE FROM _sqlx_migrations WHERE version IN (20261203000010, 20261204000014)"
+    };
     let undo = [
         "DROP TABLE metric_counts",
-        "DELETE FROM _sqlx_migrations WHERE version = 20261203000010",
+        "DROP TABLE metric_combination_counts",
+        forget,
     ];
     if db.url.starts_with("sqlite:") {
         let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();

@@ -356,9 +356,11 @@ where
         let rows = qb.build().fetch_all(&self.pool).await?;
         let rows = rows.iter().map(decode).collect::<StoreResult<Vec<_>>>()?;
         let total = if spec.page.wants_count() {
-            let counter = filter.filter(|_| spec.table == "metrics").and_then(sql::counter_for);
-            let mut qb = match counter {
-                Some((facet, value)) => sql::counter_query::<DB>(facet, &value),
+            let counted = filter
+                .filter(|_| spec.table == "metrics")
+                .and_then(sql::counted_total_query::<DB>);
+            let mut qb = match counted {
+                Some(qb) => qb,
                 None => sql::count_query::<DB>(spec.table, filter)?,
             };
             let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;

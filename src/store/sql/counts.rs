@@ -1,6 +1,6 @@
-//! Exact metric counts per facet value, kept by the write transactions in `metric_counts`
-//! (see its migration): what each write adds, how it lands, and how stats and list totals
-//! read them back.
+//! Exact metric counts per facet value (`metric_counts`) and per combination of the five
+//! equality filters (`metric_combination_counts`), kept by the write transactions (see their
+//! migrations): what each write adds, how it lands, and how stats and list totals read them back.
 
 use super::Dialect;
 use crate::domain::Metric;
@@ -68,6 +68,18 @@ impl Counted {
         })
     }
 
+    /// The combination this row is counted under in `metric_combination_counts`, in its key
+    /// order (category, business domain, metric type, tier, status or '').
+    fn combination(&self) -> [String; 5] {
+        [
+            self.category.clone(),
+            self.business_domain.clone(),
+            self.metric_type.clone(),
+            self.tier.clone(),
+            self.status.clone().unwrap_or_default(),
+        ]
+    }
+
     /// Every (facet, value) this row is counted under.
     fn keys(&self) -> Vec<(&'static str, &str)> {
         let mut keys = vec![
@@ -94,6 +106,7 @@ impl Counted {
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
     deltas: BTreeMap<(&'static str, String), i64>,
+    combinations: BTreeMap<[String; 5], i64>,
     /// Whether the transaction changed any metric (it then moves `metric_writes` too).
     pub(crate) changed: bool,
 }
@@ -104,6 +117,7 @@ impl Tally {
         for (facet, value) in row.keys() {
             *self.deltas.entry((facet, value.to_string())).or_insert(0) += sign;
         }
+        *self.combinations.entry(row.combination()).or_insert(0) += sign;
     }
 
     /// An update moves only the counts of the fields it changed.
@@ -116,75 +130,111 @@ impl Tally {
 
     /// How many counters this transaction moves (zero deltas included).
     pub(crate) fn len(&self) -> usize {
-        self.deltas.len()
+        self.deltas.len() + self.combinations.len()
     }
 
     /// Upserts adding the non-zero deltas to `shard`, `rows` rows per statement. The rows go in
-    /// key order, so two transactions on one shard lock them in the same order (no deadlock).
+    /// key order, facets before combinations, so two transactions on one shard lock them in the
+    /// same order (no deadlock).
     pub(crate) fn upserts<DB: Dialect>(&self, shard: i64, rows: usize) -> Vec<QueryBuilder<DB>>
     where
         for<'t> String: Encode<'t, DB> + Type<DB>,
         for<'t> i64: Encode<'t, DB> + Type<DB>,
         <DB as Database>::Arguments: Default,
     {
-        let changes: Vec<_> = self.deltas.iter().filter(|(_, n)| **n != 0).collect();
-        changes
-            .chunks(rows.max(1))
-            .map(|chunk| {
-                let mut qb = QueryBuilder::new("INSERT INTO metric_counts (facet, value, shard, n) VALUES ");
-                for (i, ((facet, value), n)) in chunk.iter().enumerate() {
-                    qb.push(if i == 0 { "(" } else { ", (" })
-                        .push_bind(facet.to_string())
-                        .push(", ")
-                        .push_bind(value.clone())
-                        .push(", ")
-                        .push_bind(shard)
-                        .push(", ")
-                        .push_bind(**n)
-                        .push(")");
+        let facets: Vec<_> = self.deltas.iter().filter(|(_, n)| **n != 0).collect();
+        let combinations: Vec<_> = self.combinations.iter().filter(|(_, n)| **n != 0).collect();
+        let facet_upserts = facets.chunks(rows.max(1)).map(|chunk| {
+            let mut qb = QueryBuilder::new("INSERT INTO metric_counts (facet, value, shard, n) VALUES ");
+            for (i, ((facet, value), n)) in chunk.iter().enumerate() {
+                qb.push(if i == 0 { "(" } else { ", (" })
+                    .push_bind(facet.to_string())
+                    .push(", ")
+                    .push_bind(value.clone())
+                    .push(", ")
+                    .push_bind(shard)
+                    .push(", ")
+                    .push_bind(**n)
+                    .push(")");
+            }
+            qb.push(" ON CONFLICT (facet, value, shard) DO UPDATE SET n = metric_counts.n + excluded.n");
+            qb
+        });
+        let combination_upserts = combinations.chunks(rows.max(1)).map(|chunk| {
+            let mut qb = QueryBuilder::new(
+                "INSERT INTO metric_combination_counts \
+                 (category, business_domain, metric_type, tier, status, shard, n) VALUES ",
+            );
+            for (i, (key, n)) in chunk.iter().enumerate() {
+                qb.push(if i == 0 { "(" } else { ", (" });
+                for part in key.iter() {
+                    qb.push_bind(part.clone()).push(", ");
                 }
-                qb.push(" ON CONFLICT (facet, value, shard) DO UPDATE SET n = metric_counts.n + excluded.n");
-                qb
-            })
-            .collect()
+                qb.push_bind(shard).push(", ").push_bind(**n).push(")");
+            }
+            qb.push(
+                " ON CONFLICT (category, business_domain, metric_type, tier, status, shard) \
+                 DO UPDATE SET n = metric_combination_counts.n + excluded.n",
+            );
+            qb
+        });
+        facet_upserts.chain(combination_upserts).collect()
     }
 }
 
-/// The counter that holds how many metrics `filter` matches, when one does: no filter, or
-/// exactly one equality filter. Tags (any-of) and search still count their matches.
-pub(crate) fn counter_for(filter: &MetricFilter) -> Option<(&'static str, String)> {
+/// The equality filters of `filter` as (facet, value), the five filter columns and `owner`,
+/// when counters may answer its total: not for a search or tags.
+fn facet_filters(filter: &MetricFilter) -> Option<Vec<(&'static str, &str)>> {
     if filter.q.is_some() || !filter.tags.is_empty() {
         return None;
     }
-    let set: Vec<(&'static str, &String)> = [
+    let set = [
         ("category", &filter.category),
         ("tier", &filter.tier),
         ("business_domain", &filter.business_domain),
         ("metric_type", &filter.metric_type),
         ("status", &filter.status),
         (OWNER, &filter.owner),
-    ]
-    .into_iter()
-    .filter_map(|(facet, v)| v.as_ref().map(|v| (facet, v)))
-    .collect();
-    match set.as_slice() {
-        [] => Some((TOTAL, String::new())),
-        [(facet, value)] => Some((facet, value.to_string())),
-        _ => None,
-    }
+    ];
+    Some(
+        set.into_iter()
+            .filter_map(|(facet, v)| v.as_deref().map(|v| (facet, v)))
+            .collect(),
+    )
 }
 
-/// `SELECT` of one counter's value (its shards summed).
-pub(crate) fn counter_query<DB: Dialect>(facet: &str, value: &str) -> QueryBuilder<DB>
+/// A query for the exact number of metrics `filter` matches, read from the counters: one
+/// counter's shards summed for no filter or one equality filter, the matching combinations
+/// summed for two or more of the five filter columns. `None`, the matches must be counted: a
+/// search, tags, `owner` (an any-of over three columns) among other filters, or an empty value
+/// among several (a metric without a status is counted under '').
+pub(crate) fn counted_total_query<DB: Dialect>(filter: &MetricFilter) -> Option<QueryBuilder<DB>>
 where
     for<'t> String: Encode<'t, DB> + Type<DB>,
     <DB as Database>::Arguments: Default,
 {
-    let mut qb = QueryBuilder::new("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM metric_counts WHERE facet = ");
-    qb.push_bind(facet.to_string())
-        .push(" AND value = ")
-        .push_bind(value.to_string());
-    qb
+    let set = facet_filters(filter)?;
+    let sum = "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM ";
+    match set.as_slice() {
+        [] | [_] => {
+            let (facet, value) = set.first().copied().unwrap_or((TOTAL, ""));
+            let mut qb = QueryBuilder::new(sum);
+            qb.push("metric_counts WHERE facet = ")
+                .push_bind(facet.to_string())
+                .push(" AND value = ")
+                .push_bind(value.to_string());
+            Some(qb)
+        }
+        _ if set.iter().any(|(facet, value)| *facet == OWNER || value.is_empty()) => None,
+        _ => {
+            let mut qb = QueryBuilder::new(sum);
+            qb.push("metric_combination_counts WHERE 1=1");
+            for (column, value) in set {
+                qb.push(format_args!(" AND {column} = ")).push_bind(value.to_string());
+            }
+            Some(qb)
+        }
+    }
 }
 
 /// Every counter, shards summed, and the domains and objectives counted (few rows): `(facet,
@@ -227,6 +277,67 @@ pub(crate) fn fill_stats(stats: &mut CatalogStats, rows: Vec<(String, String, i6
         let none = total.saturating_sub(target.values().sum());
         if none > 0 {
             *target.entry("(none)".to_string()).or_insert(0) += none;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Postgres;
+
+    fn sql(filter: &MetricFilter) -> Option<String> {
+        counted_total_query::<Postgres>(filter).map(|qb| qb.sql().as_str().to_string())
+    }
+
+    fn counted(filter: &MetricFilter) -> String {
+        sql(filter).unwrap_or_else(|| panic!("no counter for {filter:?}"))
+    }
+
+    #[test]
+    fn totals_come_from_the_counter_that_can_answer_them() {
+        let some = |v: &str| Some(v.to_string());
+        let one = MetricFilter {
+            tier: some("Tier-1"),
+            ..Default::default()
+        };
+        assert!(counted(&MetricFilter::default()).contains("FROM metric_counts"));
+        assert!(counted(&one).contains("FROM metric_counts"));
+        let owner = MetricFilter {
+            owner: some("SRE"),
+            ..Default::default()
+        };
+        assert!(counted(&owner).contains("FROM metric_counts"));
+        let two = MetricFilter {
+            category: some("KPI"),
+            status: some("active"),
+            ..one.clone()
+        };
+        let combined = counted(&two);
+        assert!(combined.contains("FROM metric_combination_counts"), "{combined}");
+        assert!(
+            combined.contains("category = $1") && combined.contains("tier = $2") && combined.contains("status = $3")
+        );
+        // Counted by a scan: an owner among other filters, tags, a search, an empty value.
+        for filter in [
+            MetricFilter {
+                owner: some("SRE"),
+                ..one.clone()
+            },
+            MetricFilter {
+                tags: vec!["web".into()],
+                ..two.clone()
+            },
+            MetricFilter {
+                q: some("login"),
+                ..two.clone()
+            },
+            MetricFilter {
+                status: some(""),
+                ..two.clone()
+            },
+        ] {
+            assert_eq!(sql(&filter), None, "{filter:?}");
         }
     }
 }

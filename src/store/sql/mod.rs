@@ -10,7 +10,7 @@ mod metrics;
 mod search;
 mod users;
 
-pub(crate) use counts::{ALL_COUNTERS, COUNTED_COLUMNS, Counted, Tally, counter_for, counter_query, fill_stats};
+pub(crate) use counts::{ALL_COUNTERS, COUNTED_COLUMNS, Counted, Tally, counted_total_query, fill_stats};
 pub(crate) use entities::{
     RowSpec, bind_server, decode_raw, decode_stored, domain_row, entity_row, fetch_many, fetch_many_with, insert_many,
     named_spec, objective_row, push_update, raw_key, stored_key,
