@@ -880,6 +880,7 @@ async fn assert_counts_exact(store: &dyn Store, context: &str) {
         }
     }
     let mut owners = HashSet::new();
+    let mut tags: std::collections::BTreeMap<String, u64> = Default::default();
     let mut rows = Vec::new();
     for id in &everything {
         let m = store.get_metric(id).await.unwrap().unwrap();
@@ -887,6 +888,15 @@ async fn assert_counts_exact(store: &dyn Store, context: &str) {
             if let Some(o) = m.doc.get("governance").and_then(|g| g.get(key)).and_then(Value::as_str) {
                 owners.insert(o.to_string());
             }
+        }
+        let own: HashSet<&str> = m.doc["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        for tag in own {
+            *tags.entry(tag.to_string()).or_default() += 1;
         }
         let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
         rows.push([
@@ -896,6 +906,13 @@ async fn assert_counts_exact(store: &dyn Store, context: &str) {
             text(m.doc.get("metric_type")),
             text(m.doc.get("governance").and_then(|g| g.get("status"))),
         ]);
+    }
+    for (tag, n) in tags.into_iter().chain([("no-such-tag".to_string(), 0)]) {
+        let filter = MetricFilter {
+            tags: vec![tag.clone()],
+            ..Default::default()
+        };
+        assert_eq!(counted(filter).await, n, "{context}: tag = {tag}");
     }
     // Two or more equality filters: every shape of two, three and all five filters, with the
     // values of each row and of a row that matches none.
@@ -941,6 +958,7 @@ async fn counters_follow_every_kind_of_write(db: &TestDb) {
     doc["category"] = json!("Brand New");
     doc["governance"]["status"] = json!("retired");
     doc["governance"]["technical_owner"] = doc["governance"]["owner_team"].clone();
+    doc["tags"] = json!(["brand-new", "web", "brand-new"]);
     store.save_metric(&metric(doc.clone()), "u", Expect::Any).await.unwrap();
     doc["description"] = json!("Only the description changes.");
     store.save_metric(&metric(doc), "u", Expect::Any).await.unwrap();
@@ -1016,12 +1034,14 @@ async fn counters_start_from_existing_rows(db: &TestDb) {
     let mut doc = synthetic_metric(2);
     doc["governance"].as_object_mut().unwrap().remove("status");
     doc["governance"]["business_owner"] = doc["governance"]["owner_team"].clone();
+    doc["tags"] = json!(["twice", "web", "twice"]);
     db.store.save_metric(&metric(doc), "u", Expect::Any).await.unwrap();
-    // The combinations' migration is numbered 20261204000012 on SQLite, 20261204000014 on PostgreSQL.
+    // The migrations of the counters numbered apart: combinations and tags are 20261204000012
+    // and 13 on SQLite, 14 and 15 on PostgreSQL.
     let forget = if db.url.starts_with("sqlite:") {
-        "DELETE FROM _sqlx_migrations WHERE version IN (20261203000010, 20261204000012)"
+        "DELETE FROM _sqlx_migrations WHERE version IN (20261203000010, 20261204000012, 20261204000013)"
     } else {
-        "DELETE FROM _sqlx_migrations WHERE version IN (20261203000010, 20261204000014)"
+        "DELETE FROM _sqlx_migrations WHERE version IN (20261203000010, 20261204000014, 20261204000015)"
     };
     let undo = [
         "DROP TABLE metric_counts",

@@ -213,7 +213,7 @@ where
             let single = chunk.len() == 1;
             for row in qb.build().persistent(single).fetch_all(&mut *conn).await? {
                 let stored = sql::decode_stored::<DB>(&row)?;
-                counted.insert(stored.id.clone(), Counted::decode::<DB>(&row)?);
+                counted.insert(stored.id.clone(), Counted::decode::<DB>(&row, &stored.doc)?);
                 current.insert(stored.id.clone(), stored);
             }
             let absent: Vec<&str> = ids.iter().copied().filter(|id| !current.contains_key(*id)).collect();
@@ -291,8 +291,8 @@ where
         let mut qb = sql::fetch_many_with::<DB>(table, id_col, extra, &[id], true);
         let row = qb.build().fetch_optional(&mut *conn).await?;
         let current = row.as_ref().map(sql::decode_stored::<DB>).transpose()?;
-        let counted = match &row {
-            Some(row) if metric => Some(Counted::decode::<DB>(row)?),
+        let counted = match (&row, &current) {
+            (Some(row), Some(stored)) if metric => Some(Counted::decode::<DB>(row, &stored.doc)?),
             _ => None,
         };
         let cur = write::check_delete(kind, id, current.as_ref(), version)?;

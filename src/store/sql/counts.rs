@@ -7,6 +7,7 @@ use crate::domain::Metric;
 use crate::store::error::StoreError;
 use crate::store::model::CatalogStats;
 use crate::store::query::MetricFilter;
+use serde_json::{Map, Value};
 use sqlx::{ColumnIndex, Database, Decode, Encode, QueryBuilder, Row, Type};
 use std::collections::BTreeMap;
 
@@ -14,6 +15,8 @@ use std::collections::BTreeMap;
 const TOTAL: &str = "total";
 /// The facet the `owner` filter reads: any of the three owner columns.
 const OWNER: &str = "owner";
+/// The facet a one-tag filter reads: a metric is counted once under each of its tags.
+const TAG: &str = "tag";
 
 /// The counted columns of a metric row, selected under these names next to the stored ones.
 pub(crate) const COUNTED_COLUMNS: &str = ", t.category AS c_category, t.tier AS c_tier, \
@@ -31,6 +34,16 @@ pub(crate) struct Counted {
     status: Option<String>,
     technical_owner: Option<String>,
     business_owner: Option<String>,
+    /// Sorted, each once.
+    tags: Vec<String>,
+}
+
+/// A metric's tags as counted: each distinct tag once.
+fn distinct(tags: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut tags: Vec<String> = tags.into_iter().collect();
+    tags.sort_unstable();
+    tags.dedup();
+    tags
 }
 
 impl Counted {
@@ -46,11 +59,13 @@ impl Counted {
             status: s(m.status()),
             technical_owner: s(m.technical_owner()),
             business_owner: s(m.business_owner()),
+            tags: distinct(m.tags.iter().cloned()),
         }
     }
 
-    /// Reads the columns selected with `COUNTED_COLUMNS`.
-    pub(crate) fn decode<DB: Database>(row: &DB::Row) -> Result<Self, StoreError>
+    /// Reads the columns selected with `COUNTED_COLUMNS`, and the tags from the stored
+    /// document (the tag columns and tables are written from that list).
+    pub(crate) fn decode<DB: Database>(row: &DB::Row, doc: &Map<String, Value>) -> Result<Self, StoreError>
     where
         for<'r> String: Decode<'r, DB> + Type<DB>,
         for<'r> Option<String>: Decode<'r, DB> + Type<DB>,
@@ -65,6 +80,13 @@ impl Counted {
             status: row.try_get("c_status")?,
             technical_owner: row.try_get("c_technical_owner")?,
             business_owner: row.try_get("c_business_owner")?,
+            tags: distinct(
+                doc.get("tags")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| t.as_str().map(str::to_string)),
+            ),
         })
     }
 
@@ -98,6 +120,7 @@ impl Counted {
         owners.sort_unstable();
         owners.dedup();
         keys.extend(owners.into_iter().map(|o| (OWNER, o)));
+        keys.extend(self.tags.iter().map(|t| (TAG, t.as_str())));
         keys
     }
 }
@@ -182,10 +205,10 @@ impl Tally {
     }
 }
 
-/// The equality filters of `filter` as (facet, value), the five filter columns and `owner`,
-/// when counters may answer its total: not for a search or tags.
+/// The equality filters of `filter` as (facet, value): the five filter columns, `owner` and
+/// one tag, when counters may answer its total: not for a search or several tags (any-of).
 fn facet_filters(filter: &MetricFilter) -> Option<Vec<(&'static str, &str)>> {
-    if filter.q.is_some() || !filter.tags.is_empty() {
+    if filter.q.is_some() || filter.tags.len() > 1 {
         return None;
     }
     let set = [
@@ -199,6 +222,7 @@ fn facet_filters(filter: &MetricFilter) -> Option<Vec<(&'static str, &str)>> {
     Some(
         set.into_iter()
             .filter_map(|(facet, v)| v.as_deref().map(|v| (facet, v)))
+            .chain(filter.tags.first().map(|t| (TAG, t.as_str())))
             .collect(),
     )
 }
@@ -206,8 +230,8 @@ fn facet_filters(filter: &MetricFilter) -> Option<Vec<(&'static str, &str)>> {
 /// A query for the exact number of metrics `filter` matches, read from the counters: one
 /// counter's shards summed for no filter or one equality filter, the matching combinations
 /// summed for two or more of the five filter columns. `None`, the matches must be counted: a
-/// search, tags, `owner` (an any-of over three columns) among other filters, or an empty value
-/// among several (a metric without a status is counted under '').
+/// search, several tags, `owner` (an any-of over three columns) or a tag among other filters,
+/// or an empty value among several (a metric without a status is counted under '').
 pub(crate) fn counted_total_query<DB: Dialect>(filter: &MetricFilter) -> Option<QueryBuilder<DB>>
 where
     for<'t> String: Encode<'t, DB> + Type<DB>,
@@ -225,7 +249,12 @@ where
                 .push_bind(value.to_string());
             Some(qb)
         }
-        _ if set.iter().any(|(facet, value)| *facet == OWNER || value.is_empty()) => None,
+        _ if set
+            .iter()
+            .any(|(facet, value)| [OWNER, TAG].contains(facet) || value.is_empty()) =>
+        {
+            None
+        }
         _ => {
             let mut qb = QueryBuilder::new(sum);
             qb.push("metric_combination_counts WHERE 1=1");
@@ -240,7 +269,7 @@ where
 /// Every counter, shards summed, and the domains and objectives counted (few rows): `(facet,
 /// value, n)` rows for `fill_stats`, from one statement so they agree with each other.
 pub(crate) const ALL_COUNTERS: &str = "SELECT facet, value, CAST(SUM(n) AS BIGINT) FROM metric_counts \
-     GROUP BY facet, value HAVING SUM(n) <> 0 \
+     WHERE facet <> 'tag' GROUP BY facet, value HAVING SUM(n) <> 0 \
      UNION ALL SELECT 'domains', '', COUNT(*) FROM domains \
      UNION ALL SELECT 'objectives', '', COUNT(*) FROM objectives";
 
@@ -308,6 +337,11 @@ mod tests {
             ..Default::default()
         };
         assert!(counted(&owner).contains("FROM metric_counts"));
+        let tag = MetricFilter {
+            tags: vec!["web".into()],
+            ..Default::default()
+        };
+        assert!(counted(&tag).contains("FROM metric_counts"));
         let two = MetricFilter {
             category: some("KPI"),
             status: some("active"),
@@ -318,7 +352,7 @@ mod tests {
         assert!(
             combined.contains("category = $1") && combined.contains("tier = $2") && combined.contains("status = $3")
         );
-        // Counted by a scan: an owner among other filters, tags, a search, an empty value.
+        // Counted by a scan: an owner or a tag among other filters, two tags, a search, an empty value.
         for filter in [
             MetricFilter {
                 owner: some("SRE"),
@@ -327,6 +361,14 @@ mod tests {
             MetricFilter {
                 tags: vec!["web".into()],
                 ..two.clone()
+            },
+            MetricFilter {
+                tags: vec!["web".into()],
+                ..one.clone()
+            },
+            MetricFilter {
+                tags: vec!["web".into(), "api".into()],
+                ..Default::default()
             },
             MetricFilter {
                 q: some("login"),

@@ -1,0 +1,6 @@
+-- Tag counts join the facet counters (facet `tag`, a metric counted once under each distinct
+-- tag), so the total of a list filtered by one tag needs no count of its matches. They start
+-- from the rows already there; from now on every write keeps them, as it keeps the other facets.
+INSERT INTO metric_counts (facet, value, shard, n)
+SELECT 'tag', tag, 0, COUNT(*) FROM metric_tags GROUP BY tag
+ON CONFLICT (facet, value, shard) DO UPDATE SET n = metric_counts.n + excluded.n;
