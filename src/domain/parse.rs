@@ -33,9 +33,23 @@ pub fn client_document(value: Value) -> Result<(Map<String, Value>, ValidationEr
     }
     let mut errors = ValidationErrors::new();
     for (key, value) in &doc {
-        find_nul(key, value, &mut errors);
+        // Paths are built only where a NUL is: formatting one per node cost a bulk load
+        // about a tenth of its client time.
+        if key.contains('\0') || holds_nul(value) {
+            find_nul(key, value, &mut errors);
+        }
     }
     Ok((doc, errors))
+}
+
+/// Whether a NUL is anywhere in `value`, keys included.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
 }
 
 /// NUL characters are refused everywhere: PostgreSQL cannot store them in text or JSON, and

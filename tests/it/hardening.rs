@@ -161,9 +161,13 @@ fn nul_characters_and_oversized_owners_are_field_errors() {
     doc["name"] = json!("a\u{0}b");
     doc["governance"]["owner_team"] = json!("x".repeat(6000));
     doc["x\u{0}"] = json!(1);
+    doc["dimensions"] = json!([{"name": "region", "allowed_values": ["emea", "a\u{0}"]}]);
+    doc["metadata"] = json!({"deep": {"k\u{0}": 1, "fine": "yes"}});
     let errors = Metric::parse(doc).expect_err("refused").into_errors();
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
     assert!(fields.contains(&"name"), "{fields:?}");
+    assert!(fields.contains(&"dimensions[0].allowed_values[1]"), "{fields:?}");
+    assert!(fields.contains(&"metadata.deep.k\\u0000"), "{fields:?}");
     assert!(fields.contains(&"governance.owner_team"), "{fields:?}");
     assert!(fields.iter().any(|f| f.contains("\\u0000")), "{fields:?}");
 }
