@@ -165,44 +165,59 @@ impl Tally {
         for<'t> i64: Encode<'t, DB> + Type<DB>,
         <DB as Database>::Arguments: Default,
     {
-        let facets: Vec<_> = self.deltas.iter().filter(|(_, n)| **n != 0).collect();
-        let combinations: Vec<_> = self.combinations.iter().filter(|(_, n)| **n != 0).collect();
-        let facet_upserts = facets.chunks(rows.max(1)).map(|chunk| {
-            let mut qb = QueryBuilder::new("INSERT INTO metric_counts (facet, value, shard, n) VALUES ");
-            for (i, ((facet, value), n)) in chunk.iter().enumerate() {
-                qb.push(if i == 0 { "(" } else { ", (" })
-                    .push_bind(facet.to_string())
-                    .push(", ")
-                    .push_bind(value.clone())
-                    .push(", ")
-                    .push_bind(shard)
-                    .push(", ")
-                    .push_bind(**n)
-                    .push(")");
-            }
-            qb.push(" ON CONFLICT (facet, value, shard) DO UPDATE SET n = metric_counts.n + excluded.n");
-            qb
-        });
-        let combination_upserts = combinations.chunks(rows.max(1)).map(|chunk| {
-            let mut qb = QueryBuilder::new(
-                "INSERT INTO metric_combination_counts \
-                 (category, business_domain, metric_type, tier, status, shard, n) VALUES ",
-            );
+        let facets = self
+            .deltas
+            .iter()
+            .map(|((facet, value), n)| (vec![*facet, value.as_str()], *n));
+        let combinations = self
+            .combinations
+            .iter()
+            .map(|(key, n)| (key.iter().map(String::as_str).collect(), *n));
+        let mut statements = upsert_rows("metric_counts", &["facet", "value"], facets.collect(), shard, rows);
+        statements.extend(upsert_rows(
+            "metric_combination_counts",
+            &["category", "business_domain", "metric_type", "tier", "status"],
+            combinations.collect(),
+            shard,
+            rows,
+        ));
+        statements
+    }
+}
+
+/// Multi-row upserts adding each non-zero `n` to its key's counter in `shard`, `rows` rows per
+/// statement, in the order given.
+fn upsert_rows<DB: Dialect>(
+    table: &str,
+    key_columns: &[&str],
+    deltas: Vec<(Vec<&str>, i64)>,
+    shard: i64,
+    rows: usize,
+) -> Vec<QueryBuilder<DB>>
+where
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+    <DB as Database>::Arguments: Default,
+{
+    let changes: Vec<_> = deltas.into_iter().filter(|(_, n)| *n != 0).collect();
+    let keys = key_columns.join(", ");
+    changes
+        .chunks(rows.max(1))
+        .map(|chunk| {
+            let mut qb = QueryBuilder::new(format!("INSERT INTO {table} ({keys}, shard, n) VALUES "));
             for (i, (key, n)) in chunk.iter().enumerate() {
                 qb.push(if i == 0 { "(" } else { ", (" });
-                for part in key.iter() {
-                    qb.push_bind(part.clone()).push(", ");
+                for part in key {
+                    qb.push_bind(part.to_string()).push(", ");
                 }
-                qb.push_bind(shard).push(", ").push_bind(**n).push(")");
+                qb.push_bind(shard).push(", ").push_bind(*n).push(")");
             }
-            qb.push(
-                " ON CONFLICT (category, business_domain, metric_type, tier, status, shard) \
-                 DO UPDATE SET n = metric_combination_counts.n + excluded.n",
-            );
+            qb.push(format_args!(
+                " ON CONFLICT ({keys}, shard) DO UPDATE SET n = {table}.n + excluded.n"
+            ));
             qb
-        });
-        facet_upserts.chain(combination_upserts).collect()
-    }
+        })
+        .collect()
 }
 
 /// The equality filters of `filter` as (facet, value): the five filter columns, `owner` and
