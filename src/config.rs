@@ -73,9 +73,21 @@ pub struct DbConfig {
         help_heading = DB_HEADING
     )]
     pub search_count_cap: u64,
+    /// Metrics per search block (which words occur in which stretch of the name order; see
+    /// docs/design.md, "Search blocks"). 0 switches the blocks off for this process: its
+    /// searches and builds leave them alone (its writes still keep them).
+    #[arg(
+        id = "db_search_block_rows", long = "search-block-rows",
+        env = "MDL_SEARCH_BLOCK_ROWS",
+        default_value_t = DEFAULT_SEARCH_BLOCK_ROWS,
+        global = true,
+        help_heading = DB_HEADING
+    )]
+    pub search_block_rows: u32,
 }
 
 pub const DEFAULT_SEARCH_COUNT_CAP: u64 = 10_000;
+pub const DEFAULT_SEARCH_BLOCK_ROWS: u32 = 256;
 
 impl DbConfig {
     pub fn new(url: impl Into<String>) -> Self {
@@ -88,6 +100,7 @@ impl DbConfig {
             acquire_timeout_ms: DEFAULT_ACQUIRE_TIMEOUT_MS,
             idle_timeout_s: 600,
             search_count_cap: DEFAULT_SEARCH_COUNT_CAP,
+            search_block_rows: DEFAULT_SEARCH_BLOCK_ROWS,
         }
     }
 
@@ -121,6 +134,12 @@ impl DbConfig {
         if self.search_count_cap == 0 {
             problems.push("MDL_SEARCH_COUNT_CAP must be at least 1".into());
         }
+        if self.search_block_rows != 0 && !(2..=65_536).contains(&self.search_block_rows) {
+            problems.push(format!(
+                "MDL_SEARCH_BLOCK_ROWS must be 0 (off) or 2 to 65536 (got {})",
+                self.search_block_rows
+            ));
+        }
         if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
 }
@@ -136,6 +155,7 @@ impl fmt::Debug for DbConfig {
             .field("acquire_timeout_ms", &self.acquire_timeout_ms)
             .field("idle_timeout_s", &self.idle_timeout_s)
             .field("search_count_cap", &self.search_count_cap)
+            .field("search_block_rows", &self.search_block_rows)
             .finish()
     }
 }
@@ -266,6 +286,15 @@ pub struct ServeConfig {
     /// listener closes, so a load balancer's checks take the instance out first, milliseconds.
     #[arg(long = "drain-grace-ms", env = "MDL_DRAIN_GRACE_MS", default_value_t = 0)]
     pub drain_grace_ms: u64,
+    /// How often the server checks whether the search blocks need building again (stale
+    /// after a bulk load, outgrown, or many writes since the last build), seconds; 0: never.
+    /// Instances sharing a database take turns: one builds, the others skip.
+    #[arg(
+        long = "search-blocks-check-s",
+        env = "MDL_SEARCH_BLOCKS_CHECK_S",
+        default_value_t = 60
+    )]
+    pub search_blocks_check_s: u64,
     /// Compress responses (br, zstd, gzip, deflate by the client's preference).
     #[arg(long = "enable-compression", env = "ENABLE_COMPRESSION", default_value_t = true, action = clap::ArgAction::Set)]
     pub compression: bool,
@@ -653,6 +682,7 @@ impl fmt::Debug for ServeConfig {
             .field("user_cache_ttl_s", &self.user_cache_ttl_s)
             .field("request_timeout_s", &self.request_timeout_s)
             .field("drain_grace_ms", &self.drain_grace_ms)
+            .field("search_blocks_check_s", &self.search_blocks_check_s)
             .field("compression", &self.compression)
             .field("compression_level", &self.compression_level)
             .field("slow_request_ms", &self.slow_request_ms)

@@ -80,11 +80,15 @@ fn is_stdio(path: &std::path::Path) -> bool {
 
 /// A bulk load (CLI import or seed) that writes at least this many metrics merges the
 /// full-text indexes after it (`Store::compact_search`, seconds at 1M metrics); smaller ones
-/// leave that to the index's own merging.
+/// leave that to the index's own merging. A load large enough to have left the search blocks
+/// stale builds them again, so searches go by them as soon as the command returns.
 async fn compact_after_bulk(store: &dyn Store, written: u64) -> Result<(), CliError> {
     const COMPACT_AFTER: u64 = 10_000;
     if written >= COMPACT_AFTER {
         store.compact_search().await?;
+    }
+    if written > crate::store::SEARCH_BLOCKS_APPEND_MAX as u64 {
+        store.build_search_blocks(true).await?;
     }
     Ok(())
 }

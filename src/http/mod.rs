@@ -210,6 +210,10 @@ impl Application {
                 }
             }
         });
+        if state.config.search_blocks_check_s > 0 {
+            let every = Duration::from_secs(state.config.search_blocks_check_s);
+            background.spawn(build_search_blocks_when_due(state.store.clone(), every));
+        }
         if state.cache.enabled() && state.cache.config().warming {
             background.spawn(warm::run(self.router.clone(), state.clone()));
         }
@@ -463,4 +467,25 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
 async fn method_not_allowed(matched: Option<axum::extract::MatchedPath>) -> ApiError {
     middleware::note_route(matched);
     ApiError::MethodNotAllowed
+}
+
+/// Builds the search blocks whenever a check finds them due (`Store::build_search_blocks`):
+/// after a bulk load left them stale, once the catalog outgrew them, or after many writes.
+/// Searches stay right meanwhile, only slower for words whose matches cluster.
+async fn build_search_blocks_when_due(store: crate::store::DynStore, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match store.build_search_blocks(false).await {
+            Ok(Some(b)) => tracing::info!(
+                blocks = b.blocks,
+                metrics = b.metrics,
+                millis = b.millis,
+                "search blocks built"
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "search blocks not built"),
+        }
+    }
 }

@@ -162,6 +162,10 @@ impl Store for GuardedStore {
     async fn compact_search(&self) -> StoreResult<()> {
         self.call("compact_search", Write, |s| s.compact_search()).await
     }
+    async fn build_search_blocks(&self, wait: bool) -> StoreResult<Option<BlockBuild>> {
+        self.call("build_search_blocks", Write, |s| s.build_search_blocks(wait))
+            .await
+    }
     async fn catalog_info(&self) -> StoreResult<Map<String, Value>> {
         self.call("catalog_info", Read, |s| s.catalog_info()).await
     }

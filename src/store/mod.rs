@@ -12,9 +12,11 @@ mod write;
 
 pub use error::StoreError;
 pub use model::{
-    ApiKey, Backend, CatalogStats, Entity, EntityKind, FacetCounts, HistoryEntry, ImportBatch, ImportOutcome,
-    RawStored, RefreshUse, Saved, Stored, UserChange, WriteKind,
+    ApiKey, Backend, BlockBuild, CatalogStats, Entity, EntityKind, FacetCounts, HistoryEntry, ImportBatch,
+    ImportOutcome, RawStored, RefreshUse, Saved, Stored, UserChange, WriteKind,
 };
+/// A transaction writing more metrics than this leaves the search blocks stale (a build follows).
+pub const SEARCH_BLOCKS_APPEND_MAX: usize = sql::APPEND_MAX;
 pub use query::{Cursor, MetricFilter, MetricQuery, MetricSort, Page, PageRequest};
 
 use crate::config::DbConfig;
@@ -79,6 +81,11 @@ pub trait Store: Send + Sync + 'static {
     async fn compact_search(&self) -> StoreResult<()> {
         Ok(())
     }
+    /// Builds the search blocks anew (which words occur in which stretch of the name order;
+    /// see docs/design.md, "Search blocks"). With `wait`, after any build or bulk load in
+    /// progress (the CLI, after a bulk load); without, only when one is due and no other
+    /// instance is building (the server's periodic check). `None` when nothing was built.
+    async fn build_search_blocks(&self, wait: bool) -> StoreResult<Option<BlockBuild>>;
     async fn catalog_info(&self) -> StoreResult<Map<String, Value>>;
     /// The whole catalog from one snapshot, read a batch at a time through the returned reader,
     /// so the parts agree with each other however long the reading takes.

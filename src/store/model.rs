@@ -402,3 +402,11 @@ pub struct ApiKey {
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
 }
+
+/// A finished build of the search blocks (`Store::build_search_blocks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct BlockBuild {
+    pub blocks: i64,
+    pub metrics: i64,
+    pub millis: u64,
+}

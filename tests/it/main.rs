@@ -22,6 +22,7 @@ mod outage;
 mod policy;
 mod policy_http;
 mod search;
+mod search_blocks;
 mod store_suite;
 mod web;
 

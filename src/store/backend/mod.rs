@@ -8,9 +8,9 @@ mod catalog;
 pub(crate) use catalog::SqlReader;
 
 use super::error::StoreError;
-use super::model::{Backend, Entity, EntityKind, Provenance, RawStored, Saved, Stored, WriteKind};
+use super::model::{Backend, BlockBuild, Entity, EntityKind, Provenance, RawStored, Saved, Stored, WriteKind};
 use super::query::{MetricFilter, MetricQuery, Page, PageRequest};
-use super::sql::{self, Access, Counted, Dialect, RowSpec, SearchTier, Tally};
+use super::sql::{self, Access, BlockStart, Counted, Dialect, RowSpec, SearchTier, Tally, TierRead};
 use super::write::{self, Plan, WriteInput};
 use super::{Expect, PoolStatus, StoreResult};
 use crate::domain::Metric;
@@ -50,6 +50,18 @@ pub(crate) trait SqlBackend: Dialect + sqlx::database::HasStatementCache {
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Brings the tag index of these metrics (all already written in this transaction) up to date.
     fn sync_tags(conn: &mut Self::Connection, metrics: &[&Metric]) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Adds search-block rows covering these metrics, all written in this transaction.
+    fn cover_written(conn: &mut Self::Connection, ids: &[String]) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Marks the search blocks stale: a bulk load leaves them to the next build.
+    fn mark_blocks_stale(conn: &mut Self::Connection) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Builds the search blocks anew, `rows` metrics each (see `sql::blocks`): with `wait`,
+    /// after whatever build or bulk load is running; without, only if none is and a build
+    /// is still due. `None` when it did not build.
+    fn build_blocks(
+        pool: &Pool<Self>,
+        rows: i64,
+        wait: bool,
+    ) -> impl Future<Output = StoreResult<Option<BlockBuild>>> + Send;
     /// Serialises imports against each other.
     fn lock_for_import(conn: &mut Self::Connection) -> impl Future<Output = StoreResult<()>> + Send;
     /// Holds off every other catalog writer until this transaction ends.
@@ -68,11 +80,18 @@ pub(crate) struct SqlStore<DB: Database> {
     pub(crate) pool: Pool<DB>,
     /// Most matches a search counts (`count=true`) before it reports "at least this many".
     search_count_cap: u64,
+    /// Metrics per search block a build writes; 0: searches and builds leave the blocks
+    /// alone (writes still keep them, for other instances).
+    block_rows: i64,
 }
 
 impl<DB: Database> SqlStore<DB> {
-    pub(crate) fn new(pool: Pool<DB>, search_count_cap: u64) -> Self {
-        SqlStore { pool, search_count_cap }
+    pub(crate) fn new(pool: Pool<DB>, cfg: &crate::config::DbConfig) -> Self {
+        SqlStore {
+            pool,
+            search_count_cap: cfg.search_count_cap,
+            block_rows: i64::from(cfg.search_block_rows),
+        }
     }
 
     pub(crate) fn pool_status(&self) -> PoolStatus {
@@ -181,6 +200,12 @@ where
         if !tally.changed {
             return Ok(());
         }
+        // Before the counters' row locks: marking stale may wait for a build to finish.
+        if tally.written.len() > sql::APPEND_MAX {
+            DB::mark_blocks_stale(conn).await?;
+        } else if !tally.written.is_empty() {
+            DB::cover_written(conn, &tally.written).await?;
+        }
         // Any shard will do; spreading writers over them keeps them off one row lock.
         let r = getrandom::u32().unwrap_or(0);
         let small = tally.len() <= 32;
@@ -240,6 +265,9 @@ where
                     (WriteKind::Created, _) => tally.add(&Counted::of(m), 1),
                     (WriteKind::Updated, Some(old)) => tally.replace(old, &Counted::of(m)),
                     _ => {}
+                }
+                if plan.kind != WriteKind::Unchanged {
+                    tally.written.push(m.metric_id.clone());
                 }
                 plans.push((*m, plan));
             }
@@ -390,14 +418,28 @@ where
         let mut need = limit + 1;
         let mut items = Vec::new();
         for tier in SearchTier::ALL {
-            let access = self.tier_access(&terms, tier, skip).await?;
-            let qb = sql::tier_page_query::<DB>(spec, filter, &terms, tier, access, need, skip);
-            let mut rows = self.fetch_tier(qb, access).await?;
-            if access == Access::Walk && (rows.len() as i64) < need {
+            let start = self.block_start(spec, &terms, tier).await?;
+            if start == BlockStart::Empty {
+                // No block holds the words in this tier: it has no match to return or skip.
+                continue;
+            }
+            let mut read = TierRead {
+                tier,
+                access: self.tier_access(&terms, tier, skip).await?,
+                limit: need,
+                offset: skip,
+                from: start.key(),
+            };
+            let mut rows = self
+                .fetch_tier(sql::tier_page_query::<DB>(spec, filter, &terms, &read), read.access)
+                .await?;
+            if read.access == Access::Walk && (rows.len() as i64) < need {
                 // The walk's budget ran out before the page filled: the word's rows are not
-                // near the start of the list's order.
-                let qb = sql::tier_page_query::<DB>(spec, filter, &terms, tier, Access::Scan, need, skip);
-                rows = self.fetch_tier(qb, Access::Scan).await?;
+                // near the start of the list's order (or of the first block holding it).
+                read.access = Access::Scan;
+                rows = self
+                    .fetch_tier(sql::tier_page_query::<DB>(spec, filter, &terms, &read), read.access)
+                    .await?;
             }
             let got = rows.len() as i64;
             for row in &rows {
@@ -435,6 +477,39 @@ where
             has_next,
             next_cursor: None,
         })
+    }
+
+    /// Where the tier's matches can start, by the search blocks (`sql::blocks`).
+    async fn block_start(
+        &self,
+        spec: &sql::ListSpec<'_>,
+        terms: &[String],
+        tier: SearchTier,
+    ) -> StoreResult<BlockStart> {
+        if self.block_rows == 0 || !sql::follows_blocks(spec) {
+            return Ok(BlockStart::Unknown);
+        }
+        let rows = self
+            .fetch_tier(DB::block_start_query(terms, tier), Access::Index)
+            .await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::Database("the search blocks' state is missing".into()))?;
+        let stale: i32 = row.try_get(0usize)?;
+        Ok(BlockStart::from_row(
+            stale != 0,
+            row.try_get(1usize)?,
+            row.try_get(2usize)?,
+        ))
+    }
+
+    /// Builds the search blocks anew (see `SqlBackend::build_blocks`); never when they are
+    /// switched off (`block_rows` 0).
+    pub(crate) async fn build_search_blocks(&self, wait: bool) -> StoreResult<Option<BlockBuild>> {
+        if self.block_rows == 0 {
+            return Ok(None);
+        }
+        DB::build_blocks(&self.pool, self.block_rows, wait).await
     }
 
     /// A tier's rows; reads of the full-text index run with the backend's `FORCE_INDEX`.

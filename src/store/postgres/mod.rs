@@ -1,12 +1,13 @@
 //! PostgreSQL: tsvector + GIN for search, a text[] + GIN for tags, row locks for writes.
 
+mod blocks;
 mod copy;
 
 use super::backend::{SqlBackend, SqlReader, SqlStore, migration_error};
 use super::error::StoreError;
 use super::model::{
-    ApiKey, Backend, CatalogStats, Entity, EntityKind, FacetCounts, HistoryEntry, ImportBatch, ImportOutcome,
-    RawStored, RefreshUse, Saved, Stored, UserChange, now, parse_timestamp,
+    ApiKey, Backend, BlockBuild, CatalogStats, Entity, EntityKind, FacetCounts, HistoryEntry, ImportBatch,
+    ImportOutcome, RawStored, RefreshUse, Saved, Stored, UserChange, now, parse_timestamp,
 };
 use super::query::{MetricFilter, MetricQuery, Page, PageRequest};
 use super::sql::{self, Access, Dialect, RowSpec, SearchTier};
@@ -78,12 +79,32 @@ impl Dialect for Postgres {
         None
     }
 
+    /// Read under `FORCE_INDEX`: the GIN index gives every block holding the words, a few
+    /// thousand rows at most, sorted for the first. A walk of the key index instead reads
+    /// each block's vector until one holds them (half the blocks for a word past the middle).
+    fn block_start_query(terms: &[String], tier: SearchTier) -> QueryBuilder<Self> {
+        let column = match tier {
+            SearchTier::Name => "names",
+            SearchTier::Elsewhere => "words",
+        };
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT CASE WHEN s.stale THEN 1 ELSE 0 END, b.lo_name, b.lo_id FROM search_blocks_state s LEFT JOIN LATERAL ( \
+             SELECT k.lo_name, k.lo_id FROM search_blocks k WHERE k.{column} @@ plainto_tsquery('english', "
+        ));
+        qb.push_bind(terms.join(" "))
+            .push(") ORDER BY k.lo_name, k.lo_id LIMIT 1) b ON true");
+        qb
+    }
+
     const WALK_COLUMNS: &'static [&'static str] = &["name", "search"];
     /// The planner's row estimate for a word it has no statistics on is a guess (0.5 %), and
     /// with a LIMIT it then walks an index for rows that are not there (4.6 s for a word in no
     /// name at 1M). Reads of the GIN index are forced instead: no sequential or plain index scan.
-    const FORCE_INDEX: Option<&'static str> =
-        Some("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off");
+    /// JIT off: the penalty on the scans it rules out puts the plan's cost past `jit_above_cost`,
+    /// and compiling it took 135 ms where the query took 1 ms.
+    const FORCE_INDEX: Option<&'static str> = Some(
+        "SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off; SET LOCAL jit = off",
+    );
 
     const CATALOG_DOC: &'static str = "doc::text";
     const HISTORY_COLUMNS: &'static str = "metric_id, version, action, change_type, fields_changed::text AS fields_changed, \
@@ -132,7 +153,7 @@ impl PgStore {
             match attempt {
                 Ok(pool) => {
                     return Ok(Self {
-                        db: SqlStore::new(pool, cfg.search_count_cap),
+                        db: SqlStore::new(pool, cfg),
                     });
                 }
                 Err(e) if Instant::now() + backoff < deadline => {
@@ -219,6 +240,18 @@ impl SqlBackend for Postgres {
         .execute(&mut *conn)
         .await?;
         Ok(())
+    }
+
+    async fn cover_written(conn: &mut PgConnection, ids: &[String]) -> StoreResult<()> {
+        blocks::cover(conn, ids).await
+    }
+
+    async fn mark_blocks_stale(conn: &mut PgConnection) -> StoreResult<()> {
+        blocks::mark_stale(conn).await
+    }
+
+    async fn build_blocks(pool: &PgPool, rows: i64, wait: bool) -> StoreResult<Option<BlockBuild>> {
+        blocks::build(pool, rows, wait).await
     }
 
     /// Imports touch many rows, some not yet existing (row locks cannot cover those): one import
@@ -316,6 +349,9 @@ impl Store for PgStore {
     }
     async fn import(&self, batch: &ImportBatch, actor: &str) -> StoreResult<ImportOutcome> {
         self.db.import(batch, actor).await
+    }
+    async fn build_search_blocks(&self, wait: bool) -> StoreResult<Option<BlockBuild>> {
+        self.db.build_search_blocks(wait).await
     }
     async fn catalog_info(&self) -> StoreResult<Map<String, Value>> {
         self.db.catalog_info().await

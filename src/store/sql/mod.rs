@@ -3,6 +3,7 @@
 //! and the list queries every collection pages through; the statements of each concern live
 //! in the submodules.
 
+mod blocks;
 mod counts;
 mod entities;
 mod history;
@@ -10,6 +11,7 @@ mod metrics;
 mod search;
 mod users;
 
+pub(crate) use blocks::{APPEND_MAX, BlockStart, BlocksState, build_due, follows_blocks};
 pub(crate) use counts::{ALL_COUNTERS, COUNTED_COLUMNS, Counted, Tally, counted_total_query, fill_stats};
 pub(crate) use entities::{
     RowSpec, bind_server, decode_raw, decode_stored, domain_row, entity_row, fetch_many, fetch_many_with, insert_many,
@@ -17,7 +19,7 @@ pub(crate) use entities::{
 };
 pub(crate) use history::{decode_history, finish_history, history_many, history_query};
 pub(crate) use metrics::{last_versions, metric_row, metric_spec};
-pub(crate) use search::{Access, SearchTier, capped_count_query, tier_count_query, tier_page_query};
+pub(crate) use search::{Access, SearchTier, TierRead, capped_count_query, tier_count_query, tier_page_query};
 pub(crate) use users::{decode_user, user_insert, user_lookup, user_spec, user_update};
 
 use super::error::StoreError;
@@ -37,6 +39,9 @@ pub(crate) trait Dialect: Database + Sized {
     /// A query giving `min(matches of the tier, at)`, when the backend needs one to choose
     /// between walking and the index (`None`: its planner chooses).
     fn tier_density_probe(terms: &[String], tier: SearchTier, at: i64) -> Option<QueryBuilder<Self>>;
+    /// The one row `(stale, lo_name, lo_id)`: whether the search blocks are stale (1 or 0), and the
+    /// lower key of the first block holding the words of `terms` in `tier` (NULLs if none).
+    fn block_start_query(terms: &[String], tier: SearchTier) -> QueryBuilder<Self>;
     /// Columns a tier's condition reads, which a walk's bounded subquery must carry.
     const WALK_COLUMNS: &'static [&'static str];
     /// Statements (one round trip) that make the rest of a transaction read the full-text

@@ -4,7 +4,7 @@
 //! about what a filtered list does, where ranking every match (`ts_rank`, `bm25`) grew with
 //! the number of matches (5 s at 1M).
 
-use super::{Dialect, ListSpec, metrics};
+use super::{Dialect, ListSpec, blocks, metrics};
 use crate::store::query::MetricFilter;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
@@ -37,22 +37,37 @@ pub(crate) enum Access {
 /// Most rows past the offset a walk tests before it gives up (see `Access::Walk`).
 pub(crate) const WALK_BUDGET: i64 = 300;
 
+/// A tier's matches, as a page asks for them.
+#[derive(Clone, Copy)]
+pub(crate) struct TierRead<'a> {
+    pub tier: SearchTier,
+    pub access: Access,
+    pub limit: i64,
+    pub offset: i64,
+    /// No match sorts before this key (name, id), by the search blocks.
+    pub from: Option<(&'a str, &'a str)>,
+}
+
 /// One tier's rows of a page: ids in order, then full rows joined to them, so skipped and
-/// sorted rows carry no document.
+/// sorted rows carry no document. A walk or a scan starts at `read.from`.
 pub(crate) fn tier_page_query<DB: Dialect>(
     spec: &ListSpec<'_>,
     filter: &MetricFilter,
     terms: &[String],
-    tier: SearchTier,
-    access: Access,
-    limit: i64,
-    offset: i64,
+    read: &TierRead<'_>,
 ) -> QueryBuilder<DB>
 where
     for<'t> String: Encode<'t, DB> + Type<DB>,
     for<'t> i64: Encode<'t, DB> + Type<DB>,
     <DB as Database>::Arguments: Default,
 {
+    let TierRead {
+        tier,
+        access,
+        limit,
+        offset,
+        from,
+    } = *read;
     let order = |qb: &mut QueryBuilder<DB>| {
         let dir = if spec.descending { "DESC" } else { "ASC" };
         qb.push(" ORDER BY ");
@@ -72,6 +87,7 @@ where
             qb.push(format_args!("{} t WHERE 1=1", spec.table));
             DB::push_search_tier(&mut qb, terms, tier, access);
             metrics::push_filters(&mut qb, filter);
+            blocks::push_from(&mut qb, from);
         }
         // The walk tests at most `WALK_BUDGET` rows of the list's order: when the word's rows
         // cluster away from the start of that order, the caller reads the index instead.
@@ -89,6 +105,7 @@ where
                 spec.table
             ));
             metrics::push_filters(&mut qb, filter);
+            blocks::push_from(&mut qb, from);
             order(&mut qb);
             qb.push(" LIMIT ").push_bind(offset + WALK_BUDGET);
             qb.push(") t WHERE 1=1");

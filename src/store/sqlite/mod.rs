@@ -1,10 +1,12 @@
 //! The embedded default: one SQLite file in WAL mode, FTS5 for search.
 
+mod blocks;
+
 use super::backend::{SqlBackend, SqlReader, SqlStore, migration_error};
 use super::error::StoreError;
 use super::model::{
-    ApiKey, Backend, CatalogStats, Entity, EntityKind, FacetCounts, HistoryEntry, ImportBatch, ImportOutcome,
-    RawStored, RefreshUse, Saved, Stored, UserChange, now, parse_timestamp, timestamp_text,
+    ApiKey, Backend, BlockBuild, CatalogStats, Entity, EntityKind, FacetCounts, HistoryEntry, ImportBatch,
+    ImportOutcome, RawStored, RefreshUse, Saved, Stored, UserChange, now, parse_timestamp, timestamp_text,
 };
 use super::query::{MetricFilter, MetricQuery, Page, PageRequest};
 use super::sql::{self, Access, Dialect, SearchTier};
@@ -108,6 +110,23 @@ impl Dialect for Sqlite {
         Some(qb)
     }
 
+    /// FTS5 returns a MATCH in rowid order, and a block's rowids sort with its number: the
+    /// first rowid is the first block holding the words.
+    fn block_start_query(terms: &[String], tier: SearchTier) -> QueryBuilder<Self> {
+        let all = fts_query(terms);
+        let query = match tier {
+            SearchTier::Name => format!("name : ({all})"),
+            SearchTier::Elsewhere => all,
+        };
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT CASE WHEN s.stale THEN 1 ELSE 0 END, b.lo_name, b.lo_id FROM search_blocks_state s LEFT JOIN search_blocks b \
+             ON b.block = (SELECT rowid >> {} FROM search_block_fts WHERE search_block_fts MATCH ",
+            blocks::SEQ_BITS
+        ));
+        qb.push_bind(query).push(" ORDER BY rowid LIMIT 1)");
+        qb
+    }
+
     const WALK_COLUMNS: &'static [&'static str] = &["metric_pk"];
     const FORCE_INDEX: Option<&'static str> = None;
 
@@ -162,7 +181,7 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         Ok(Self {
-            db: SqlStore::new(pool, cfg.search_count_cap),
+            db: SqlStore::new(pool, cfg),
         })
     }
 }
@@ -230,6 +249,18 @@ impl SqlBackend for Sqlite {
             qb.build().persistent(false).execute(&mut *conn).await?;
         }
         Ok(())
+    }
+
+    async fn cover_written(conn: &mut SqliteConnection, ids: &[String]) -> StoreResult<()> {
+        blocks::cover(conn, ids).await
+    }
+
+    async fn mark_blocks_stale(conn: &mut SqliteConnection) -> StoreResult<()> {
+        blocks::mark_stale(conn).await
+    }
+
+    async fn build_blocks(pool: &SqlitePool, rows: i64, wait: bool) -> StoreResult<Option<BlockBuild>> {
+        blocks::build(Self::begin_write(pool).await?, rows, wait).await
     }
 
     /// `BEGIN IMMEDIATE` already serialises every write transaction.
@@ -328,6 +359,9 @@ impl Store for SqliteStore {
     }
     async fn import(&self, batch: &ImportBatch, actor: &str) -> StoreResult<ImportOutcome> {
         self.db.import(batch, actor).await
+    }
+    async fn build_search_blocks(&self, wait: bool) -> StoreResult<Option<BlockBuild>> {
+        self.db.build_search_blocks(wait).await
     }
     async fn catalog_info(&self) -> StoreResult<Map<String, Value>> {
         self.db.catalog_info().await

@@ -43,6 +43,7 @@ fn config(public_read: bool) -> ServeConfig {
         user_cache_ttl_s: 5,
         request_timeout_s: 30,
         drain_grace_ms: 0,
+        search_blocks_check_s: 0,
         compression: true,
         compression_level: "fastest".into(),
         slow_request_ms: 1000,
