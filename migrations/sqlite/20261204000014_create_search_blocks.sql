@@ -4,7 +4,8 @@
 -- at 1M). docs/design.md ("Search blocks") has the design.
 --
 -- Block b covers the keys (name, metric_id) from its lo up to the next block's lo; block 0
--- starts at ('', ''), so every key has a block. Its words live in search_block_fts under
+-- starts at ('', ''), so every key has a block. Its words live in search_block_fts (names
+-- also in search_block_names_fts) under
 -- rowids b << 40 (the build's text of the whole block) and (b << 40) + k for k = 1..appended
 -- (a metric written since the build, its text as written). A write of many metrics marks
 -- the blocks stale instead.
@@ -21,6 +22,15 @@ CREATE UNIQUE INDEX search_blocks_lo_idx ON search_blocks (lo_name, lo_id);
 -- whether a block holds a word is ever asked.
 CREATE VIRTUAL TABLE search_block_fts USING fts5 (
     name, description, search_text,
+    content = '',
+    tokenize = 'porter unicode61 remove_diacritics 0'
+);
+
+-- The names again, under the same rowids, for the first search tier: a column filter on
+-- search_block_fts reads a word's every position to find those in names (a word in every
+-- description: 1M positions at 1M metrics, 20 ms a search).
+CREATE VIRTUAL TABLE search_block_names_fts USING fts5 (
+    name,
     content = '',
     tokenize = 'porter unicode61 remove_diacritics 0'
 );

@@ -82,13 +82,21 @@ fn is_stdio(path: &std::path::Path) -> bool {
 /// full-text indexes after it (`Store::compact_search`, seconds at 1M metrics); smaller ones
 /// leave that to the index's own merging. A load large enough to have left the search blocks
 /// stale builds them again, so searches go by them as soon as the command returns.
-async fn compact_after_bulk(store: &dyn Store, written: u64) -> Result<(), CliError> {
+async fn compact_after_bulk(store: &dyn Store, written: u64, out: &mut impl Write) -> Result<(), CliError> {
     const COMPACT_AFTER: u64 = 10_000;
     if written >= COMPACT_AFTER {
         store.compact_search().await?;
     }
-    if written > crate::store::SEARCH_BLOCKS_APPEND_MAX as u64 {
-        store.build_search_blocks(true).await?;
+    if written > crate::store::SEARCH_BLOCKS_APPEND_MAX as u64
+        && let Some(b) = store.build_search_blocks(true).await?
+    {
+        writeln!(
+            out,
+            "search blocks: {} blocks over {} metrics built in {:.1} s",
+            b.blocks,
+            b.metrics,
+            b.millis as f64 / 1000.0
+        )?;
     }
     Ok(())
 }
@@ -119,7 +127,7 @@ pub async fn import(store: &dyn Store, args: ImportArgs, out: &mut impl Write) -
     };
     let o = &report.outcome;
     if !o.dry_run {
-        compact_after_bulk(store, o.metrics.created + o.metrics.updated).await?;
+        compact_after_bulk(store, o.metrics.created + o.metrics.updated, out).await?;
     }
     for (name, t) in [
         ("metrics", o.metrics),
@@ -243,7 +251,7 @@ pub async fn seed(store: &dyn Store, args: SeedArgs, out: &mut impl Write) -> Re
     if let Err(e) = builder.await {
         std::panic::resume_unwind(e.into_panic());
     }
-    compact_after_bulk(store, created).await?;
+    compact_after_bulk(store, created, out).await?;
     writeln!(
         out,
         "seeded {} synthetic metrics ({created} new) in {:.1} s",

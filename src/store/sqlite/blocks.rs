@@ -36,6 +36,13 @@ pub(super) async fn cover(conn: &mut SqliteConnection, ids: &[String]) -> StoreR
         .bind(id)
         .execute(&mut *conn)
         .await?;
+        sqlx::query(
+            "INSERT INTO search_block_names_fts (rowid, name) SELECT $1, name FROM metrics WHERE metric_id = $2",
+        )
+        .bind(rowid)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
@@ -79,9 +86,10 @@ pub(super) async fn build(
     if !wait && crate::store::sql::build_due(&state(&mut tx).await?, rows).is_none() {
         return Ok(None);
     }
-    sqlx::query("INSERT INTO search_block_fts (search_block_fts) VALUES ('delete-all')")
-        .execute(&mut *tx)
-        .await?;
+    for table in ["search_block_fts", "search_block_names_fts"] {
+        let clear = format!("INSERT INTO {table} ({table}) VALUES ('delete-all')");
+        sqlx::query(sqlx::AssertSqlSafe(clear)).execute(&mut *tx).await?;
+    }
     sqlx::query("DELETE FROM search_blocks").execute(&mut *tx).await?;
     // Keyset batches of one block each: memory holds one block's text. A key before any
     // real one starts the first block, which keeps ('', '') as its lower key.
@@ -112,11 +120,17 @@ pub(super) async fn build(
         if !batch.is_empty() {
             let join =
                 |f: fn(&(String, String, String, String)) -> &str| batch.iter().map(f).collect::<Vec<_>>().join(" ");
+            let names = join(|r| &r.0);
             sqlx::query("INSERT INTO search_block_fts (rowid, name, description, search_text) VALUES ($1, $2, $3, $4)")
                 .bind(block << SEQ_BITS)
-                .bind(join(|r| &r.0))
+                .bind(&names)
                 .bind(join(|r| &r.2))
                 .bind(join(|r| &r.3))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO search_block_names_fts (rowid, name) VALUES ($1, $2)")
+                .bind(block << SEQ_BITS)
+                .bind(names)
                 .execute(&mut *tx)
                 .await?;
         }

@@ -113,17 +113,16 @@ impl Dialect for Sqlite {
     /// FTS5 returns a MATCH in rowid order, and a block's rowids sort with its number: the
     /// first rowid is the first block holding the words.
     fn block_start_query(terms: &[String], tier: SearchTier) -> QueryBuilder<Self> {
-        let all = fts_query(terms);
-        let query = match tier {
-            SearchTier::Name => format!("name : ({all})"),
-            SearchTier::Elsewhere => all,
+        let table = match tier {
+            SearchTier::Name => "search_block_names_fts",
+            SearchTier::Elsewhere => "search_block_fts",
         };
         let mut qb = QueryBuilder::new(format!(
             "SELECT CASE WHEN s.stale THEN 1 ELSE 0 END, b.lo_name, b.lo_id FROM search_blocks_state s LEFT JOIN search_blocks b \
-             ON b.block = (SELECT rowid >> {} FROM search_block_fts WHERE search_block_fts MATCH ",
+             ON b.block = (SELECT rowid >> {} FROM {table} WHERE {table} MATCH ",
             blocks::SEQ_BITS
         ));
-        qb.push_bind(query).push(" ORDER BY rowid LIMIT 1)");
+        qb.push_bind(fts_query(terms)).push(" ORDER BY rowid LIMIT 1)");
         qb
     }
 
