@@ -22,7 +22,7 @@ fn doc(id: &str, name: &str, description: &str, tags: &[&str]) -> Value {
     })
 }
 
-fn metric(id: &str, name: &str, description: &str, tags: &[&str]) -> Metric {
+pub(crate) fn metric(id: &str, name: &str, description: &str, tags: &[&str]) -> Metric {
     Metric::parse(doc(id, name, description, tags)).expect("valid metric")
 }
 

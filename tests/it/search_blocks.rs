@@ -80,15 +80,7 @@ fn metric(v: Value) -> Metric {
 }
 
 fn named(id: &str, name: &str, description: &str) -> Metric {
-    metric(json!({
-        "metric_id": id,
-        "name": name,
-        "description": description,
-        "category": "KPI",
-        "tier": "Tier-2",
-        "business_domain": "Growth",
-        "metric_type": "leading",
-    }))
+    crate::search::metric(id, name, description, &[])
 }
 
 async fn searches_agree_with_and_without_blocks(db: &TestDb) {

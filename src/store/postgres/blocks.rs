@@ -72,15 +72,8 @@ const STATE: &str = "SELECT s.stale, s.block_rows::bigint, s.blocks::bigint, \
      FROM search_blocks_state s";
 
 pub(super) async fn state(conn: &mut PgConnection) -> StoreResult<BlocksState> {
-    let (stale, block_rows, blocks, appended, metrics): (bool, i64, i64, i64, i64) =
-        sqlx::query_as(STATE).fetch_one(&mut *conn).await?;
-    Ok(BlocksState {
-        stale,
-        block_rows,
-        blocks,
-        appended,
-        metrics,
-    })
+    let row: (bool, i64, i64, i64, i64) = sqlx::query_as(STATE).fetch_one(&mut *conn).await?;
+    Ok(row.into())
 }
 
 /// Builds the blocks anew with `rows` metrics each. With `wait`, after any bulk load or build

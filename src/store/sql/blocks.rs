@@ -78,6 +78,19 @@ pub(crate) struct BlocksState {
     pub metrics: i64,
 }
 
+impl From<(bool, i64, i64, i64, i64)> for BlocksState {
+    /// The row of a backend's state query: stale, block rows, blocks, appended, metrics.
+    fn from((stale, block_rows, blocks, appended, metrics): (bool, i64, i64, i64, i64)) -> Self {
+        BlocksState {
+            stale,
+            block_rows,
+            blocks,
+            appended,
+            metrics,
+        }
+    }
+}
+
 /// Why the blocks need building again, or `None`. `rows` is the configured block size.
 pub(crate) fn build_due(s: &BlocksState, rows: i64) -> Option<&'static str> {
     let capacity = s.block_rows.max(rows) * s.blocks.max(1);
@@ -100,13 +113,7 @@ mod tests {
     use super::*;
 
     fn state(stale: bool, block_rows: i64, blocks: i64, appended: i64, metrics: i64) -> BlocksState {
-        BlocksState {
-            stale,
-            block_rows,
-            blocks,
-            appended,
-            metrics,
-        }
+        (stale, block_rows, blocks, appended, metrics).into()
     }
 
     #[test]

@@ -60,15 +60,8 @@ const STATE: &str = "SELECT s.stale, s.block_rows, s.blocks, \
      FROM search_blocks_state s";
 
 pub(super) async fn state(conn: &mut SqliteConnection) -> StoreResult<BlocksState> {
-    let (stale, block_rows, blocks, appended, metrics): (bool, i64, i64, i64, i64) =
-        sqlx::query_as(STATE).fetch_one(&mut *conn).await?;
-    Ok(BlocksState {
-        stale,
-        block_rows,
-        blocks,
-        appended,
-        metrics,
-    })
+    let row: (bool, i64, i64, i64, i64) = sqlx::query_as(STATE).fetch_one(&mut *conn).await?;
+    Ok(row.into())
 }
 
 /// One block's rows in name order, after the previous block's last key.
