@@ -266,7 +266,8 @@ where
                     (WriteKind::Updated, Some(old)) => tally.replace(old, &Counted::of(m)),
                     _ => {}
                 }
-                if plan.kind != WriteKind::Unchanged {
+                // One id past the limit already means "stale": a bulk load keeps no list.
+                if plan.kind != WriteKind::Unchanged && tally.written.len() <= sql::APPEND_MAX {
                     tally.written.push(m.metric_id.clone());
                 }
                 plans.push((*m, plan));

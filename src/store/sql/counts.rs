@@ -132,7 +132,8 @@ pub(crate) struct Tally {
     combinations: BTreeMap<[String; 5], i64>,
     /// Whether the transaction changed any metric (it then moves `metric_writes` too).
     pub(crate) changed: bool,
-    /// Ids of the metrics it created or updated, for the search blocks (`sql::blocks`).
+    /// Ids of the metrics it created or updated, for the search blocks (`sql::blocks`); no
+    /// more than `APPEND_MAX + 1`, which is enough to know the blocks go stale.
     pub(crate) written: Vec<String>,
 }
 

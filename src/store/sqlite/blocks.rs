@@ -1,7 +1,8 @@
 //! Search blocks on SQLite (see `sql::blocks` and the migration `create_search_blocks`): the
-//! layout in `search_blocks`, the words in a contentless FTS5 table whose rowids put each
-//! block's rows together in name order (`block << 40`, plus a sequence number for rows added
-//! since the build), so "the first block holding these words" is the first rowid of a MATCH.
+//! layout in `search_blocks`, the words in contentless FTS5 tables (`search_block_fts`, and
+//! the names alone in `search_block_names_fts`) whose rowids put each block's rows together in
+//! name order (`block << 40`, plus a sequence number for rows added since the build), so "the
+//! first block holding these words" is the first rowid of a MATCH.
 //! One writer at a time: a build and a writer never interleave.
 
 use crate::store::StoreResult;
