@@ -191,3 +191,160 @@ backend_tests!(
     searches_agree_with_and_without_blocks,
     writes_racing_a_build_stay_findable
 );
+
+/// SQLite has one write lock: its builds write a block per transaction beside the blocks
+/// searches read, and swap them in at the end (see `store::sqlite::blocks`).
+mod sqlite_builds {
+    use super::*;
+    use sqlx::SqlitePool;
+
+    /// (build_base, build_next) of the running build, if any.
+    async fn running(pool: &SqlitePool) -> Option<(i64, i64)> {
+        let (base, next): (Option<i64>, Option<i64>) =
+            sqlx::query_as("SELECT build_base, build_next FROM search_blocks_state")
+                .fetch_one(pool)
+                .await
+                .expect("state");
+        base.zip(next)
+    }
+
+    /// Blocks left outside the set searches read, and the rows of that set.
+    async fn leftovers(pool: &SqlitePool) -> (i64, i64, i64) {
+        let (base, blocks): (i64, i64) = sqlx::query_as("SELECT base, blocks FROM search_blocks_state")
+            .fetch_one(pool)
+            .await
+            .expect("state");
+        let outside: i64 = sqlx::query_scalar("SELECT count(*) FROM search_blocks WHERE block < $1 OR block >= $2")
+            .bind(base)
+            .bind(base + blocks)
+            .fetch_one(pool)
+            .await
+            .expect("blocks");
+        let words_outside: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM search_block_fts WHERE rowid < $1 OR rowid >= $2) \
+             + (SELECT count(*) FROM search_block_names_fts WHERE rowid < $1 OR rowid >= $2)",
+        )
+        .bind(base << 32)
+        .bind((base + blocks) << 32)
+        .fetch_one(pool)
+        .await
+        .expect("words");
+        (outside, words_outside, blocks)
+    }
+
+    #[tokio::test]
+    async fn a_write_commits_while_a_build_runs() {
+        let db = crate::support::sqlite().await;
+        let with = store_with(&db, 4).await;
+        let without = store_with(&db, 0).await;
+        let pool = SqlitePool::connect(&db.url).await.expect("pool");
+        let docs: Vec<Value> = (0..1_000).map(synthetic_metric).collect();
+        db.store.import(&metrics_batch(docs), "seeder").await.expect("seed");
+        let mut during = 0;
+        let mut written = 0;
+        for _ in 0..20 {
+            let build = {
+                let with = with.clone();
+                tokio::spawn(async move { with.build_search_blocks(true).await })
+            };
+            while !build.is_finished() {
+                let Some(before) = running(&pool).await else {
+                    // A timer, not a yield: the build's own pauses are timers on this thread.
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    continue;
+                };
+                // Early names land in blocks the build has written, late ones ahead of it.
+                let name = format!("{} midbuild{written}", ["Aa", "Zz"][written % 2]);
+                let m = named(&format!("MID-{written:04}"), &name, "Written during a build.");
+                db.store.save_metric(&m, "t", Expect::Absent).await.expect("write");
+                written += 1;
+                // The same build before and after the write, still unswapped: the write
+                // committed between its claim and its swap.
+                if running(&pool).await.map(|r| r.0) == Some(before.0) {
+                    during += 1;
+                }
+                // A client's pace: a writer that takes the lock back the moment it commits
+                // leaves the build only the chance of SQLite's busy handler polling then.
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            build.await.expect("build task").expect("build");
+            if during >= 10 {
+                break;
+            }
+        }
+        assert!(during >= 10, "writes committed during builds: {during}");
+        assert_eq!(running(&pool).await, None, "no build left claimed");
+        let (outside, words_outside, _) = leftovers(&pool).await;
+        assert_eq!((outside, words_outside), (0, 0), "old blocks deleted after the swap");
+        for i in 0..written {
+            let found = with
+                .list_metrics(&query(&format!("midbuild{i}"), None, 1, 5))
+                .await
+                .expect("search");
+            let ids: Vec<String> = found.items.into_iter().map(|m| m.id).collect();
+            assert_eq!(ids, [format!("MID-{i:04}")], "midbuild{i}");
+        }
+        assert_same_pages(&*with, &*without, "after writes during builds").await;
+        with.close().await;
+        without.close().await;
+        pool.close().await;
+        db.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn a_silent_build_is_taken_over_and_its_blocks_deleted() {
+        let db = crate::support::sqlite().await;
+        let with = store_with(&db, ROWS).await;
+        let without = store_with(&db, 0).await;
+        let pool = SqlitePool::connect(&db.url).await.expect("pool");
+        let docs: Vec<Value> = (0..300).map(synthetic_metric).collect();
+        db.store.import(&metrics_batch(docs), "seeder").await.expect("seed");
+        with.build_search_blocks(true).await.expect("build").expect("built");
+        // A build that claimed blocks far above and wrote two of them, then went quiet, with
+        // the blocks stale since (a bulk load).
+        let fake = |beat: i64| {
+            sqlx::query(
+                "UPDATE search_blocks_state SET stale = 1, build_base = 100000, build_next = 100002, \
+                 build_name = 'zzz', build_id = 'z', build_beat = $1",
+            )
+            .bind(beat)
+        };
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        fake(now_ms).execute(&pool).await.expect("claim");
+        for block in [100_000i64, 100_001] {
+            sqlx::query("INSERT INTO search_blocks (block, lo_name, lo_id) VALUES ($1, $2, '')")
+                .bind(block)
+                .bind(if block == 100_000 { "" } else { "m" })
+                .execute(&pool)
+                .await
+                .expect("orphan block");
+            sqlx::query("INSERT INTO search_block_names_fts (rowid, name) VALUES ($1, 'orphan')")
+                .bind(block << 32)
+                .execute(&pool)
+                .await
+                .expect("orphan words");
+        }
+        // A write covers its metric in the quiet build's blocks too.
+        let m = named("DURING-DEAD", "Bb zebra moonbeam", "Written while a build was claimed.");
+        db.store.save_metric(&m, "t", Expect::Absent).await.expect("write");
+        // Alive by its last write: not due to anyone else.
+        assert_eq!(with.build_search_blocks(false).await.expect("check"), None);
+        assert!(running(&pool).await.is_some());
+        // Silent past the limit: the next due check takes over.
+        fake(now_ms - 120_000).execute(&pool).await.expect("silence");
+        let built = with
+            .build_search_blocks(false)
+            .await
+            .expect("check")
+            .expect("taken over");
+        assert_eq!((built.blocks, built.metrics), (38, 301));
+        assert_eq!(running(&pool).await, None);
+        let (outside, words_outside, blocks) = leftovers(&pool).await;
+        assert_eq!((outside, words_outside, blocks), (0, 0, 38));
+        assert_same_pages(&*with, &*without, "after a take-over").await;
+        with.close().await;
+        without.close().await;
+        pool.close().await;
+        db.cleanup().await;
+    }
+}

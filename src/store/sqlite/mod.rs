@@ -1,6 +1,7 @@
 //! The embedded default: one SQLite file in WAL mode, FTS5 for search.
 
 mod blocks;
+mod waiters;
 
 use super::backend::{SqlBackend, SqlReader, SqlStore, migration_error};
 use super::error::StoreError;
@@ -119,10 +120,14 @@ impl Dialect for Sqlite {
         };
         let mut qb = QueryBuilder::new(format!(
             "SELECT CASE WHEN s.stale THEN 1 ELSE 0 END, b.lo_name, b.lo_id FROM search_blocks_state s LEFT JOIN search_blocks b \
-             ON b.block = (SELECT rowid >> {} FROM {table} WHERE {table} MATCH ",
-            blocks::SEQ_BITS
+             ON b.block = (SELECT rowid >> {bits} FROM {table} WHERE {table} MATCH ",
+            bits = blocks::SEQ_BITS
         ));
-        qb.push_bind(fts_query(terms)).push(" ORDER BY rowid LIMIT 1)");
+        // Only the blocks searches read: a build writes its own beside them.
+        qb.push_bind(fts_query(terms)).push(format!(
+            " AND rowid >= s.base << {bits} AND rowid < (s.base + s.blocks) << {bits} ORDER BY rowid LIMIT 1)",
+            bits = blocks::SEQ_BITS
+        ));
         qb
     }
 
@@ -195,6 +200,7 @@ impl SqlBackend for Sqlite {
 
     /// SQLite allows one writer; taking the write lock up front avoids deadlocking upgrades.
     async fn begin_write(pool: &SqlitePool) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
+        let _waiting = waiters::Waiting::start(pool);
         Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
@@ -259,7 +265,7 @@ impl SqlBackend for Sqlite {
     }
 
     async fn build_blocks(pool: &SqlitePool, rows: i64, wait: bool) -> StoreResult<Option<BlockBuild>> {
-        blocks::build(Self::begin_write(pool).await?, rows, wait).await
+        blocks::build(pool, rows, wait).await
     }
 
     /// `BEGIN IMMEDIATE` already serialises every write transaction.
