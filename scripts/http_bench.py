@@ -5,10 +5,11 @@ successful answers. Python's own overhead adds a few tenths of a millisecond per
 
     http_bench.py read URL TOKEN CONCURRENCY SECONDS
         GETs one URL; success is 200.
-    http_bench.py write BASE_URL TOKEN PREFIX WRITERS SECONDS
+    http_bench.py write BASE_URL TOKEN PREFIX WRITERS SECONDS [RATE]
         Creates metrics as fast as the server answers; success is 201. Each thread writes one
         id after another (never retried), so WRITERS is the number of concurrent write
-        transactions the server sees.
+        transactions the server sees. With RATE, each thread starts at most RATE writes a
+        second, as a client with its own pace does.
 """
 
 import http.client
@@ -17,6 +18,9 @@ import sys
 import threading
 import time
 import urllib.parse
+
+# (latency ms, seconds into the run) of every successful write, for the summary's slowest.
+SLOWEST = []
 
 
 def reader(url, token, deadline, latencies, errors):
@@ -33,10 +37,13 @@ def reader(url, token, deadline, latencies, errors):
             errors.append(resp.status)
 
 
-def writer(url, token, prefix, deadline, latencies, errors):
+def writer(url, token, prefix, rate, deadline, latencies, errors):
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
     seq = 0
+    started = time.monotonic()
     while time.monotonic() < deadline:
+        if rate:
+            time.sleep(max(0.0, started + seq / rate - time.monotonic()))
         seq += 1
         metric_id = f"{prefix}-{seq:07d}"
         body = json.dumps({
@@ -55,7 +62,9 @@ def writer(url, token, prefix, deadline, latencies, errors):
         resp = conn.getresponse()
         resp.read()
         if resp.status == 201:
-            latencies.append((time.monotonic() - t0) * 1000)
+            ms = (time.monotonic() - t0) * 1000
+            latencies.append(ms)
+            SLOWEST.append((round(ms, 1), round(t0 - started, 1)))
         else:
             errors.append(resp.status)
 
@@ -76,6 +85,9 @@ def run(workers, seconds):
     return {
         "ok": len(latencies), "errors": len(errors), "per_s": round(len(latencies) / elapsed, 1),
         "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
+        "max_ms": round(latencies[-1], 2) if latencies else None,
+        "error_statuses": sorted(set(errors)),
+        **({"slowest": sorted(SLOWEST, reverse=True)[:5]} if SLOWEST else {}),
     }
 
 
@@ -86,11 +98,12 @@ def main() -> None:
         url = urllib.parse.urlsplit(target)
         workers = [lambda *a: reader(url, token, *a) for _ in range(int(concurrency))]
         print(json.dumps({"concurrency": int(concurrency), **run(workers, seconds)}))
-    elif mode == "write" and len(sys.argv) == 7:
+    elif mode == "write" and len(sys.argv) in (7, 8):
         base, token, prefix, writers, seconds = sys.argv[2:7]
+        rate = float(sys.argv[7]) if len(sys.argv) == 8 else 0.0
         url = urllib.parse.urlsplit(base)
-        workers = [lambda *a, w=w: writer(url, token, f"{prefix}{w}", *a) for w in range(int(writers))]
-        print(json.dumps({"writers": int(writers), **run(workers, seconds)}))
+        workers = [lambda *a, w=w: writer(url, token, f"{prefix}{w}", rate, *a) for w in range(int(writers))]
+        print(json.dumps({"writers": int(writers), **({"rate": rate} if rate else {}), **run(workers, seconds)}))
     else:
         sys.exit(__doc__)
 
