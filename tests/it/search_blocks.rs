@@ -75,6 +75,13 @@ async fn assert_same_pages(with: &dyn Store, without: &dyn Store, stage: &str) -
     found
 }
 
+/// A search for a word only one metric holds finds that metric and nothing else.
+async fn assert_found_alone(store: &dyn Store, word: &str, id: &str) {
+    let found = store.list_metrics(&query(word, None, 1, 5)).await.expect("search");
+    let ids: Vec<String> = found.items.into_iter().map(|m| m.id).collect();
+    assert_eq!(ids, [id], "{word}");
+}
+
 fn metric(v: Value) -> Metric {
     Metric::parse(v).expect("valid metric")
 }
@@ -176,12 +183,7 @@ async fn writes_racing_a_build_stay_findable(db: &TestDb) {
     assert_eq!(zebras.items.len(), 60);
     // A word only one racer holds: its block was decided by the build or by the write alone.
     for i in 0..60 {
-        let found = with
-            .list_metrics(&query(&format!("racer{i}"), None, 1, 5))
-            .await
-            .expect("search");
-        let ids: Vec<String> = found.items.into_iter().map(|m| m.id).collect();
-        assert_eq!(ids, [format!("RACE-{i:03}")], "racer{i}");
+        assert_found_alone(&*with, &format!("racer{i}"), &format!("RACE-{i:03}")).await;
     }
     with.close().await;
     without.close().await;
@@ -277,12 +279,7 @@ mod sqlite_builds {
         let (outside, words_outside, _) = leftovers(&pool).await;
         assert_eq!((outside, words_outside), (0, 0), "old blocks deleted after the swap");
         for i in 0..written {
-            let found = with
-                .list_metrics(&query(&format!("midbuild{i}"), None, 1, 5))
-                .await
-                .expect("search");
-            let ids: Vec<String> = found.items.into_iter().map(|m| m.id).collect();
-            assert_eq!(ids, [format!("MID-{i:04}")], "midbuild{i}");
+            assert_found_alone(&*with, &format!("midbuild{i}"), &format!("MID-{i:04}")).await;
         }
         assert_same_pages(&*with, &*without, "after writes during builds").await;
         with.close().await;
