@@ -189,8 +189,21 @@ pub(super) async fn build(pool: &SqlitePool, rows: i64, wait: bool) -> StoreResu
             Claim::Busy => return Ok(None),
         }
     };
-    let Some(next) = write_blocks(pool, base, rows).await? else {
-        return Ok(None);
+    let next = match write_blocks(pool, base, rows).await {
+        Ok(Some(next)) => next,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            // Give the claim up, so the next check need not wait out the heartbeat; the
+            // blocks written so far go with the next build's clean.
+            let _ = sqlx::query(
+                "UPDATE search_blocks_state SET build_base = NULL, build_next = NULL, build_name = NULL, \
+                 build_id = NULL, build_stale = 0, build_beat = NULL WHERE build_base = $1",
+            )
+            .bind(base)
+            .execute(pool)
+            .await;
+            return Err(e);
+        }
     };
     let mut tx = begin_write(pool).await?;
     let swapped = sqlx::query(
