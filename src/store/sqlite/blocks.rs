@@ -50,24 +50,24 @@ impl Set {
     /// index down from the key: left to itself, the planner reads every block of the set by
     /// number and sorts them (3,907 at 1M, on every write).
     fn claim_row(self) -> &'static str {
+        // One statement, the set's bounds apart.
+        macro_rules! claim_in {
+            ($bounds:literal) => {
+                concat!(
+                    "UPDATE search_blocks SET appended = appended + 1 WHERE block = ( \
+                     SELECT b.block FROM search_blocks_state s, metrics t, search_blocks b INDEXED BY search_blocks_lo_idx \
+                     WHERE t.metric_id = $1 AND (b.lo_name, b.lo_id) <= (t.name, t.metric_id) AND ",
+                    $bounds,
+                    " ORDER BY b.lo_name DESC, b.lo_id DESC LIMIT 1) RETURNING (block << 32) + appended"
+                )
+            };
+        }
         match self {
-            Set::Read => {
-                "UPDATE search_blocks SET appended = appended + 1 WHERE block = ( \
-                     SELECT b.block FROM search_blocks_state s, metrics t, search_blocks b INDEXED BY search_blocks_lo_idx \
-                     WHERE t.metric_id = $1 AND (b.lo_name, b.lo_id) <= (t.name, t.metric_id) \
-                       AND b.block >= s.base AND b.block < s.base + s.blocks \
-                     ORDER BY b.lo_name DESC, b.lo_id DESC LIMIT 1) \
-                 RETURNING (block << 32) + appended"
-            }
-            Set::Building => {
-                "UPDATE search_blocks SET appended = appended + 1 WHERE block = ( \
-                     SELECT b.block FROM search_blocks_state s, metrics t, search_blocks b INDEXED BY search_blocks_lo_idx \
-                     WHERE t.metric_id = $1 AND (b.lo_name, b.lo_id) <= (t.name, t.metric_id) \
-                       AND (t.name, t.metric_id) <= (s.build_name, s.build_id) \
-                       AND b.block >= s.build_base AND b.block < s.build_next \
-                     ORDER BY b.lo_name DESC, b.lo_id DESC LIMIT 1) \
-                 RETURNING (block << 32) + appended"
-            }
+            Set::Read => claim_in!("b.block >= s.base AND b.block < s.base + s.blocks"),
+            Set::Building => claim_in!(
+                "(t.name, t.metric_id) <= (s.build_name, s.build_id) \
+                 AND b.block >= s.build_base AND b.block < s.build_next"
+            ),
         }
     }
 }
@@ -164,13 +164,16 @@ async fn claim(pool: &SqlitePool, rows: i64, wait: bool) -> StoreResult<Claim> {
         return Ok(Claim::NotDue);
     }
     // Above every block there is, a dead build's included (the clean after the swap takes them).
-    let base: i64 = sqlx::query_scalar(
-        "UPDATE search_blocks_state SET build_base = (SELECT coalesce(max(block), -1) + 1 FROM search_blocks), \
-         build_next = (SELECT coalesce(max(block), -1) + 1 FROM search_blocks), \
-         build_name = NULL, build_id = NULL, build_stale = 0, build_beat = $1 RETURNING build_base",
+    let base: i64 = sqlx::query_scalar("SELECT coalesce(max(block), -1) + 1 FROM search_blocks")
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE search_blocks_state SET build_base = $1, build_next = $1, build_name = NULL, build_id = NULL, \
+         build_stale = 0, build_beat = $2",
     )
+    .bind(base)
     .bind(unix_ms())
-    .fetch_one(&mut *tx)
+    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(Claim::Claimed(base))
