@@ -73,21 +73,33 @@ pub struct DbConfig {
         help_heading = DB_HEADING
     )]
     pub search_count_cap: u64,
-    /// Metrics per search block (which words occur in which stretch of the name order; see
-    /// docs/design.md, "Search blocks"). 0 switches the blocks off for this process: its
-    /// searches and builds leave them alone (its writes still keep them).
+    /// Matches a search tier must have for a page near the start to walk the name order,
+    /// testing each row, instead of reading the matches (SQLite counts up to it per search,
+    /// unless the search blocks show the words in every block from the first; see
+    /// docs/design.md, "Full-text search").
     #[arg(
-        id = "db_search_block_rows", long = "search-block-rows",
-        env = "MDL_SEARCH_BLOCK_ROWS",
-        default_value_t = DEFAULT_SEARCH_BLOCK_ROWS,
+        id = "db_search_dense_at", long = "search-dense-at",
+        env = "MDL_SEARCH_DENSE_AT",
+        default_value_t = DEFAULT_SEARCH_DENSE_AT,
         global = true,
         help_heading = DB_HEADING
     )]
-    pub search_block_rows: u32,
+    pub search_dense_at: u32,
+    /// Metrics per search block (which words occur in which stretch of the name order; see
+    /// docs/design.md, "Search blocks"); by default 64 on SQLite and 256 on PostgreSQL. 0
+    /// switches the blocks off for this process: its searches and builds leave them alone
+    /// (its writes still keep them).
+    #[arg(
+        id = "db_search_block_rows", long = "search-block-rows",
+        env = "MDL_SEARCH_BLOCK_ROWS",
+        global = true,
+        help_heading = DB_HEADING
+    )]
+    pub search_block_rows: Option<u32>,
 }
 
 pub const DEFAULT_SEARCH_COUNT_CAP: u64 = 10_000;
-pub const DEFAULT_SEARCH_BLOCK_ROWS: u32 = 256;
+pub const DEFAULT_SEARCH_DENSE_AT: u32 = 10_000;
 
 impl DbConfig {
     pub fn new(url: impl Into<String>) -> Self {
@@ -100,7 +112,8 @@ impl DbConfig {
             acquire_timeout_ms: DEFAULT_ACQUIRE_TIMEOUT_MS,
             idle_timeout_s: 600,
             search_count_cap: DEFAULT_SEARCH_COUNT_CAP,
-            search_block_rows: DEFAULT_SEARCH_BLOCK_ROWS,
+            search_dense_at: DEFAULT_SEARCH_DENSE_AT,
+            search_block_rows: None,
         }
     }
 
@@ -131,13 +144,15 @@ impl DbConfig {
         if self.acquire_timeout_ms == 0 {
             problems.push("DB_ACQUIRE_TIMEOUT_MS must be at least 1".into());
         }
+        if self.search_dense_at == 0 {
+            problems.push("MDL_SEARCH_DENSE_AT must be at least 1".into());
+        }
         if self.search_count_cap == 0 {
             problems.push("MDL_SEARCH_COUNT_CAP must be at least 1".into());
         }
-        if self.search_block_rows != 0 && !(2..=65_536).contains(&self.search_block_rows) {
+        if let Some(rows) = self.search_block_rows.filter(|r| *r != 0 && !(2..=65_536).contains(r)) {
             problems.push(format!(
-                "MDL_SEARCH_BLOCK_ROWS must be 0 (off) or 2 to 65536 (got {})",
-                self.search_block_rows
+                "MDL_SEARCH_BLOCK_ROWS must be 0 (off) or 2 to 65536 (got {rows})"
             ));
         }
         if problems.is_empty() { Ok(()) } else { Err(problems) }
@@ -155,6 +170,7 @@ impl fmt::Debug for DbConfig {
             .field("acquire_timeout_ms", &self.acquire_timeout_ms)
             .field("idle_timeout_s", &self.idle_timeout_s)
             .field("search_count_cap", &self.search_count_cap)
+            .field("search_dense_at", &self.search_dense_at)
             .field("search_block_rows", &self.search_block_rows)
             .finish()
     }

@@ -15,11 +15,23 @@ const ROWS: u32 = 8;
 
 async fn store_with(db: &TestDb, block_rows: u32) -> DynStore {
     store::connect(&DbConfig {
-        search_block_rows: block_rows,
+        search_block_rows: Some(block_rows),
         ..DbConfig::new(&db.url)
     })
     .await
     .expect("second store")
+}
+
+/// Blocks of `ROWS`, and a word counts as common from 40 matches: a page near the start walks
+/// without counting the words whenever the blocks from its start all hold them.
+async fn dense_store(db: &TestDb) -> DynStore {
+    store::connect(&DbConfig {
+        search_block_rows: Some(ROWS),
+        search_dense_at: 40,
+        ..DbConfig::new(&db.url)
+    })
+    .await
+    .expect("third store")
 }
 
 fn query(q: &str, tier: Option<&str>, page: u32, limit: u32) -> MetricQuery {
@@ -93,6 +105,7 @@ fn named(id: &str, name: &str, description: &str) -> Metric {
 async fn searches_agree_with_and_without_blocks(db: &TestDb) {
     let with = store_with(db, ROWS).await;
     let without = store_with(db, 0).await;
+    let dense = dense_store(db).await;
     // Rows added per metric (fewer than a bulk load's), then a build.
     let docs: Vec<Value> = (0..600).map(synthetic_metric).collect();
     db.store.import(&metrics_batch(docs), "seeder").await.expect("seed");
@@ -101,6 +114,7 @@ async fn searches_agree_with_and_without_blocks(db: &TestDb) {
     let built = with.build_search_blocks(true).await.expect("build").expect("built");
     assert_eq!((built.blocks, built.metrics), (75, 600));
     assert_same_pages(&*with, &*without, "after the build").await;
+    assert_same_pages(&*dense, &*without, "after the build, walking dense starts").await;
 
     // Writes after the build: words new to a block, a rename across blocks, a word only the
     // first and last names hold, deletes.
@@ -128,6 +142,7 @@ async fn searches_agree_with_and_without_blocks(db: &TestDb) {
         db.store.delete_metric(id, "t", None).await.expect("delete");
     }
     assert_same_pages(&*with, &*without, "after writes").await;
+    assert_same_pages(&*dense, &*without, "after writes, walking dense starts").await;
 
     // A bulk load leaves the blocks stale: searches do without them until the next build.
     let bulk: Vec<Value> = (600..600 + store::SEARCH_BLOCKS_APPEND_MAX + 1)
@@ -137,6 +152,7 @@ async fn searches_agree_with_and_without_blocks(db: &TestDb) {
     assert_same_pages(&*with, &*without, "stale after a bulk load").await;
     with.build_search_blocks(true).await.expect("build").expect("built");
     assert_same_pages(&*with, &*without, "after the second build").await;
+    assert_same_pages(&*dense, &*without, "after the second build, walking dense starts").await;
     // Not due again until something changes.
     assert_eq!(with.build_search_blocks(false).await.expect("check"), None);
     with.close().await;

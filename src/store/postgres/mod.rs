@@ -27,6 +27,10 @@ use std::time::{Duration, Instant};
 /// The expression of the name tier's index; a query must spell it exactly so.
 const NAME_TSV: &str = "to_tsvector('english'::regconfig, t.name)";
 
+/// Metrics per search block unless configured (see `block_start_query`: the start sorts every
+/// block holding the words, so finer blocks cost a common word more there).
+const BLOCK_ROWS: u32 = 256;
+
 pub struct PgStore {
     db: SqlStore<Postgres>,
 }
@@ -62,6 +66,11 @@ impl Dialect for Postgres {
                     .push_bind(terms.join(" "))
                     .push(")");
             }
+            SearchTier::Anywhere => {
+                qb.push(" AND t.search @@ plainto_tsquery('english', ")
+                    .push_bind(terms.join(" "))
+                    .push(")");
+            }
             SearchTier::Elsewhere => {
                 let in_name = terms.iter().map(|t| format!("{t}:A")).collect::<Vec<_>>().join(" & ");
                 qb.push(" AND t.search @@ plainto_tsquery('english', ")
@@ -82,13 +91,15 @@ impl Dialect for Postgres {
     /// Read under `FORCE_INDEX`: the GIN index gives every block holding the words, a few
     /// thousand rows at most, sorted for the first. A walk of the key index instead reads
     /// each block's vector until one holds them (half the blocks for a word past the middle).
-    fn block_start_query(terms: &[String], tier: SearchTier) -> QueryBuilder<Self> {
+    /// The fourth column (dense) is always 0: without a density probe, a page near the start
+    /// walks first anyway.
+    fn block_start_query(terms: &[String], tier: SearchTier, _wide_at: i64) -> QueryBuilder<Self> {
         let column = match tier {
             SearchTier::Name => "names",
-            SearchTier::Elsewhere => "words",
+            SearchTier::Elsewhere | SearchTier::Anywhere => "words",
         };
         let mut qb = QueryBuilder::new(format!(
-            "SELECT CASE WHEN s.stale THEN 1 ELSE 0 END, b.lo_name, b.lo_id FROM search_blocks_state s LEFT JOIN LATERAL ( \
+            "SELECT CASE WHEN s.stale THEN 1 ELSE 0 END, b.lo_name, b.lo_id, 0 FROM search_blocks_state s LEFT JOIN LATERAL ( \
              SELECT k.lo_name, k.lo_id FROM search_blocks k WHERE k.{column} @@ plainto_tsquery('english', "
         ));
         qb.push_bind(terms.join(" "))
@@ -153,7 +164,7 @@ impl PgStore {
             match attempt {
                 Ok(pool) => {
                     return Ok(Self {
-                        db: SqlStore::new(pool, cfg),
+                        db: SqlStore::new(pool, cfg, BLOCK_ROWS),
                     });
                 }
                 Err(e) if Instant::now() + backoff < deadline => {

@@ -11,7 +11,7 @@ mod metrics;
 mod search;
 mod users;
 
-pub(crate) use blocks::{APPEND_MAX, BlockStart, BlocksState, build_due, follows_blocks};
+pub(crate) use blocks::{APPEND_MAX, BlockStart, BlocksState, DENSE_RUN, build_due, follows_blocks};
 pub(crate) use counts::{ALL_COUNTERS, COUNTED_COLUMNS, Counted, Tally, counted_total_query, fill_stats};
 pub(crate) use entities::{
     RowSpec, bind_server, decode_raw, decode_stored, domain_row, entity_row, fetch_many, fetch_many_with, insert_many,
@@ -39,9 +39,11 @@ pub(crate) trait Dialect: Database + Sized {
     /// A query giving `min(matches of the tier, at)`, when the backend needs one to choose
     /// between walking and the index (`None`: its planner chooses).
     fn tier_density_probe(terms: &[String], tier: SearchTier, at: i64) -> Option<QueryBuilder<Self>>;
-    /// The one row `(stale, lo_name, lo_id)`: whether the search blocks are stale (1 or 0), and the
-    /// lower key of the first block holding the words of `terms` in `tier` (NULLs if none).
-    fn block_start_query(terms: &[String], tier: SearchTier) -> QueryBuilder<Self>;
+    /// The one row `(stale, lo_name, lo_id, dense)`: whether the search blocks are stale (1 or
+    /// 0), the lower key of the first block holding the words of `terms` in `tier` (NULLs if
+    /// none), and whether the start is dense (1 or 0, see `BlockStart::From`; `wide_at`: rows
+    /// of the block set that must hold the words).
+    fn block_start_query(terms: &[String], tier: SearchTier, wide_at: i64) -> QueryBuilder<Self>;
     /// Columns a tier's condition reads, which a walk's bounded subquery must carry.
     const WALK_COLUMNS: &'static [&'static str];
     /// Statements (one round trip) that make the rest of a transaction read the full-text

@@ -15,10 +15,22 @@ pub(crate) enum SearchTier {
     Name,
     /// Every word is somewhere, not all of them in the name.
     Elsewhere,
+    /// Every word is somewhere: the second tier when the blocks say no name holds them all,
+    /// so the test "not all in the name" can be left out (a walk probes each row once, not
+    /// twice, and SQLite counts the word without a column filter).
+    Anywhere,
 }
 
 impl SearchTier {
     pub(crate) const ALL: [SearchTier; 2] = [Self::Name, Self::Elsewhere];
+
+    /// The tier to read for `self` once the tier before it is known to be empty.
+    pub(crate) fn after_empty_names(self) -> SearchTier {
+        match self {
+            SearchTier::Elsewhere => SearchTier::Anywhere,
+            tier => tier,
+        }
+    }
 }
 
 /// How a tier's matches are found:

@@ -37,8 +37,17 @@ fn fts_tier_query(terms: &[String], tier: SearchTier) -> (&'static str, String) 
     match tier {
         SearchTier::Name => ("metric_names_fts", all),
         SearchTier::Elsewhere => ("metrics_fts", format!("({all}) NOT name : ({all})")),
+        SearchTier::Anywhere => ("metrics_fts", all),
     }
 }
+
+/// Metrics per search block unless configured. A walk from a block's lower key probes the
+/// full-text index for every row before the first match, up to a block's worth, at about 10 µs
+/// a probe: at 256, `checkout` (names clustered past the middle of a 1M catalog) probed 139
+/// rows before its first match; 64 took its p95 at 1M from 33 to 19 ms at the price of four
+/// times the block rows (docs/benchmarks.md, "SQLite's global mutexes and finer blocks").
+/// PostgreSQL stays at 256: its block start sorts every block holding the words.
+const BLOCK_ROWS: u32 = 64;
 
 pub struct SqliteStore {
     db: SqlStore<Sqlite>,
@@ -112,21 +121,38 @@ impl Dialect for Sqlite {
     }
 
     /// FTS5 returns a MATCH in rowid order, and a block's rowids sort with its number: the
-    /// first rowid is the first block holding the words.
-    fn block_start_query(terms: &[String], tier: SearchTier) -> QueryBuilder<Self> {
+    /// first rowid is the first block holding the words. The fourth column says whether the
+    /// start is dense (`BlockStart::From`): the `DENSE_RUN` blocks from the first all hold the
+    /// words (a rowid range of the same doclist), and at least `wide_at` rows of the set do,
+    /// so the word can have as many matches as a density probe would count.
+    fn block_start_query(terms: &[String], tier: SearchTier, wide_at: i64) -> QueryBuilder<Self> {
         let table = match tier {
             SearchTier::Name => "search_block_names_fts",
-            SearchTier::Elsewhere => "search_block_fts",
+            SearchTier::Elsewhere | SearchTier::Anywhere => "search_block_fts",
         };
+        let bits = blocks::SEQ_BITS;
+        let words = fts_query(terms);
         let mut qb = QueryBuilder::new(format!(
-            "SELECT CASE WHEN s.stale THEN 1 ELSE 0 END, b.lo_name, b.lo_id FROM search_blocks_state s LEFT JOIN search_blocks b \
-             ON b.block = (SELECT rowid >> {bits} FROM {table} WHERE {table} MATCH ",
-            bits = blocks::SEQ_BITS
+            "SELECT CASE WHEN s.stale THEN 1 ELSE 0 END, b.lo_name, b.lo_id, \
+             CASE WHEN (SELECT COUNT(DISTINCT rowid >> {bits}) FROM {table} WHERE {table} MATCH "
+        ));
+        qb.push_bind(words.clone()).push(format!(
+            " AND rowid >= b.block << {bits} AND rowid < min(b.block + {run}, s.base + s.blocks) << {bits}) >= {run} \
+             AND (SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH ",
+            run = sql::DENSE_RUN,
+        ));
+        qb.push_bind(words.clone()).push(format!(
+            " AND rowid >= (SELECT base FROM search_blocks_state) << {bits} \
+             AND rowid < (SELECT base + blocks FROM search_blocks_state) << {bits} LIMIT "
+        ));
+        qb.push_bind(wide_at).push(")) >= ").push_bind(wide_at).push(format!(
+            " THEN 1 ELSE 0 END \
+             FROM search_blocks_state s LEFT JOIN search_blocks b \
+             ON b.block = (SELECT rowid >> {bits} FROM {table} WHERE {table} MATCH "
         ));
         // Only the blocks searches read: a build writes its own beside them.
-        qb.push_bind(fts_query(terms)).push(format!(
-            " AND rowid >= s.base << {bits} AND rowid < (s.base + s.blocks) << {bits} ORDER BY rowid LIMIT 1)",
-            bits = blocks::SEQ_BITS
+        qb.push_bind(words).push(format!(
+            " AND rowid >= s.base << {bits} AND rowid < (s.base + s.blocks) << {bits} ORDER BY rowid LIMIT 1)"
         ));
         qb
     }
@@ -185,7 +211,7 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         Ok(Self {
-            db: SqlStore::new(pool, cfg),
+            db: SqlStore::new(pool, cfg, BLOCK_ROWS),
         })
     }
 }
