@@ -361,3 +361,120 @@ mod sqlite_builds {
         db.cleanup().await;
     }
 }
+
+/// PostgreSQL: bulk loads do not wait for a build (they count themselves in the state row
+/// instead of sharing the build's advisory lock), and a build clears the stale mark only if
+/// no load landed since it began.
+mod postgres_loads {
+    use super::*;
+    use sqlx::PgPool;
+
+    const BUILD_LOCK: &str = "SELECT pg_advisory_xact_lock(7243002, hashtext(current_schema()))";
+
+    fn bulk(from: usize) -> Vec<Value> {
+        (from..from + store::SEARCH_BLOCKS_APPEND_MAX + 1)
+            .map(synthetic_metric)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_bulk_load_does_not_wait_for_a_running_build() {
+        let Some(db) = crate::support::postgres().await else {
+            return;
+        };
+        let with = store_with(&db, ROWS).await;
+        let without = store_with(&db, 0).await;
+        // A build in another instance, holding its lock for longer than a statement may take.
+        let pool = PgPool::connect(&db.url).await.expect("pool");
+        let mut build = pool.begin().await.expect("begin");
+        sqlx::query(BUILD_LOCK).execute(&mut *build).await.expect("lock");
+        let short = store::connect(&DbConfig {
+            statement_timeout_ms: 1_000,
+            ..DbConfig::new(&db.url)
+        })
+        .await
+        .expect("store");
+        let started = std::time::Instant::now();
+        short
+            .import(&metrics_batch(bulk(0)), "seeder")
+            .await
+            .expect("a load while a build runs");
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        build.rollback().await.expect("rollback");
+        let stale: bool = sqlx::query_scalar("SELECT stale FROM search_blocks_state")
+            .fetch_one(&pool)
+            .await
+            .expect("state");
+        assert!(stale, "the load marked the blocks stale");
+        with.build_search_blocks(true).await.expect("build").expect("built");
+        assert_same_pages(&*with, &*without, "after a load beside a build and a build").await;
+        for s in [short, with, without] {
+            s.close().await;
+        }
+        pool.close().await;
+        db.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn a_build_leaves_the_mark_of_a_load_that_landed_during_it() {
+        let Some(db) = crate::support::postgres().await else {
+            return;
+        };
+        let with = store_with(&db, ROWS).await;
+        let without = store_with(&db, 0).await;
+        db.store.import(&metrics_batch(bulk(0)), "seeder").await.expect("seed");
+        let pool = PgPool::connect(&db.url).await.expect("pool");
+        // Hold the state row as a load's last statement does, so the build below has read the
+        // count and the catalog, and waits at its final update, when this load lands.
+        let mut load = pool.begin().await.expect("begin");
+        sqlx::query("UPDATE search_blocks_state SET stale = true, loads = loads + 1")
+            .execute(&mut *load)
+            .await
+            .expect("count a load");
+        let xid: String = sqlx::query_scalar("SELECT pg_current_xact_id()::text")
+            .fetch_one(&mut *load)
+            .await
+            .expect("xid");
+        let building = {
+            let with = with.clone();
+            tokio::spawn(async move { with.build_search_blocks(true).await })
+        };
+        // The build's final update waits for the row, that is for this transaction to end.
+        let mut waited = 0;
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' \
+                 AND transactionid::text = $1 AND NOT granted",
+            )
+            .bind(&xid)
+            .fetch_one(&pool)
+            .await
+            .expect("activity");
+            if waiting > 0 {
+                break;
+            }
+            waited += 1;
+            assert!(waited < 600, "the build never reached its final update");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        load.commit().await.expect("commit the load");
+        building.await.expect("join").expect("build").expect("built");
+        let stale: bool = sqlx::query_scalar("SELECT stale FROM search_blocks_state")
+            .fetch_one(&pool)
+            .await
+            .expect("state");
+        assert!(stale, "a load that landed during the build keeps the blocks stale");
+        assert_same_pages(&*with, &*without, "stale after a load during a build").await;
+        with.build_search_blocks(true).await.expect("build").expect("built");
+        let stale: bool = sqlx::query_scalar("SELECT stale FROM search_blocks_state")
+            .fetch_one(&pool)
+            .await
+            .expect("state");
+        assert!(!stale, "the next build clears it");
+        for s in [with, without] {
+            s.close().await;
+        }
+        pool.close().await;
+        db.cleanup().await;
+    }
+}

@@ -204,7 +204,8 @@ where
         if !tally.changed {
             return Ok(());
         }
-        // Before the counters' row locks: marking stale may wait for a build to finish.
+        // Before the counters' row locks, by every writer in the same order: marking stale
+        // locks the blocks' state row on PostgreSQL (concurrent loads queue for it here).
         if tally.written.len() > sql::APPEND_MAX {
             DB::mark_blocks_stale(conn).await?;
         } else if !tally.written.is_empty() {

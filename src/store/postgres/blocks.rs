@@ -6,8 +6,11 @@
 //! build replaced it still adds a valid row: its key is at most the metric's, whatever the
 //! layout is now. A build runs in READ COMMITTED and deletes before it reads: a row a writer
 //! adds after the delete began survives it, and a metric committed before the read began is in
-//! the read. Bulk loads, which mark the blocks stale instead of adding rows, share the build's
-//! advisory lock, so a build never clears the mark of a load it did not read.
+//! the read. Bulk loads mark the blocks stale instead of adding rows, and count themselves in
+//! the state row (`loads`) as their last write. A build reads that count before it reads the
+//! catalog, and clears the mark only if the count has not moved when it ends, so it never
+//! clears the mark of a load it did not read. Loads do not wait for builds: they used to
+//! share the build's advisory lock, and a load behind a 1M build timed out.
 
 use crate::store::StoreResult;
 use crate::store::model::BlockBuild;
@@ -15,9 +18,8 @@ use crate::store::sql::BlocksState;
 use sqlx::{PgConnection, PgPool};
 use std::time::Instant;
 
-// The advisory lock of builds (exclusive) and bulk loads (shared), one per schema: stores in
-// other schemas of the database (tests, other deployments) do not wait on each other.
-const LOCK_SHARED: &str = "SELECT pg_advisory_xact_lock_shared(7243002, hashtext(current_schema()))";
+// The advisory lock of builds, one per schema: instances take turns, and stores in other
+// schemas of the database (tests, other deployments) do not wait on each other.
 const LOCK: &str = "SELECT pg_advisory_xact_lock(7243002, hashtext(current_schema()))";
 const TRY_LOCK: &str = "SELECT pg_try_advisory_xact_lock(7243002, hashtext(current_schema()))";
 
@@ -57,10 +59,11 @@ pub(super) async fn cover(conn: &mut PgConnection, ids: &[String]) -> StoreResul
     Ok(())
 }
 
+/// Every load writes (and locks) the state row, so it runs at the end of the load's
+/// transaction (`apply_tally`): concurrent loads queue only for their last statements. A
+/// build's final update waits for a load holding the row and then sees its count.
 pub(super) async fn mark_stale(conn: &mut PgConnection) -> StoreResult<()> {
-    sqlx::query(LOCK_SHARED).execute(&mut *conn).await?;
-    // Only the first load after a build writes (and locks) the row.
-    sqlx::query("UPDATE search_blocks_state SET stale = true WHERE NOT stale")
+    sqlx::query("UPDATE search_blocks_state SET stale = true, loads = loads + 1")
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -91,11 +94,17 @@ pub(super) async fn build(pool: &PgPool, rows: i64, wait: bool) -> StoreResult<O
             return Ok(None);
         }
     }
+    // Read before the catalog is (READ COMMITTED: each statement sees what committed before
+    // it began): a load counted here committed its rows before the build reads them.
+    let loads: i64 = sqlx::query_scalar("SELECT loads FROM search_blocks_state")
+        .fetch_one(&mut *tx)
+        .await?;
     sqlx::query("DELETE FROM search_blocks").execute(&mut *tx).await?;
     let blocks = sqlx::query(BUILD).bind(rows).execute(&mut *tx).await?.rows_affected() as i64;
-    sqlx::query("UPDATE search_blocks_state SET stale = false, block_rows = $1, blocks = $2, built_at = now()")
+    sqlx::query("UPDATE search_blocks_state SET stale = (loads <> $3), block_rows = $1, blocks = $2, built_at = now()")
         .bind(rows as i32)
         .bind(blocks as i32)
+        .bind(loads)
         .execute(&mut *tx)
         .await?;
     let metrics = state(&mut tx).await?.metrics;
