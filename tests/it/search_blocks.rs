@@ -371,6 +371,13 @@ mod postgres_loads {
 
     const BUILD_LOCK: &str = "SELECT pg_advisory_xact_lock(7243002, hashtext(current_schema()))";
 
+    async fn is_stale(pool: &PgPool) -> bool {
+        sqlx::query_scalar("SELECT stale FROM search_blocks_state")
+            .fetch_one(pool)
+            .await
+            .expect("state")
+    }
+
     fn bulk(from: usize) -> Vec<Value> {
         (from..from + store::SEARCH_BLOCKS_APPEND_MAX + 1)
             .map(synthetic_metric)
@@ -401,10 +408,7 @@ mod postgres_loads {
             .expect("a load while a build runs");
         assert!(started.elapsed() < std::time::Duration::from_secs(30));
         build.rollback().await.expect("rollback");
-        let stale: bool = sqlx::query_scalar("SELECT stale FROM search_blocks_state")
-            .fetch_one(&pool)
-            .await
-            .expect("state");
+        let stale = is_stale(&pool).await;
         assert!(stale, "the load marked the blocks stale");
         with.build_search_blocks(true).await.expect("build").expect("built");
         assert_same_pages(&*with, &*without, "after a load beside a build and a build").await;
@@ -459,17 +463,11 @@ mod postgres_loads {
         }
         load.commit().await.expect("commit the load");
         building.await.expect("join").expect("build").expect("built");
-        let stale: bool = sqlx::query_scalar("SELECT stale FROM search_blocks_state")
-            .fetch_one(&pool)
-            .await
-            .expect("state");
+        let stale = is_stale(&pool).await;
         assert!(stale, "a load that landed during the build keeps the blocks stale");
         assert_same_pages(&*with, &*without, "stale after a load during a build").await;
         with.build_search_blocks(true).await.expect("build").expect("built");
-        let stale: bool = sqlx::query_scalar("SELECT stale FROM search_blocks_state")
-            .fetch_one(&pool)
-            .await
-            .expect("state");
+        let stale = is_stale(&pool).await;
         assert!(!stale, "the next build clears it");
         for s in [with, without] {
             s.close().await;
