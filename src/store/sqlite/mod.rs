@@ -45,7 +45,8 @@ fn fts_tier_query(terms: &[String], tier: SearchTier) -> (&'static str, String) 
 /// full-text index for every row before the first match, up to a block's worth, at about 10 µs
 /// a probe: at 256, `checkout` (names clustered past the middle of a 1M catalog) probed 139
 /// rows before its first match; 64 took its p95 at 1M from 33 to 19 ms at the price of four
-/// times the block rows (docs/benchmarks.md, "SQLite's global mutexes and finer blocks").
+/// times the block rows (docs/benchmarks.md, "SQLite's global mutexes, finer blocks and dense
+/// starts").
 /// PostgreSQL stays at 256: its block start sorts every block holding the words.
 const BLOCK_ROWS: u32 = 64;
 
