@@ -378,6 +378,16 @@ mod postgres_loads {
             .expect("state")
     }
 
+    /// A PostgreSQL test store, one with blocks of `ROWS` and one without, and a pool of its
+    /// own for the statements a test plays another instance's part with.
+    async fn setup() -> Option<(TestDb, DynStore, DynStore, PgPool)> {
+        let db = crate::support::postgres().await?;
+        let with = store_with(&db, ROWS).await;
+        let without = store_with(&db, 0).await;
+        let pool = PgPool::connect(&db.url).await.expect("pool");
+        Some((db, with, without, pool))
+    }
+
     fn bulk(from: usize) -> Vec<Value> {
         (from..from + store::SEARCH_BLOCKS_APPEND_MAX + 1)
             .map(synthetic_metric)
@@ -386,13 +396,10 @@ mod postgres_loads {
 
     #[tokio::test]
     async fn a_bulk_load_does_not_wait_for_a_running_build() {
-        let Some(db) = crate::support::postgres().await else {
+        let Some((db, with, without, pool)) = setup().await else {
             return;
         };
-        let with = store_with(&db, ROWS).await;
-        let without = store_with(&db, 0).await;
         // A build in another instance, holding its lock for longer than a statement may take.
-        let pool = PgPool::connect(&db.url).await.expect("pool");
         let mut build = pool.begin().await.expect("begin");
         sqlx::query(BUILD_LOCK).execute(&mut *build).await.expect("lock");
         let short = store::connect(&DbConfig {
@@ -408,8 +415,7 @@ mod postgres_loads {
             .expect("a load while a build runs");
         assert!(started.elapsed() < std::time::Duration::from_secs(30));
         build.rollback().await.expect("rollback");
-        let stale = is_stale(&pool).await;
-        assert!(stale, "the load marked the blocks stale");
+        assert!(is_stale(&pool).await, "the load marked the blocks stale");
         with.build_search_blocks(true).await.expect("build").expect("built");
         assert_same_pages(&*with, &*without, "after a load beside a build and a build").await;
         for s in [short, with, without] {
@@ -421,13 +427,10 @@ mod postgres_loads {
 
     #[tokio::test]
     async fn a_build_leaves_the_mark_of_a_load_that_landed_during_it() {
-        let Some(db) = crate::support::postgres().await else {
+        let Some((db, with, without, pool)) = setup().await else {
             return;
         };
-        let with = store_with(&db, ROWS).await;
-        let without = store_with(&db, 0).await;
         db.store.import(&metrics_batch(bulk(0)), "seeder").await.expect("seed");
-        let pool = PgPool::connect(&db.url).await.expect("pool");
         // Hold the state row as a load's last statement does, so the build below has read the
         // count and the catalog, and waits at its final update, when this load lands.
         let mut load = pool.begin().await.expect("begin");
@@ -463,12 +466,13 @@ mod postgres_loads {
         }
         load.commit().await.expect("commit the load");
         building.await.expect("join").expect("build").expect("built");
-        let stale = is_stale(&pool).await;
-        assert!(stale, "a load that landed during the build keeps the blocks stale");
+        assert!(
+            is_stale(&pool).await,
+            "a load that landed during the build keeps the blocks stale"
+        );
         assert_same_pages(&*with, &*without, "stale after a load during a build").await;
         with.build_search_blocks(true).await.expect("build").expect("built");
-        let stale = is_stale(&pool).await;
-        assert!(!stale, "the next build clears it");
+        assert!(!is_stale(&pool).await, "the next build clears it");
         for s in [with, without] {
             s.close().await;
         }
