@@ -9,15 +9,28 @@ successful answers. Python's own overhead adds a few tenths of a millisecond per
         Creates metrics as fast as the server answers; success is 201. Each thread writes one
         id after another (never retried), so WRITERS is the number of concurrent write
         transactions the server sees. With RATE, each thread starts at most RATE writes a
-        second, as a client with its own pace does.
+        second, as a client with its own pace does. Each body is a full definition: the first
+        metric of examples/sample-metrics.json (3.6 KB of JSON, every section filled),
+        under a new id and name; WRITE_DOC=path names another file of the same shape.
 """
 
 import http.client
 import json
+import os
 import sys
 import threading
 import time
 import urllib.parse
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "sample-metrics.json")
+
+
+def full_definition():
+    """The first metric of a catalog file: what a team posts when it defines a metric whole."""
+    with open(os.environ.get("WRITE_DOC", EXAMPLES)) as f:
+        catalog = json.load(f)
+    return (catalog["metrics"] if isinstance(catalog, dict) else catalog)[0]
+
 
 # (latency ms, seconds into the run) of every successful write, for the summary's slowest.
 SLOWEST = []
@@ -39,6 +52,7 @@ def reader(url, token, deadline, latencies, errors):
 
 def writer(url, token, prefix, rate, deadline, latencies, errors):
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    template = full_definition()
     seq = 0
     started = time.monotonic()
     while time.monotonic() < deadline:
@@ -46,16 +60,11 @@ def writer(url, token, prefix, rate, deadline, latencies, errors):
             time.sleep(max(0.0, started + seq / rate - time.monotonic()))
         seq += 1
         metric_id = f"{prefix}-{seq:07d}"
-        body = json.dumps({
-            "metric_id": metric_id,
-            "name": f"Write bench {metric_id}",
-            "description": "Written by the write benchmark.",
-            "category": ["Operations", "Finance", "Growth"][seq % 3],
-            "tier": ["Tier-1", "Tier-2", "Tier-3"][seq % 3],
-            "business_domain": "Platform",
-            "metric_type": "operational",
-            "governance": {"owner_team": "SRE", "status": "active"},
-        })
+        doc = dict(template)
+        doc["metric_id"] = metric_id
+        doc["name"] = f"{template['name']} {metric_id}"
+        doc["tier"] = ["Tier-1", "Tier-2", "Tier-3"][seq % 3]
+        body = json.dumps(doc)
         t0 = time.monotonic()
         conn.request("POST", "/api/v1/metrics", body=body,
                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
