@@ -256,6 +256,69 @@ async fn delete_keeps_history_and_recreate_continues_numbering(db: &TestDb) {
     assert_eq!(history.total, Some(3));
 }
 
+/// A restored metric's history starts at its restored version, not at 1: deleted and created
+/// again, it still continues from there (a create that only guarded against a history entry of
+/// version 1 would number it 1 again).
+async fn recreating_a_restored_id_continues_its_numbering(db: &TestDb) {
+    let store = &*db.store;
+    let doc = sample_metrics()[2].clone();
+    let id = doc["metric_id"].as_str().unwrap().to_string();
+    let batch = ImportBatch {
+        restore: true,
+        metrics: vec![(
+            metric(doc.clone()),
+            Provenance {
+                version: Some(5),
+                ..Provenance::default()
+            },
+        )],
+        ..Default::default()
+    };
+    assert!(store.import(&batch, "admin").await.unwrap().restored);
+    assert_eq!(store.get_metric(&id).await.unwrap().unwrap().version, 5);
+    store.delete_metric(&id, "admin", Some(5)).await.unwrap();
+
+    let again = store.save_metric(&metric(doc), "bob", Expect::Absent).await.unwrap();
+    assert_eq!(again.entity.version, 7);
+    let history = store.metric_history(&id, &PageRequest::default()).await.unwrap();
+    let versions: Vec<i64> = history.items.iter().map(|h| h.version).collect();
+    assert_eq!(versions, [7, 6, 5]);
+    assert_counts_exact(store, "after the re-create").await;
+}
+
+/// Writers racing to create one id: one wins, the others get a conflict, and the metric is
+/// written and counted once.
+async fn concurrent_creates_of_one_id_make_one_metric(db: &TestDb) {
+    let store = db.store.clone();
+    seed(&*store, 3).await;
+    for round in 0..4 {
+        let doc = synthetic_metric(500 + round);
+        let tasks: Vec<_> = (0..8)
+            .map(|w| {
+                let (store, doc) = (store.clone(), doc.clone());
+                tokio::spawn(async move { store.save_metric(&metric(doc), &format!("w{w}"), Expect::Absent).await })
+            })
+            .collect();
+        let mut created = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(saved) => {
+                    assert_eq!(saved.entity.version, 1);
+                    created += 1;
+                }
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => panic!("round {round}: {e}"),
+            }
+        }
+        assert_eq!(created, 1, "round {round}");
+        let id = doc["metric_id"].as_str().unwrap();
+        let history = store.metric_history(id, &PageRequest::default()).await.unwrap();
+        assert_eq!(history.total, Some(1), "round {round}");
+    }
+    assert_counts_exact(&*store, "after racing creates").await;
+    assert_eq!(store.stats().await.unwrap().total_metrics, 3 + 4);
+}
+
 async fn filters_match_what_they_say(db: &TestDb) {
     let store = &*db.store;
     let docs = seed(store, 300).await;
@@ -1118,6 +1181,8 @@ backend_tests!(
     versions_and_history_follow_the_rules,
     stale_versions_and_missing_ids_are_refused,
     delete_keeps_history_and_recreate_continues_numbering,
+    recreating_a_restored_id_continues_its_numbering,
+    concurrent_creates_of_one_id_make_one_metric,
     filters_match_what_they_say,
     full_text_search_stems_and_ranks,
     page_and_cursor_walks_agree,

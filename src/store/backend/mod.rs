@@ -52,6 +52,12 @@ pub(crate) trait SqlBackend: Dialect + sqlx::database::HasStatementCache {
     fn sync_tags(conn: &mut Self::Connection, metrics: &[&Metric]) -> impl Future<Output = StoreResult<()>> + Send;
     /// Adds search-block rows covering these metrics, all written in this transaction.
     fn cover_written(conn: &mut Self::Connection, ids: &[String]) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Whether `create_fresh` can write at all: if not, a create goes the general way at once.
+    const FRESH_CREATES: bool;
+    /// Writes a metric whose id never existed, everything the general path would write, in
+    /// one statement; false when it wrote nothing (the id exists or existed, or a concurrent
+    /// writer holds it) and the general path must run.
+    fn create_fresh(pool: &Pool<Self>, fresh: &Fresh<'_>) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Marks the search blocks stale: a bulk load leaves them to the next build.
     fn mark_blocks_stale(conn: &mut Self::Connection) -> impl Future<Output = StoreResult<()>> + Send;
     /// Builds the search blocks anew, `rows` metrics each (see `sql::blocks`): with `wait`,
@@ -72,6 +78,20 @@ pub(crate) trait SqlBackend: Dialect + sqlx::database::HasStatementCache {
         conn: &mut Self::Connection,
         info: &Map<String, Value>,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// One create of an id never used, computed in full before anything is written
+/// (`SqlBackend::create_fresh`).
+pub(crate) struct Fresh<'a> {
+    pub row: &'a RowSpec,
+    pub metric: &'a Metric,
+    pub plan: &'a Plan,
+    /// The history snapshot: the stored document with its server fields.
+    pub snapshot: &'a str,
+    pub tally: &'a Tally,
+    /// The counters' shard and the metric-writes shard this writer takes.
+    pub count_shard: i64,
+    pub write_shard: i64,
 }
 
 /// A pool of either backend with every shared `Store` operation on it. Trait where-clauses
@@ -211,17 +231,53 @@ where
         } else if !tally.written.is_empty() {
             DB::cover_written(conn, &tally.written).await?;
         }
-        // Any shard will do; spreading writers over them keeps them off one row lock.
-        let r = getrandom::u32().unwrap_or(0);
+        let (count_shard, write_shard) = Self::shards();
         let small = tally.len() <= 32;
-        for mut qb in tally.upserts::<DB>(i64::from(r % DB::COUNT_SHARDS), sql::CHUNK) {
+        for mut qb in tally.upserts::<DB>(count_shard, sql::CHUNK) {
             qb.build().persistent(small).execute(&mut *conn).await?;
         }
         sqlx::query("UPDATE metric_writes SET writes = writes + 1 WHERE shard = $1")
-            .bind(i64::from(r % METRIC_WRITE_SHARDS))
+            .bind(write_shard)
             .execute(&mut *conn)
             .await?;
         Ok(())
+    }
+
+    /// The counters' shard and the metric-writes shard of one write. Any will do; spreading
+    /// writers over them keeps them off one row lock.
+    fn shards() -> (i64, i64) {
+        let r = getrandom::u32().unwrap_or(0);
+        (i64::from(r % DB::COUNT_SHARDS), i64::from(r % METRIC_WRITE_SHARDS))
+    }
+
+    /// A create of an id never used, in one statement where the backend has one
+    /// (`SqlBackend::create_fresh`); `None` when nothing was written.
+    async fn create_fresh(&self, metric: &Metric, actor: &str) -> StoreResult<Option<Saved>> {
+        if !DB::FRESH_CREATES {
+            return Ok(None);
+        }
+        let input = WriteInput {
+            kind: EntityKind::Metric,
+            id: &metric.metric_id,
+            doc: &metric.doc,
+            actor,
+            expect: Expect::Absent,
+            provenance: None,
+        };
+        let plan = write::plan(input, None, 0)?;
+        let mut tally = Tally::default();
+        tally.add(&Counted::of(metric), 1);
+        let (count_shard, write_shard) = Self::shards();
+        let fresh = Fresh {
+            row: &sql::metric_row(metric),
+            metric,
+            plan: &plan,
+            snapshot: &plan.entity.to_json_string()?,
+            tally: &tally,
+            count_shard,
+            write_shard,
+        };
+        Ok(DB::create_fresh(&self.pool, &fresh).await?.then(|| Saved::from(plan)))
     }
 
     /// Writes metrics with a few statements per chunk of `sql::CHUNK`: one read of the
@@ -602,6 +658,11 @@ where
     }
 
     pub(crate) async fn save_metric(&self, metric: &Metric, actor: &str, expect: Expect) -> StoreResult<Saved> {
+        if expect == Expect::Absent
+            && let Some(saved) = self.create_fresh(metric, actor).await?
+        {
+            return Ok(saved);
+        }
         let mut tx = DB::begin_write(&self.pool).await?;
         let mut tally = Tally::default();
         let mut saved = Self::write_metrics(&mut tx, &[(metric, None)], actor, expect, &mut tally).await?;

@@ -23,16 +23,30 @@ use std::time::Instant;
 const LOCK: &str = "SELECT pg_advisory_xact_lock(7243002, hashtext(current_schema()))";
 const TRY_LOCK: &str = "SELECT pg_try_advisory_xact_lock(7243002, hashtext(current_schema()))";
 
-/// A row for each written metric, at the lower key of its block ('' before the first build).
-/// Its name words are the lexemes the stored vector weighs A (the name's).
-const COVER: &str = "INSERT INTO search_blocks (lo_name, lo_id, names, words, appended) \
-     SELECT coalesce(b.lo_name, ''), coalesce(b.lo_id, ''), \
-            strip(ts_filter(t.search, '{a}')), strip(t.search), true \
-     FROM metrics t LEFT JOIN LATERAL ( \
-         SELECT s.lo_name, s.lo_id FROM search_blocks s \
-         WHERE (s.lo_name, s.lo_id) <= (t.name, t.metric_id) \
-         ORDER BY s.lo_name DESC, s.lo_id DESC LIMIT 1) b ON true \
-     WHERE t.metric_id = ANY ($1)";
+/// A row for each written metric of `$source` (a relation `t` with the metrics' name, id and
+/// stored vector), at the lower key of its block ('' before the first build). Its name words
+/// are the lexemes the stored vector weighs A (the name's).
+macro_rules! cover_from {
+    ($source:literal) => {
+        concat!(
+            "INSERT INTO search_blocks (lo_name, lo_id, names, words, appended) \
+             SELECT coalesce(b.lo_name, ''), coalesce(b.lo_id, ''), \
+                    strip(ts_filter(t.search, '{a}')), strip(t.search), true \
+             FROM ",
+            $source,
+            " LEFT JOIN LATERAL ( \
+                 SELECT s.lo_name, s.lo_id FROM search_blocks s \
+                 WHERE (s.lo_name, s.lo_id) <= (t.name, t.metric_id) \
+                 ORDER BY s.lo_name DESC, s.lo_id DESC LIMIT 1) b ON true"
+        )
+    };
+}
+
+const COVER: &str = concat!(cover_from!("metrics t"), " WHERE t.metric_id = ANY ($1)");
+
+/// The same for the rows a create inserts in its own statement (`create`), which that
+/// statement cannot read back from the table: from its insert's RETURNING, named `ins`.
+pub(super) const COVER_INSERTED: &str = cover_from!("ins t");
 
 /// The layout (every `$1`-th key in name order, the first block from ('', '')), then each
 /// block's words from the stored vectors of its `$1` rows, a plain aggregate per block

@@ -2,8 +2,9 @@
 
 mod blocks;
 mod copy;
+mod create;
 
-use super::backend::{SqlBackend, SqlReader, SqlStore, migration_error};
+use super::backend::{Fresh, SqlBackend, SqlReader, SqlStore, migration_error};
 use super::error::StoreError;
 use super::model::{
     ApiKey, Backend, BlockBuild, CatalogStats, Entity, EntityKind, FacetCounts, HistoryEntry, ImportBatch,
@@ -186,6 +187,7 @@ impl PgStore {
 impl SqlBackend for Postgres {
     const COUNT_SHARDS: u32 = 16;
     const KIND: Backend = Backend::Postgres;
+    const FRESH_CREATES: bool = true;
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
@@ -255,6 +257,10 @@ impl SqlBackend for Postgres {
 
     async fn cover_written(conn: &mut PgConnection, ids: &[String]) -> StoreResult<()> {
         blocks::cover(conn, ids).await
+    }
+
+    async fn create_fresh(pool: &PgPool, fresh: &Fresh<'_>) -> StoreResult<bool> {
+        create::fresh(pool, fresh).await
     }
 
     async fn mark_blocks_stale(conn: &mut PgConnection) -> StoreResult<()> {

@@ -159,6 +159,23 @@ impl Tally {
         self.deltas.len() + self.combinations.len()
     }
 
+    /// The non-zero (facet, value) deltas, in the order `upserts` applies them.
+    pub(crate) fn facet_deltas(&self) -> impl Iterator<Item = (&'static str, &str, i64)> {
+        self.deltas
+            .iter()
+            .filter(|(_, n)| **n != 0)
+            .map(|((facet, value), n)| (*facet, value.as_str(), *n))
+    }
+
+    /// The non-zero combination deltas (category, business domain, metric type, tier, status),
+    /// in the order `upserts` applies them.
+    pub(crate) fn combination_deltas(&self) -> impl Iterator<Item = (&[String; 5], i64)> {
+        self.combinations
+            .iter()
+            .filter(|(_, n)| **n != 0)
+            .map(|(key, n)| (key, *n))
+    }
+
     /// Upserts adding the non-zero deltas to `shard`, `rows` rows per statement. The rows go in
     /// key order, facets before combinations, so two transactions on one shard lock them in the
     /// same order (no deadlock).

@@ -3,7 +3,7 @@
 mod blocks;
 mod waiters;
 
-use super::backend::{SqlBackend, SqlReader, SqlStore, migration_error};
+use super::backend::{Fresh, SqlBackend, SqlReader, SqlStore, migration_error};
 use super::error::StoreError;
 use super::model::{
     ApiKey, Backend, BlockBuild, CatalogStats, Entity, EntityKind, FacetCounts, HistoryEntry, ImportBatch,
@@ -220,6 +220,8 @@ impl SqliteStore {
 impl SqlBackend for Sqlite {
     const COUNT_SHARDS: u32 = 1;
     const KIND: Backend = Backend::Sqlite;
+    /// A write here is in-process calls under one write lock, not round trips.
+    const FRESH_CREATES: bool = false;
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
@@ -285,6 +287,10 @@ impl SqlBackend for Sqlite {
 
     async fn cover_written(conn: &mut SqliteConnection, ids: &[String]) -> StoreResult<()> {
         blocks::cover(conn, ids).await
+    }
+
+    async fn create_fresh(_pool: &SqlitePool, _fresh: &Fresh<'_>) -> StoreResult<bool> {
+        Ok(false)
     }
 
     async fn mark_blocks_stale(conn: &mut SqliteConnection) -> StoreResult<()> {
