@@ -1,7 +1,8 @@
 //! Search blocks (which words occur in which stretch of the name order) on both backends:
 //! a search that starts reading where the blocks say finds exactly what a store that ignores
 //! them finds (`MDL_SEARCH_BLOCK_ROWS=0`), after a build, after writes that move words
-//! between blocks, after a bulk load that leaves them stale, and with writes racing a build.
+//! between blocks, after a bulk load that leaves them stale, and with writes racing a build;
+//! and a PostgreSQL create writes its block row before it takes the counters every writer takes.
 
 use crate::support::{TestDb, backend_tests, metrics_batch};
 use mdl::config::DbConfig;
@@ -476,6 +477,119 @@ mod postgres_loads {
         for s in [with, without] {
             s.close().await;
         }
+        pool.close().await;
+        db.cleanup().await;
+    }
+}
+
+mod postgres_creates {
+    use super::*;
+    use sqlx::PgPool;
+
+    /// A create writes its search-block row before it takes any counter, as the general path
+    /// does: counters are the rows every writer takes, and a block insert can stall (a GIN
+    /// index flushing its pending list), so a writer must not hold them through it.
+    #[tokio::test]
+    async fn a_create_waiting_on_its_block_row_holds_no_counter() {
+        let Some(db) = crate::support::postgres().await else {
+            return;
+        };
+        db.store
+            .import(&metrics_batch((0..20).map(synthetic_metric)), "seeder")
+            .await
+            .expect("seed");
+        let pool = PgPool::connect(&db.url).await.expect("pool");
+        // Writers spread over shards: every counter the seed made, on every shard (adding 0),
+        // so the create's counters are rows that exist, whichever shard it picks.
+        for spread in [
+            "INSERT INTO metric_counts (facet, value, shard, n) SELECT DISTINCT facet, value, s, 0 \
+             FROM metric_counts, generate_series(0, 15) s ON CONFLICT DO NOTHING",
+            "INSERT INTO metric_combination_counts (category, business_domain, metric_type, tier, status, shard, n) \
+             SELECT DISTINCT category, business_domain, metric_type, tier, status, s, 0 \
+             FROM metric_combination_counts, generate_series(0, 15) s ON CONFLICT DO NOTHING",
+        ] {
+            sqlx::query(spread).execute(&pool).await.expect("spread the counters");
+        }
+        // A block row's insert waits here for as long as the test holds the advisory lock:
+        // the statement is under way by then (a table lock would stop it before it starts).
+        let key = i64::from(getrandom::u32().expect("random"));
+        sqlx::query(
+            "CREATE FUNCTION hold_block_rows() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             PERFORM pg_advisory_xact_lock_shared(TG_ARGV[0]::bigint); RETURN NEW; END $$",
+        )
+        .execute(&pool)
+        .await
+        .expect("function");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE TRIGGER hold_block_rows BEFORE INSERT ON search_blocks \
+             FOR EACH ROW EXECUTE FUNCTION hold_block_rows('{key}')"
+        )))
+        .execute(&pool)
+        .await
+        .expect("trigger");
+        let mut hold = pool.acquire().await.expect("connection");
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(key)
+            .execute(&mut *hold)
+            .await
+            .expect("hold the block rows");
+        let creating = {
+            let store = db.store.clone();
+            tokio::spawn(async move {
+                let m = Metric::parse(synthetic_metric(100)).expect("valid");
+                store.save_metric(&m, "writer", Expect::Absent).await
+            })
+        };
+        let mut waited = 0;
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+                 AND ((classid::bigint << 32) | objid::bigint) = $1 AND NOT granted",
+            )
+            .bind(key)
+            .fetch_one(&pool)
+            .await
+            .expect("locks");
+            if waiting > 0 {
+                break;
+            }
+            waited += 1;
+            assert!(waited < 600, "the create never reached its block row");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        for (table, all, free) in [
+            (
+                "metric_counts",
+                "SELECT count(*) FROM metric_counts",
+                "SELECT count(*) FROM (SELECT 1 FROM metric_counts FOR UPDATE SKIP LOCKED) f",
+            ),
+            (
+                "metric_combination_counts",
+                "SELECT count(*) FROM metric_combination_counts",
+                "SELECT count(*) FROM (SELECT 1 FROM metric_combination_counts FOR UPDATE SKIP LOCKED) f",
+            ),
+            (
+                "metric_writes",
+                "SELECT count(*) FROM metric_writes",
+                "SELECT count(*) FROM (SELECT 1 FROM metric_writes FOR UPDATE SKIP LOCKED) f",
+            ),
+        ] {
+            let all: i64 = sqlx::query_scalar(all).fetch_one(&pool).await.expect("count");
+            let free: i64 = sqlx::query_scalar(free)
+                .fetch_one(&pool)
+                .await
+                .expect("count the unlocked");
+            assert_eq!(free, all, "{table}: a create waiting on its block row holds none");
+        }
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(key)
+            .execute(&mut *hold)
+            .await
+            .expect("release");
+        drop(hold);
+        let saved = creating.await.expect("join").expect("created");
+        assert_eq!(saved.entity.version, 1);
+        assert_eq!(db.store.stats().await.expect("stats").total_metrics, 21);
         pool.close().await;
         db.cleanup().await;
     }

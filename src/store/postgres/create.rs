@@ -15,11 +15,15 @@
 //! statement reads the insert's RETURNING, so it writes nothing when the insert did not; the
 //! caller then takes the general path, which answers 409 or continues the id's numbering.
 //!
-//! The writes go in the general path's lock order (`apply_tally`): the metric, its history,
-//! then the counters in key order, facets before combinations, then the count of metric
-//! writes. Each later step waits on the one before through a condition on its result, since
-//! PostgreSQL runs the parts of a statement in no promised order. Outside a transaction the
-//! statement commits on its own, before its answer comes back.
+//! The writes go in the general path's order (`apply_tally`): the metric, its history and its
+//! search-block row, then the counters in key order, facets before combinations, then the
+//! count of metric writes. Each later step waits on the ones before through a condition on
+//! their results, since PostgreSQL runs the parts of a statement in no promised order (an
+//! unread part runs last). The order matters beyond deadlocks: the counters are the rows
+//! every writer takes, so they are held only for the end of the statement; a search-block
+//! insert that happened to flush its GIN index's pending list while holding them stalled the
+//! other writers past their statement timeout. Outside a transaction the statement commits
+//! on its own, before its answer comes back.
 
 use super::blocks::COVER_INSERTED;
 use crate::store::StoreResult;
@@ -98,7 +102,7 @@ fn statement(f: &Fresh<'_>) -> QueryBuilder<Postgres> {
         .push_bind(deltas)
         .push(
             "::bigint[]) WITH ORDINALITY AS d(facet, value, n, i) \
-             WHERE (SELECT count(*) FROM hist) >= 0 ORDER BY d.i \
+             WHERE (SELECT count(*) FROM hist) + (SELECT count(*) FROM blk) >= 0 ORDER BY d.i \
              ON CONFLICT (facet, value, shard) DO UPDATE SET n = metric_counts.n + excluded.n RETURNING 1), ",
         );
 
