@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Create throughput at WRITERS concurrent writers against PostgreSQL, cache off: a fresh
-# database seeded with SEED synthetic metrics, then `scripts/http_bench.py write` for SECONDS, RUNS
-# times. Prints one JSON line per run.
+# database seeded with SEED synthetic metrics, then RUNS runs of SECONDS each, every request a
+# full definition (the first metric of examples/sample-metrics.json, 3.6 KB) under a new id.
+# Each run is `scripts/http_bench.py write` (Python threads) and, where wrk is installed, wrk
+# with `scripts/creates.lua` (lighter on the shared cores); each prints one JSON line. The
+# database's count of metrics is checked against the creates acknowledged.
 #
 #   scripts/write-bench.sh [SEED] [WRITERS] [SECONDS] [RUNS]     e.g. scripts/write-bench.sh 10000 10 20 3
 #
 # MDL=path/to/mdl measures another build (default: target/release/mdl, built first).
+# WRITE_CLIENTS="python wrk" picks the clients (default: both, wrk only if installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +43,31 @@ SERVER=$!
 for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && break; sleep 0.2; done
 TOKEN=$(curl -s -X POST "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'Content-Type: application/json' \
   -d "{\"username\":\"admin\",\"password\":\"$PASSWORD\"}" | python3 -c 'import json,sys;print(json.load(sys.stdin)["data"]["tokens"]["access_token"])')
+CLIENTS=${WRITE_CLIENTS:-python$(command -v wrk >/dev/null && echo ' wrk')}
+python3 -c '
+import json, sys
+sys.path.insert(0, "scripts")
+from http_bench import full_definition
+doc = full_definition()
+doc["metric_id"] = "@ID@"
+doc["name"] = doc["name"] + " @ID@"
+print(json.dumps(doc))' >"$WORK/template.json"
+count() { psql "$DATABASE_URL" -Atc 'SELECT count(*) FROM metrics'; }
 for run in $(seq 1 "$RUNS"); do
-  python3 scripts/http_bench.py write "http://127.0.0.1:$PORT" "$TOKEN" "WB$run-" "$WRITERS" "$SECS"
+  for client in $CLIENTS; do
+    before=$(count)
+    if [ "$client" = wrk ]; then
+      out=$(WRITE_TEMPLATE="$WORK/template.json" TOKEN=$TOKEN PREFIX="WK$run-" \
+        wrk -t2 -c"$WRITERS" -d"${SECS}s" -s scripts/creates.lua "http://127.0.0.1:$PORT" | grep '^{')
+    else
+      out=$(python3 scripts/http_bench.py write "http://127.0.0.1:$PORT" "$TOKEN" "WB$run-" "$WRITERS" "$SECS")
+    fi
+    stored=$(( $(count) - before ))
+    echo "$out" | python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+r["client"] = r.get("client", "python")
+r["stored"] = int(sys.argv[1])
+print(json.dumps(r))' "$stored"
+  done
 done
