@@ -1194,3 +1194,40 @@ backend_tests!(
     stats_count_by_every_dimension,
     concurrent_updates_lose_nothing,
 );
+
+/// SQLite has one write lock and queues no one for it: writers poll for it, up to 100 ms
+/// apart. This process's writers take turns instead, so while another process holds the lock,
+/// one of them waits inside SQLite on a pooled connection and the rest wait for their turn
+/// without one; once the lock is free they all land.
+#[tokio::test]
+async fn sqlite_writers_take_turns_for_the_write_lock() {
+    use sqlx::Connection;
+    let db = crate::support::sqlite().await;
+    let mut other = sqlx::SqliteConnection::connect(&db.url).await.expect("another process");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .expect("hold the lock");
+    let writers: Vec<_> = (0..6)
+        .map(|n| {
+            let store = db.store.clone();
+            tokio::spawn(async move {
+                store
+                    .save_metric(&metric(synthetic_metric(n)), "writer", Expect::Absent)
+                    .await
+            })
+        })
+        .collect();
+    let mut most = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        most = most.max(db.store.pool_status().expect("a pool").in_use);
+    }
+    assert_eq!(most, 1, "one writer waits inside SQLite, the others for their turn");
+    sqlx::query("COMMIT").execute(&mut other).await.expect("release");
+    for w in writers {
+        w.await.expect("join").expect("written once the lock is free");
+    }
+    assert_eq!(db.store.stats().await.expect("stats").total_metrics, 6);
+    db.cleanup().await;
+}

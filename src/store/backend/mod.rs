@@ -36,8 +36,8 @@ pub(crate) trait SqlBackend: Dialect + sqlx::database::HasStatementCache {
             _ => Ok(()),
         }
     }
-    /// Starts a write transaction (SQLite takes its one write lock up front).
-    fn begin_write(pool: &Pool<Self>) -> impl Future<Output = StoreResult<Transaction<'static, Self>>> + Send;
+    /// Starts a write transaction (SQLite takes its one write lock up front, in turn).
+    fn begin_write(pool: &Pool<Self>) -> impl Future<Output = StoreResult<WriteTx<Self>>> + Send;
     /// Inserts new metric rows; true when their tags were written too (no `sync_tags` needed).
     fn insert_metrics(
         conn: &mut Self::Connection,
@@ -78,6 +78,42 @@ pub(crate) trait SqlBackend: Dialect + sqlx::database::HasStatementCache {
         conn: &mut Self::Connection,
         info: &Map<String, Value>,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// A write transaction, with the writer's turn on backends that queue their writers
+/// (`sqlite::waiters`): the turn passes on once the transaction has ended. It reads as the
+/// transaction's connection, like `sqlx::Transaction`.
+pub(crate) struct WriteTx<DB: Database> {
+    // Fields drop in order: the transaction ends (rolled back if still open), then the turn.
+    tx: Transaction<'static, DB>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl<DB: Database> WriteTx<DB> {
+    pub(crate) fn new(tx: Transaction<'static, DB>, turn: Option<tokio::sync::OwnedMutexGuard<()>>) -> Self {
+        WriteTx { tx, _turn: turn }
+    }
+
+    pub(crate) async fn commit(self) -> StoreResult<()> {
+        Ok(self.tx.commit().await?)
+    }
+
+    pub(crate) async fn rollback(self) -> StoreResult<()> {
+        Ok(self.tx.rollback().await?)
+    }
+}
+
+impl<DB: Database> std::ops::Deref for WriteTx<DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &DB::Connection {
+        &self.tx
+    }
+}
+
+impl<DB: Database> std::ops::DerefMut for WriteTx<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        &mut self.tx
+    }
 }
 
 /// One create of an id never used, computed in full before anything is written

@@ -4,7 +4,7 @@ mod blocks;
 mod copy;
 mod create;
 
-use super::backend::{Fresh, SqlBackend, SqlReader, SqlStore, migration_error};
+use super::backend::{Fresh, SqlBackend, SqlReader, SqlStore, WriteTx, migration_error};
 use super::error::StoreError;
 use super::model::{
     ApiKey, Backend, BlockBuild, CatalogStats, Entity, EntityKind, FacetCounts, HistoryEntry, ImportBatch,
@@ -193,8 +193,8 @@ impl SqlBackend for Postgres {
         result.rows_affected()
     }
 
-    async fn begin_write(pool: &PgPool) -> StoreResult<sqlx::Transaction<'static, Postgres>> {
-        Ok(pool.begin().await?)
+    async fn begin_write(pool: &PgPool) -> StoreResult<WriteTx<Postgres>> {
+        Ok(WriteTx::new(pool.begin().await?, None))
     }
 
     /// Large batches go through COPY; a few rows through one INSERT. Both write the tags

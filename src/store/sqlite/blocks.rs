@@ -134,7 +134,7 @@ pub(super) async fn state(conn: &mut SqliteConnection) -> StoreResult<BlocksStat
 const NEXT_ROWS: &str = "SELECT name, metric_id, description, search_text FROM metrics \
      WHERE (name, metric_id) > ($1, $2) ORDER BY name, metric_id LIMIT $3";
 
-async fn begin_write(pool: &SqlitePool) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+async fn begin_write(pool: &SqlitePool) -> StoreResult<crate::store::backend::WriteTx<sqlx::Sqlite>> {
     <sqlx::Sqlite as crate::store::backend::SqlBackend>::begin_write(pool).await
 }
 

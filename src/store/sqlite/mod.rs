@@ -3,7 +3,7 @@
 mod blocks;
 mod waiters;
 
-use super::backend::{Fresh, SqlBackend, SqlReader, SqlStore, migration_error};
+use super::backend::{Fresh, SqlBackend, SqlReader, SqlStore, WriteTx, migration_error};
 use super::error::StoreError;
 use super::model::{
     ApiKey, Backend, BlockBuild, CatalogStats, Entity, EntityKind, FacetCounts, HistoryEntry, ImportBatch,
@@ -187,13 +187,14 @@ impl Dialect for Sqlite {
 
 impl SqliteStore {
     pub async fn connect(cfg: &DbConfig) -> StoreResult<Self> {
+        let busy = Duration::from_millis(cfg.statement_timeout_ms.max(5_000));
         let options = SqliteConnectOptions::from_str(&cfg.url)
             .map_err(|e| StoreError::invalid("DATABASE_URL", e.to_string()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_millis(cfg.statement_timeout_ms.max(5_000)))
+            .busy_timeout(busy)
             // 16 MiB of page cache per connection instead of 2: large imports and deep scans
             // otherwise re-read the same pages from the OS over and over.
             .pragma("cache_size", "-16384")
@@ -211,6 +212,7 @@ impl SqliteStore {
             .idle_timeout(Duration::from_secs(cfg.idle_timeout_s))
             .connect_with(options)
             .await?;
+        waiters::set_wait_max(&pool, busy);
         Ok(Self {
             db: SqlStore::new(pool, cfg, BLOCK_ROWS),
         })
@@ -227,10 +229,11 @@ impl SqlBackend for Sqlite {
         result.rows_affected()
     }
 
-    /// SQLite allows one writer; taking the write lock up front avoids deadlocking upgrades.
-    async fn begin_write(pool: &SqlitePool) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
-        let _waiting = waiters::Waiting::start(pool);
-        Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// SQLite allows one writer; taking the write lock up front avoids deadlocking upgrades,
+    /// and taking turns for it first (`waiters`) keeps writers from polling for it.
+    async fn begin_write(pool: &SqlitePool) -> StoreResult<WriteTx<Sqlite>> {
+        let (turn, tx) = waiters::in_turn(pool, async { Ok(pool.begin_with("BEGIN IMMEDIATE").await?) }).await?;
+        Ok(WriteTx::new(tx, Some(turn)))
     }
 
     /// Tags live in `metric_tags`, keyed by the rowid the insert assigns: `sync_tags` follows.

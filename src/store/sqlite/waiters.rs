@@ -1,43 +1,85 @@
-//! How many of this process's writers wait for a database's write lock. SQLite queues no one:
-//! a writer that finds the lock taken polls for it in the busy handler, after 1, 3, 8, 18, 33
-//! ms and then every 100 ms, so one that comes back for the lock as soon as it lets go (a
-//! search-block build, a block per transaction) can keep others out for seconds. Such a
-//! writer asks here first and lets the waiting go ahead.
+//! How this process's writers queue for a database's write lock. SQLite queues no one: a
+//! writer that finds the lock taken polls for it in the busy handler, after 1, 3, 8, 18, 33
+//! ms and then every 100 ms. Ten writers polling that way leave the lock idle between them and
+//! let some wait for seconds (p99 0.4 s, max 2.8 s at 10 writers; docs/benchmarks.md, "Creates
+//! in one statement"). So each writer of this process takes a turn here first, in arrival
+//! order, and only then asks SQLite for the lock, which it then mostly finds free; the busy
+//! handler is left to other processes (the CLI beside a server).
+//!
+//! A search-block build, which comes back for the lock after each block, also asks whether
+//! writers are waiting, and lets them go ahead for a while.
 
+use crate::store::{StoreError, StoreResult};
 use sqlx::SqlitePool;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+use tokio::sync::OwnedMutexGuard;
 
-/// One count per database file: stores of one file share it, stores of others do not.
-static WAITING: LazyLock<Mutex<HashMap<PathBuf, Arc<AtomicUsize>>>> = LazyLock::new(Default::default);
+/// One queue per database file: stores of one file share it, stores of others do not.
+#[derive(Default)]
+struct Queue {
+    waiting: AtomicUsize,
+    turn: Arc<tokio::sync::Mutex<()>>,
+    /// How long a writer waits for its turn, as long as SQLite's busy handler would wait
+    /// for the lock (`set_wait_max`).
+    wait_max_ms: AtomicU64,
+}
 
-fn count(pool: &SqlitePool) -> Arc<AtomicUsize> {
+static QUEUES: LazyLock<Mutex<HashMap<PathBuf, Arc<Queue>>>> = LazyLock::new(Default::default);
+
+fn queue(pool: &SqlitePool) -> Arc<Queue> {
     let file = pool.connect_options().get_filename().to_path_buf();
-    let mut map = WAITING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut map = QUEUES.lock().unwrap_or_else(|e| e.into_inner());
     map.entry(file).or_default().clone()
 }
 
+/// The longest a writer of `pool` waits for its turn before it fails as busy.
+pub(super) fn set_wait_max(pool: &SqlitePool, wait: Duration) {
+    let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+    queue(pool).wait_max_ms.store(ms, Ordering::Relaxed);
+}
+
+/// A writer's turn: the next writer of this process waits until it is dropped.
+pub(super) type Turn = OwnedMutexGuard<()>;
+
 /// Counts its holder as waiting for the write lock until dropped (also when the wait is
 /// given up part way).
-pub(super) struct Waiting(Arc<AtomicUsize>);
-
-impl Waiting {
-    pub(super) fn start(pool: &SqlitePool) -> Self {
-        let n = count(pool);
-        n.fetch_add(1, Ordering::SeqCst);
-        Waiting(n)
-    }
-}
+struct Waiting(Arc<Queue>);
 
 impl Drop for Waiting {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// Waits for this writer's turn, then runs `begin` (which takes SQLite's write lock); counted
+/// as waiting until `begin` is done.
+pub(super) async fn in_turn<T>(
+    pool: &SqlitePool,
+    begin: impl Future<Output = StoreResult<T>>,
+) -> StoreResult<(Turn, T)> {
+    let q = queue(pool);
+    q.waiting.fetch_add(1, Ordering::SeqCst);
+    let _waiting = Waiting(q.clone());
+    let wait = match q.wait_max_ms.load(Ordering::Relaxed) {
+        0 => Duration::from_secs(5),
+        ms => Duration::from_millis(ms),
+    };
+    let turn = tokio::time::timeout(wait, q.turn.clone().lock_owned())
+        .await
+        .map_err(|_| {
+            StoreError::Unavailable(format!(
+                "the database is busy: other writes held it for {} ms",
+                wait.as_millis()
+            ))
+        })?;
+    Ok((turn, begin.await?))
 }
 
 /// Whether a writer of this process is waiting for the write lock of `pool`'s database.
 pub(super) fn any(pool: &SqlitePool) -> bool {
-    count(pool).load(Ordering::SeqCst) > 0
+    queue(pool).waiting.load(Ordering::SeqCst) > 0
 }
