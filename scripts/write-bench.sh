@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create throughput at WRITERS concurrent writers against PostgreSQL, cache off: a fresh
+# Create throughput at WRITERS concurrent writers against PostgreSQL (or SQLite), cache off: a fresh
 # database seeded with SEED synthetic metrics, then RUNS runs of SECONDS each, every request a
 # full definition (the first metric of examples/sample-metrics.json, 3.6 KB) under a new id.
 # Each run is `scripts/http_bench.py write` (Python threads) and, where wrk is installed, wrk
@@ -9,6 +9,7 @@
 #   scripts/write-bench.sh [SEED] [WRITERS] [SECONDS] [RUNS]     e.g. scripts/write-bench.sh 10000 10 20 3
 #
 # MDL=path/to/mdl measures another build (default: target/release/mdl, built first).
+# WRITE_BACKEND=sqlite measures the embedded default instead (a file in a temporary directory).
 # WRITE_CLIENTS="python wrk" picks the clients (default: both, wrk only if installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,12 +33,18 @@ if [ -z "${MDL:-}" ]; then
   cargo build --release --quiet
   MDL=target/release/mdl
 fi
-psql "$PG/postgres" -qc "CREATE DATABASE $DB" >/dev/null
-export DATABASE_URL="$PG/$DB"
+if [ "${WRITE_BACKEND:-postgres}" = sqlite ]; then
+  export DATABASE_URL="sqlite://$WORK/bench.db"
+  count() { python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM metrics").fetchone()[0])' "$WORK/bench.db"; }
+else
+  psql "$PG/postgres" -qc "CREATE DATABASE $DB" >/dev/null
+  export DATABASE_URL="$PG/$DB"
+  count() { psql "$DATABASE_URL" -Atc 'SELECT count(*) FROM metrics'; }
+fi
 PASSWORD=write-bench-$RANDOM-password
 $MDL migrate >/dev/null 2>&1 || true
 $MDL seed --synthetic "$SEED" >/dev/null
-psql "$DATABASE_URL" -qc 'VACUUM ANALYZE' >/dev/null
+[ "${WRITE_BACKEND:-postgres}" = sqlite ] || psql "$DATABASE_URL" -qc 'VACUUM ANALYZE' >/dev/null
 ENABLE_CACHE=false MDL_ADMIN_PASSWORD=$PASSWORD RUST_LOG=warn $MDL serve --bind 127.0.0.1:$PORT >"$WORK/server.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && break; sleep 0.2; done
@@ -52,7 +59,6 @@ doc = full_definition()
 doc["metric_id"] = "@ID@"
 doc["name"] = doc["name"] + " @ID@"
 print(json.dumps(doc))' >"$WORK/template.json"
-count() { psql "$DATABASE_URL" -Atc 'SELECT count(*) FROM metrics'; }
 for run in $(seq 1 "$RUNS"); do
   for client in $CLIENTS; do
     before=$(count)
