@@ -81,7 +81,7 @@ pub(crate) trait SqlBackend: Dialect + sqlx::database::HasStatementCache {
 }
 
 /// A write transaction, with the writer's turn on backends that queue their writers
-/// (`sqlite::waiters`): the turn passes on once the transaction has ended. It reads as the
+/// (`sqlite::write_queue`): the turn passes on once the transaction has ended. It reads as the
 /// transaction's connection, like `sqlx::Transaction`.
 pub(crate) struct WriteTx<DB: Database> {
     // Fields drop in order: the transaction ends (rolled back if still open), then the turn.

@@ -11,7 +11,6 @@
 //! sets (in the new one only below the key the build has reached: above it, the build reads
 //! them itself). The old set is deleted after the swap, a few hundred blocks at a time.
 
-use super::waiters;
 use crate::store::StoreResult;
 use crate::store::model::BlockBuild;
 use crate::store::model::{now, timestamp_text};
@@ -27,10 +26,6 @@ pub(super) const SEQ_BITS: u32 = 32;
 /// A build that has not written for this long is taken for dead (its process gone) and
 /// replaced; if it was only slow, its next write finds its claim gone and it stops.
 const TAKE_OVER_AFTER_MS: i64 = 60_000;
-
-/// How long a build lets waiting writers go first between two of its transactions: under
-/// writes that never stop, it still moves.
-const DEFER_MAX: Duration = Duration::from_millis(200);
 
 /// Old blocks deleted per write transaction after a swap.
 const CLEAN_BLOCKS: i64 = 256;
@@ -314,7 +309,7 @@ async fn write_blocks(pool: &SqlitePool, base: i64, rows: i64) -> StoreResult<Op
         if (batch.len() as i64) < rows {
             return Ok(Some(block));
         }
-        yield_lock(pool, began).await;
+        yield_lock(began).await;
     }
 }
 
@@ -344,17 +339,14 @@ async fn clean_below(pool: &SqlitePool, base: i64) -> StoreResult<()> {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        yield_lock(pool, began).await;
+        yield_lock(began).await;
     }
 }
 
-/// Leaves the write lock free for as long as the last transaction held it, and then while
-/// this process's writers wait for it (see `waiters`), up to `DEFER_MAX`: a build that took
-/// the lock again at once would leave writers only the moment between its transactions.
-async fn yield_lock(pool: &SqlitePool, began: Instant) {
+/// Leaves the write lock free for as long as the last transaction held it: a build that
+/// asked for it again at once would leave writers only the moment between its transactions.
+/// Writers that wait meanwhile are ahead of it in the queue for the lock (`write_queue`), so they
+/// go first; under writes that never stop it still moves, at half the lock.
+async fn yield_lock(began: Instant) {
     tokio::time::sleep(began.elapsed().max(Duration::from_millis(1))).await;
-    let deferred = Instant::now();
-    while waiters::any(pool) && deferred.elapsed() < DEFER_MAX {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
 }

@@ -1,7 +1,7 @@
 //! The embedded default: one SQLite file in WAL mode, FTS5 for search.
 
 mod blocks;
-mod waiters;
+mod write_queue;
 
 use super::backend::{Fresh, SqlBackend, SqlReader, SqlStore, WriteTx, migration_error};
 use super::error::StoreError;
@@ -212,7 +212,7 @@ impl SqliteStore {
             .idle_timeout(Duration::from_secs(cfg.idle_timeout_s))
             .connect_with(options)
             .await?;
-        waiters::set_wait_max(&pool, busy);
+        write_queue::set_wait_max(&pool, busy);
         Ok(Self {
             db: SqlStore::new(pool, cfg, BLOCK_ROWS),
         })
@@ -230,9 +230,9 @@ impl SqlBackend for Sqlite {
     }
 
     /// SQLite allows one writer; taking the write lock up front avoids deadlocking upgrades,
-    /// and taking turns for it first (`waiters`) keeps writers from polling for it.
+    /// and taking turns for it first (`write_queue`) keeps writers from polling for it.
     async fn begin_write(pool: &SqlitePool) -> StoreResult<WriteTx<Sqlite>> {
-        let (turn, tx) = waiters::in_turn(pool, async { Ok(pool.begin_with("BEGIN IMMEDIATE").await?) }).await?;
+        let (turn, tx) = write_queue::in_turn(pool, async { Ok(pool.begin_with("BEGIN IMMEDIATE").await?) }).await?;
         Ok(WriteTx::new(tx, Some(turn)))
     }
 

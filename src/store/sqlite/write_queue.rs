@@ -6,14 +6,14 @@
 //! order, and only then asks SQLite for the lock, which it then mostly finds free; the busy
 //! handler is left to other processes (the CLI beside a server).
 //!
-//! A search-block build, which comes back for the lock after each block, also asks whether
-//! writers are waiting, and lets them go ahead for a while.
+//! A search-block build, which comes back for the lock after each block, queues the same way:
+//! writers that arrived during a block go before its next one.
 
 use crate::store::{StoreError, StoreResult};
 use sqlx::SqlitePool;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 use tokio::sync::OwnedMutexGuard;
@@ -21,7 +21,6 @@ use tokio::sync::OwnedMutexGuard;
 /// One queue per database file: stores of one file share it, stores of others do not.
 #[derive(Default)]
 struct Queue {
-    waiting: AtomicUsize,
     turn: Arc<tokio::sync::Mutex<()>>,
     /// How long a writer waits for its turn, as long as SQLite's busy handler would wait
     /// for the lock (`set_wait_max`).
@@ -45,25 +44,12 @@ pub(super) fn set_wait_max(pool: &SqlitePool, wait: Duration) {
 /// A writer's turn: the next writer of this process waits until it is dropped.
 pub(super) type Turn = OwnedMutexGuard<()>;
 
-/// Counts its holder as waiting for the write lock until dropped (also when the wait is
-/// given up part way).
-struct Waiting(Arc<Queue>);
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// Waits for this writer's turn, then runs `begin` (which takes SQLite's write lock); counted
-/// as waiting until `begin` is done.
+/// Waits for this writer's turn, then runs `begin` (which takes SQLite's write lock).
 pub(super) async fn in_turn<T>(
     pool: &SqlitePool,
     begin: impl Future<Output = StoreResult<T>>,
 ) -> StoreResult<(Turn, T)> {
     let q = queue(pool);
-    q.waiting.fetch_add(1, Ordering::SeqCst);
-    let _waiting = Waiting(q.clone());
     let wait = match q.wait_max_ms.load(Ordering::Relaxed) {
         0 => Duration::from_secs(5),
         ms => Duration::from_millis(ms),
@@ -77,9 +63,4 @@ pub(super) async fn in_turn<T>(
             ))
         })?;
     Ok((turn, begin.await?))
-}
-
-/// Whether a writer of this process is waiting for the write lock of `pool`'s database.
-pub(super) fn any(pool: &SqlitePool) -> bool {
-    queue(pool).waiting.load(Ordering::SeqCst) > 0
 }
