@@ -366,6 +366,23 @@ mod sqlite_builds {
 /// PostgreSQL: bulk loads do not wait for a build (they count themselves in the state row
 /// instead of sharing the build's advisory lock), and a build clears the stale mark only if
 /// no load landed since it began.
+/// Polls `count_waiting` (a count of ungranted locks, `$1` bound to `arg`) until it is not 0:
+/// the statement a test holds up has reached the lock it is held at.
+async fn until_a_lock_waits(pool: &sqlx::PgPool, count_waiting: &'static str, arg: &str, never: &str) {
+    for _ in 0..600 {
+        let waiting: i64 = sqlx::query_scalar(count_waiting)
+            .bind(arg)
+            .fetch_one(pool)
+            .await
+            .expect("locks");
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{never}");
+}
+
 mod postgres_loads {
     use super::*;
     use sqlx::PgPool;
@@ -448,23 +465,14 @@ mod postgres_loads {
             tokio::spawn(async move { with.build_search_blocks(true).await })
         };
         // The build's final update waits for the row, that is for this transaction to end.
-        let mut waited = 0;
-        loop {
-            let waiting: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' \
-                 AND transactionid::text = $1 AND NOT granted",
-            )
-            .bind(&xid)
-            .fetch_one(&pool)
-            .await
-            .expect("activity");
-            if waiting > 0 {
-                break;
-            }
-            waited += 1;
-            assert!(waited < 600, "the build never reached its final update");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        until_a_lock_waits(
+            &pool,
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' \
+             AND transactionid::text = $1 AND NOT granted",
+            &xid,
+            "the build never reached its final update",
+        )
+        .await;
         load.commit().await.expect("commit the load");
         building.await.expect("join").expect("build").expect("built");
         assert!(
@@ -540,23 +548,14 @@ mod postgres_creates {
                 store.save_metric(&m, "writer", Expect::Absent).await
             })
         };
-        let mut waited = 0;
-        loop {
-            let waiting: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
-                 AND ((classid::bigint << 32) | objid::bigint) = $1 AND NOT granted",
-            )
-            .bind(key)
-            .fetch_one(&pool)
-            .await
-            .expect("locks");
-            if waiting > 0 {
-                break;
-            }
-            waited += 1;
-            assert!(waited < 600, "the create never reached its block row");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        until_a_lock_waits(
+            &pool,
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+             AND ((classid::bigint << 32) | objid::bigint) = $1::bigint AND NOT granted",
+            &key.to_string(),
+            "the create never reached its block row",
+        )
+        .await;
         for (table, all, free) in [
             (
                 "metric_counts",
