@@ -185,14 +185,10 @@ impl Tally {
         for<'t> i64: Encode<'t, DB> + Type<DB>,
         <DB as Database>::Arguments: Default,
     {
-        let facets = self
-            .deltas
-            .iter()
-            .map(|((facet, value), n)| (vec![*facet, value.as_str()], *n));
+        let facets = self.facet_deltas().map(|(facet, value, n)| (vec![facet, value], n));
         let combinations = self
-            .combinations
-            .iter()
-            .map(|(key, n)| (key.iter().map(String::as_str).collect(), *n));
+            .combination_deltas()
+            .map(|(key, n)| (key.iter().map(String::as_str).collect(), n));
         let mut statements = upsert_rows("metric_counts", &["facet", "value"], facets.collect(), shard, rows);
         statements.extend(upsert_rows(
             "metric_combination_counts",
@@ -205,8 +201,8 @@ impl Tally {
     }
 }
 
-/// Multi-row upserts adding each non-zero `n` to its key's counter in `shard`, `rows` rows per
-/// statement, in the order given.
+/// Multi-row upserts adding each `n` (the tally's non-zero deltas) to its key's counter in
+/// `shard`, `rows` rows per statement, in the order given.
 fn upsert_rows<DB: Dialect>(
     table: &str,
     key_columns: &[&str],
@@ -219,9 +215,8 @@ where
     for<'t> i64: Encode<'t, DB> + Type<DB>,
     <DB as Database>::Arguments: Default,
 {
-    let changes: Vec<_> = deltas.into_iter().filter(|(_, n)| *n != 0).collect();
     let keys = key_columns.join(", ");
-    changes
+    deltas
         .chunks(rows.max(1))
         .map(|chunk| {
             let mut qb = QueryBuilder::new(format!("INSERT INTO {table} ({keys}, shard, n) VALUES "));

@@ -232,8 +232,8 @@ impl SqlBackend for Sqlite {
     /// SQLite allows one writer; taking the write lock up front avoids deadlocking upgrades,
     /// and taking turns for it first (`write_queue`) keeps writers from polling for it.
     async fn begin_write(pool: &SqlitePool) -> StoreResult<WriteTx<Sqlite>> {
-        let (turn, tx) = write_queue::in_turn(pool, async { Ok(pool.begin_with("BEGIN IMMEDIATE").await?) }).await?;
-        Ok(WriteTx::new(tx, Some(turn)))
+        let turn = write_queue::turn(pool).await?;
+        Ok(WriteTx::new(pool.begin_with("BEGIN IMMEDIATE").await?, Some(turn)))
     }
 
     /// Tags live in `metric_tags`, keyed by the rowid the insert assigns: `sync_tags` follows.

@@ -44,23 +44,19 @@ pub(super) fn set_wait_max(pool: &SqlitePool, wait: Duration) {
 /// A writer's turn: the next writer of this process waits until it is dropped.
 pub(super) type Turn = OwnedMutexGuard<()>;
 
-/// Waits for this writer's turn, then runs `begin` (which takes SQLite's write lock).
-pub(super) async fn in_turn<T>(
-    pool: &SqlitePool,
-    begin: impl Future<Output = StoreResult<T>>,
-) -> StoreResult<(Turn, T)> {
+/// Waits for this writer's turn; the writer then takes SQLite's write lock.
+pub(super) async fn turn(pool: &SqlitePool) -> StoreResult<Turn> {
     let q = queue(pool);
     let wait = match q.wait_max_ms.load(Ordering::Relaxed) {
         0 => Duration::from_secs(5),
         ms => Duration::from_millis(ms),
     };
-    let turn = tokio::time::timeout(wait, q.turn.clone().lock_owned())
+    tokio::time::timeout(wait, q.turn.clone().lock_owned())
         .await
         .map_err(|_| {
             StoreError::Unavailable(format!(
                 "the database is busy: other writes held it for {} ms",
                 wait.as_millis()
             ))
-        })?;
-    Ok((turn, begin.await?))
+        })
 }
