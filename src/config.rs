@@ -76,7 +76,9 @@ pub struct DbConfig {
     /// Matches a search tier must have for a page near the start to walk the name order,
     /// testing each row, instead of reading the matches (SQLite counts up to it per search,
     /// unless the search blocks show the words in every block from the first; see
-    /// docs/design.md, "Full-text search").
+    /// docs/design.md, "Full-text search"). Also the most matches, by the counters, that a
+    /// list filtered by an owner or tags reads and sorts instead of walking (docs/design.md,
+    /// "Pagination").
     #[arg(
         id = "db_search_dense_at", long = "search-dense-at",
         env = "MDL_SEARCH_DENSE_AT",

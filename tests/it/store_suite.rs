@@ -1169,6 +1169,158 @@ async fn bulk_import_keeps_odd_text_and_history(db: &TestDb) {
     assert_counts_exact(store, "bulk import").await;
 }
 
+/// A list filtered by an owner or tags reads its matches first when the counters say they are
+/// few (`MDL_SEARCH_DENSE_AT`), and walks the list's order otherwise: both must give the
+/// same pages, totals and cursors. A store that counts every set as common (`search_dense_at`
+/// 1) walks; the default one reads these sets' matches. The rare set sits at the end of the
+/// name order, some of it without a status, so a filter the reading leaves to a row test
+/// (`tier`, `status`, the other of owner and tags) has rows to reject.
+async fn owner_and_tag_lists_read_alike_by_walk_and_by_matches(db: &TestDb) {
+    let reads = &*db.store;
+    let walks = mdl::store::connect(&mdl::config::DbConfig {
+        search_dense_at: 1,
+        ..mdl::config::DbConfig::new(&db.url)
+    })
+    .await
+    .expect("walking store");
+    let mut docs: Vec<Value> = (0..240).map(synthetic_metric).collect();
+    for i in 0..36 {
+        let mut d = synthetic_metric(1000 + i);
+        d["metric_id"] = json!(format!("rare-{i:02}"));
+        d["name"] = json!(format!("zz rare {:02}", (i * 7) % 36));
+        d["tags"] = json!(if i % 3 == 0 {
+            vec!["rarewave", "churn"]
+        } else {
+            vec!["rarewave"]
+        });
+        d["governance"]["owner_team"] = json!("Rare Owners");
+        if i % 4 == 0 {
+            d["governance"].as_object_mut().unwrap().remove("status");
+        }
+        docs.push(d);
+    }
+    reads
+        .import(&metrics_batch(docs.clone()), "seeder")
+        .await
+        .expect("seed");
+
+    let some = |v: &str| Some(v.to_string());
+    let tags = |t: &[&str]| t.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+    let filters = [
+        MetricFilter {
+            owner: some("Rare Owners"),
+            ..Default::default()
+        },
+        MetricFilter {
+            owner: some("SRE"),
+            ..Default::default()
+        },
+        MetricFilter {
+            owner: some("Head of Revenue"),
+            ..Default::default()
+        },
+        MetricFilter {
+            owner: some("nobody"),
+            ..Default::default()
+        },
+        MetricFilter {
+            tags: tags(&["rarewave"]),
+            ..Default::default()
+        },
+        MetricFilter {
+            tags: tags(&["rarewave", "latency"]),
+            ..Default::default()
+        },
+        MetricFilter {
+            tags: tags(&["no-such-tag"]),
+            ..Default::default()
+        },
+        MetricFilter {
+            owner: some("Rare Owners"),
+            tier: some("Tier-2"),
+            ..Default::default()
+        },
+        MetricFilter {
+            tags: tags(&["rarewave"]),
+            status: some("active"),
+            ..Default::default()
+        },
+        MetricFilter {
+            owner: some("Rare Owners"),
+            tags: tags(&["churn"]),
+            ..Default::default()
+        },
+        MetricFilter {
+            owner: some("SRE"),
+            tags: tags(&["rarewave"]),
+            ..Default::default()
+        },
+        MetricFilter {
+            tags: tags(&["rarewave"]),
+            category: docs[250]["category"].as_str().map(str::to_string),
+            metric_type: docs[250]["metric_type"].as_str().map(str::to_string),
+            ..Default::default()
+        },
+    ];
+    let has_tag = |d: &Value, t: &str| d["tags"].as_array().unwrap().iter().any(|x| x == t);
+    let mut read_some = 0;
+    for filter in &filters {
+        let mut expected: Vec<String> = docs
+            .iter()
+            .filter(|d| {
+                let g = &d["governance"];
+                let owner = filter.owner.as_deref().is_none_or(|o| {
+                    ["owner_team", "technical_owner", "business_owner"]
+                        .iter()
+                        .any(|k| g[k] == o)
+                });
+                let tag = filter.tags.is_empty() || filter.tags.iter().any(|t| has_tag(d, t));
+                let eq = |v: &Option<String>, field: &Value| v.as_deref().is_none_or(|v| field == v);
+                owner
+                    && tag
+                    && eq(&filter.tier, &d["tier"])
+                    && eq(&filter.status, &g["status"])
+                    && eq(&filter.category, &d["category"])
+                    && eq(&filter.metric_type, &d["metric_type"])
+            })
+            .map(|d| d["metric_id"].as_str().unwrap().to_string())
+            .collect();
+        expected.sort();
+        read_some += usize::from(!expected.is_empty());
+        for sort in [
+            MetricSort::Name,
+            MetricSort::NameDesc,
+            MetricSort::UpdatedAtDesc,
+            MetricSort::MetricId,
+        ] {
+            let by_reading = all_pages(reads, filter, sort, 7).await;
+            assert_eq!(
+                by_reading,
+                all_pages(&*walks, filter, sort, 7).await,
+                "{filter:?} {sort:?}"
+            );
+            assert_eq!(
+                all_cursor(reads, filter, sort, 5).await,
+                by_reading,
+                "{filter:?} {sort:?} by cursor"
+            );
+            let mut found = by_reading.clone();
+            found.sort();
+            assert_eq!(found, expected, "{filter:?} {sort:?}");
+        }
+        let q = query(filter.clone(), MetricSort::Name, PageRequest::offset(1, 7));
+        let a = reads.list_metrics(&q).await.expect("first page");
+        let b = walks.list_metrics(&q).await.expect("first page, walking");
+        assert_eq!(a.total, Some(expected.len() as u64), "{filter:?}");
+        assert_eq!(
+            (ids(&a.items), a.has_next, a.total),
+            (ids(&b.items), b.has_next, b.total)
+        );
+    }
+    // All but `nobody`, `no-such-tag` and SRE's rare metrics (SRE has none).
+    assert_eq!(read_some, filters.len() - 3);
+}
+
 backend_tests!(
     bulk_import_keeps_odd_text_and_history,
     counters_follow_every_kind_of_write,
@@ -1193,6 +1345,7 @@ backend_tests!(
     import_is_all_or_nothing,
     stats_count_by_every_dimension,
     concurrent_updates_lose_nothing,
+    owner_and_tag_lists_read_alike_by_walk_and_by_matches,
 );
 
 /// SQLite has one write lock and queues no one for it: writers poll for it, up to 100 ms

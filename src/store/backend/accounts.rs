@@ -118,7 +118,7 @@ where
 
     pub(crate) async fn list_users(&self, page: &PageRequest) -> StoreResult<Page<User>> {
         let spec = sql::user_spec(page);
-        let mut qb = sql::page_query::<DB>(&spec, None)?;
+        let mut qb = sql::page_query::<DB>(&spec, None, None)?;
         let rows = qb.build().fetch_all(&self.pool).await?;
         let users = rows
             .iter()

@@ -220,7 +220,7 @@ where
             scope: format!("snapshot|{}", kind.table()),
             count_search: false,
         };
-        let mut qb = sql::page_query::<DB>(&spec, None)?;
+        let mut qb = sql::page_query::<DB>(&spec, None, None)?;
         let rows = qb.build().fetch_all(&mut *self.tx).await?;
         let rows = rows
             .iter()

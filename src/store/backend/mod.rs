@@ -10,7 +10,7 @@ pub(crate) use catalog::SqlReader;
 use super::error::StoreError;
 use super::model::{Backend, BlockBuild, Entity, EntityKind, Provenance, RawStored, Saved, Stored, WriteKind};
 use super::query::{MetricFilter, MetricQuery, Page, PageRequest};
-use super::sql::{self, Access, BlockStart, Counted, Dialect, RowSpec, SearchTier, Tally, TierRead};
+use super::sql::{self, Access, BlockStart, Bounded, Counted, Dialect, RowSpec, SearchTier, Tally, TierRead};
 use super::write::{self, Plan, WriteInput};
 use super::{Expect, PoolStatus, StoreResult};
 use crate::domain::Metric;
@@ -136,7 +136,9 @@ pub(crate) struct SqlStore<DB: Database> {
     pub(crate) pool: Pool<DB>,
     /// Most matches a search counts (`count=true`) before it reports "at least this many".
     search_count_cap: u64,
-    /// Matches a tier must have for a page near the start to walk the order (`tier_access`).
+    /// Matches a tier must have for a page near the start to walk the order (`tier_access`);
+    /// the most an owner's or tags' counters may give for a list to read its matches first
+    /// (`Bounded`).
     dense_at: i64,
     /// Metrics per search block a build writes; 0: searches and builds leave the blocks
     /// alone (writes still keep them, for other instances).
@@ -478,23 +480,59 @@ where
         {
             return self.search_rows(spec, f, q, decode).await;
         }
-        let mut qb = sql::page_query::<DB>(spec, filter)?;
-        let rows = qb.build().fetch_all(&self.pool).await?;
+        let bounded = match filter {
+            Some(f) if spec.table == "metrics" => self.bounded(f).await?,
+            _ => None,
+        };
+        let driver = bounded.filter(|b| b.bound <= self.dense_at).map(|b| b.driver);
+        let rows = match (bounded, driver) {
+            (Some(b), _) if b.bound == 0 => Vec::new(),
+            (_, Some(d)) => {
+                let qb = sql::page_query::<DB>(spec, filter, Some(d))?;
+                self.fetch_with(qb, Access::Index).await?
+            }
+            _ => {
+                let mut qb = sql::page_query::<DB>(spec, filter, None)?;
+                qb.build().fetch_all(&self.pool).await?
+            }
+        };
         let rows = rows.iter().map(decode).collect::<StoreResult<Vec<_>>>()?;
-        let total = if spec.page.wants_count() {
+        let total = if !spec.page.wants_count() {
+            None
+        } else if let Some(b) = bounded.filter(|b| b.exact || b.bound == 0) {
+            Some(b.bound.max(0) as u64)
+        } else {
             let counted = filter
                 .filter(|_| spec.table == "metrics")
                 .and_then(sql::counted_total_query::<DB>);
-            let mut qb = match counted {
-                Some(qb) => qb,
-                None => sql::count_query::<DB>(spec.table, filter)?,
+            let n = match (counted, driver) {
+                (Some(mut qb), _) => qb.build_query_scalar().fetch_one(&self.pool).await?,
+                (None, Some(d)) => {
+                    self.count_forced(sql::count_query::<DB>(spec.table, filter, Some(d))?)
+                        .await?
+                }
+                (None, None) => {
+                    let mut qb = sql::count_query::<DB>(spec.table, filter, None)?;
+                    qb.build_query_scalar().fetch_one(&self.pool).await?
+                }
             };
-            let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
             Some(n.max(0) as u64)
-        } else {
-            None
         };
         Ok(sql::finish_page(spec, rows, total, key))
+    }
+
+    /// What the counters say of a list filtered by an owner or tags; `None` for other
+    /// filters, whose indexes give the list's order (a column's index holds `(column, name,
+    /// id)`), or for a search.
+    async fn bounded(&self, filter: &MetricFilter) -> StoreResult<Option<Bounded>> {
+        if filter.q.is_some() {
+            return Ok(None);
+        }
+        let Some(mut qb) = sql::bound_query::<DB>(filter) else {
+            return Ok(None);
+        };
+        let (owner, tags): (i64, i64) = qb.build_query_as().fetch_one(&self.pool).await?;
+        Ok(Some(Bounded::from_counts(filter, owner, tags)))
     }
 
     /// A search page, tier by tier, each tier read in the list's order until the page is full.
@@ -532,14 +570,14 @@ where
                 from: start.key(),
             };
             let mut rows = self
-                .fetch_tier(sql::tier_page_query::<DB>(spec, filter, &terms, &read), read.access)
+                .fetch_with(sql::tier_page_query::<DB>(spec, filter, &terms, &read), read.access)
                 .await?;
             if read.access == Access::Walk && (rows.len() as i64) < need {
                 // The walk's budget ran out before the page filled: the word's rows are not
                 // near the start of the list's order (or of the first block holding it).
                 read.access = Access::Scan;
                 rows = self
-                    .fetch_tier(sql::tier_page_query::<DB>(spec, filter, &terms, &read), read.access)
+                    .fetch_with(sql::tier_page_query::<DB>(spec, filter, &terms, &read), read.access)
                     .await?;
             }
             let got = rows.len() as i64;
@@ -591,7 +629,7 @@ where
             return Ok(BlockStart::Unknown);
         }
         let rows = self
-            .fetch_tier(
+            .fetch_with(
                 DB::block_start_query(terms, tier, (self.dense_at / self.block_rows).max(1)),
                 Access::Index,
             )
@@ -617,8 +655,9 @@ where
         DB::build_blocks(&self.pool, self.block_rows, wait).await
     }
 
-    /// A tier's rows; reads of the full-text index run with the backend's `FORCE_INDEX`.
-    async fn fetch_tier(&self, mut qb: QueryBuilder<DB>, access: Access) -> StoreResult<Vec<DB::Row>> {
+    /// A query's rows; a read by a filter's index rather than the list's order (any access but
+    /// a walk) runs with the backend's `FORCE_INDEX`.
+    async fn fetch_with(&self, mut qb: QueryBuilder<DB>, access: Access) -> StoreResult<Vec<DB::Row>> {
         let Some(force) = DB::FORCE_INDEX.filter(|_| access != Access::Walk) else {
             return Ok(qb.build().fetch_all(&self.pool).await?);
         };
@@ -629,9 +668,9 @@ where
         Ok(rows)
     }
 
-    /// A count read from the full-text index (see `fetch_tier`).
+    /// A count read by the filter's index (see `fetch_with`).
     async fn count_forced(&self, qb: QueryBuilder<DB>) -> StoreResult<i64> {
-        let rows = self.fetch_tier(qb, Access::Index).await?;
+        let rows = self.fetch_with(qb, Access::Index).await?;
         let row = rows
             .first()
             .ok_or_else(|| StoreError::Database("a count returned no row".into()))?;

@@ -41,10 +41,32 @@ pub(crate) fn metric_spec<DB: Dialect>(query: &MetricQuery) -> ListSpec<'_> {
     }
 }
 
-pub(super) fn push_filters<DB: Dialect>(qb: &mut QueryBuilder<DB>, f: &MetricFilter)
+/// The filter a list reads its matches by when they are few (`matches_first`): the others
+/// are still tested, row by row, but offer the planner no index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Driver {
+    Owner,
+    Tags,
+}
+
+pub(super) fn push_filters<DB: Dialect>(qb: &mut QueryBuilder<DB>, f: &MetricFilter, driver: Option<Driver>)
 where
     for<'t> String: Encode<'t, DB> + Type<DB>,
 {
+    // `(x) IS TRUE` keeps x's meaning in a WHERE clause (NULL and false both fail) and is
+    // no index's condition on either backend.
+    let open = |qb: &mut QueryBuilder<DB>, by: Option<Driver>| {
+        qb.push(if driver.is_some() && driver != by {
+            " AND ("
+        } else {
+            " AND "
+        });
+    };
+    let close = |qb: &mut QueryBuilder<DB>, by: Option<Driver>| {
+        if driver.is_some() && driver != by {
+            qb.push(") IS TRUE");
+        }
+    };
     let eq = [
         ("category", &f.category),
         ("tier", &f.tier),
@@ -54,20 +76,26 @@ where
     ];
     for (col, value) in eq {
         if let Some(v) = value {
-            qb.push(format_args!(" AND t.{col} = ")).push_bind(v.clone());
+            open(qb, None);
+            qb.push(format_args!("t.{col} = ")).push_bind(v.clone());
+            close(qb, None);
         }
     }
     if let Some(owner) = &f.owner {
-        qb.push(" AND (t.owner_team = ")
+        open(qb, Some(Driver::Owner));
+        qb.push("(t.owner_team = ")
             .push_bind(owner.clone())
             .push(" OR t.technical_owner = ")
             .push_bind(owner.clone())
             .push(" OR t.business_owner = ")
             .push_bind(owner.clone())
             .push(")");
+        close(qb, Some(Driver::Owner));
     }
     if !f.tags.is_empty() {
+        open(qb, Some(Driver::Tags));
         DB::push_tags(qb, &f.tags);
+        close(qb, Some(Driver::Tags));
     }
 }
 

@@ -12,13 +12,15 @@ mod search;
 mod users;
 
 pub(crate) use blocks::{APPEND_MAX, BlockStart, BlocksState, DENSE_RUN, build_due, follows_blocks};
-pub(crate) use counts::{ALL_COUNTERS, COUNTED_COLUMNS, Counted, Tally, counted_total_query, fill_stats};
+pub(crate) use counts::{
+    ALL_COUNTERS, Bounded, COUNTED_COLUMNS, Counted, Tally, bound_query, counted_total_query, fill_stats,
+};
 pub(crate) use entities::{
     RowSpec, bind_server, decode_raw, decode_stored, domain_row, entity_row, fetch_many, fetch_many_with, insert_many,
     named_spec, objective_row, push_update, raw_key, stored_key,
 };
 pub(crate) use history::{decode_history, finish_history, history_many, history_query};
-pub(crate) use metrics::{last_versions, metric_row, metric_spec};
+pub(crate) use metrics::{Driver, last_versions, metric_row, metric_spec};
 pub(crate) use search::{Access, SearchTier, TierRead, capped_count_query, tier_count_query, tier_page_query};
 pub(crate) use users::{decode_user, user_insert, user_lookup, user_spec, user_update};
 
@@ -30,7 +32,7 @@ use sqlx::{Database, Encode, QueryBuilder, Type};
 pub(crate) trait Dialect: Database + Sized {
     /// Column list that `decode_stored` reads, for a table aliased `t` with id column `id`.
     fn select_stored(id_col: &str) -> String;
-    /// `AND <row matches any of tags>`.
+    /// `<row matches any of tags>` (a condition, without `AND`).
     fn push_tags(qb: &mut QueryBuilder<Self>, tags: &[String]);
     /// `AND <row matches every word>`.
     fn push_search_all(qb: &mut QueryBuilder<Self>, terms: &[String]);
@@ -46,9 +48,13 @@ pub(crate) trait Dialect: Database + Sized {
     fn block_start_query(terms: &[String], tier: SearchTier, wide_at: i64) -> QueryBuilder<Self>;
     /// Columns a tier's condition reads, which a walk's bounded subquery must carry.
     const WALK_COLUMNS: &'static [&'static str];
-    /// Statements (one round trip) that make the rest of a transaction read the full-text
-    /// index rather than walk another one (for `Access::Index`/`Scan` and counts).
+    /// Statements (one round trip) that make the rest of a transaction read by the filter's
+    /// index (the full-text index, an owner's or tags') rather than walk the list's order (for
+    /// `Access::Index`/`Scan`, counts and lists that read their matches first).
     const FORCE_INDEX: Option<&'static str>;
+    /// Prefix of an ORDER BY term that no index may give (SQLite's unary `+`); empty where
+    /// `FORCE_INDEX` does that instead (PostgreSQL).
+    const UNINDEXED_ORDER: &'static str;
     /// Expression reading `catalog_info.doc` as text.
     const CATALOG_DOC: &'static str;
     /// Column list that the backend's history decoder reads.
@@ -95,6 +101,7 @@ fn push_from<DB: Dialect>(
     qb: &mut QueryBuilder<DB>,
     table: &str,
     filter: Option<&MetricFilter>,
+    driver: Option<Driver>,
 ) -> Result<(), StoreError>
 where
     for<'t> String: Encode<'t, DB> + Type<DB>,
@@ -104,7 +111,7 @@ where
         if let Some(q) = f.q.as_deref() {
             DB::push_search_all(qb, &checked_terms(q)?);
         }
-        metrics::push_filters(qb, f);
+        metrics::push_filters(qb, f, driver);
     }
     Ok(())
 }
@@ -121,17 +128,19 @@ pub(crate) fn checked_terms(q: &str) -> Result<Vec<String>, StoreError> {
     Ok(terms)
 }
 
-/// `SELECT COUNT(*)` of what a list query matches.
+/// `SELECT COUNT(*)` of what a list query matches (read by the `driver`'s index, if any: see
+/// `page_query`).
 pub(crate) fn count_query<DB: Dialect>(
     table: &str,
     filter: Option<&MetricFilter>,
+    driver: Option<Driver>,
 ) -> Result<QueryBuilder<DB>, StoreError>
 where
     for<'t> String: Encode<'t, DB> + Type<DB>,
     <DB as Database>::Arguments: Default,
 {
     let mut qb = QueryBuilder::new("SELECT COUNT(*)");
-    push_from(&mut qb, table, filter)?;
+    push_from(&mut qb, table, filter, driver)?;
     Ok(qb)
 }
 
@@ -150,11 +159,11 @@ where
     let mut qb = QueryBuilder::new("");
     if facet == "tag" {
         qb.push(DB::TAG_FACET_HEAD);
-        push_from(&mut qb, "metrics", Some(filter))?;
+        push_from(&mut qb, "metrics", Some(filter), None)?;
         qb.push(DB::TAG_FACET_TAIL);
     } else {
         qb.push(format_args!("SELECT t.{facet} AS k, COUNT(*) AS n"));
-        push_from(&mut qb, "metrics", Some(filter))?;
+        push_from(&mut qb, "metrics", Some(filter), None)?;
         qb.push(format_args!(" AND t.{facet} IS NOT NULL GROUP BY t.{facet}"));
     }
     qb.push(" ORDER BY n DESC, k LIMIT ").push_bind(i64::from(limit));
@@ -167,16 +176,22 @@ where
 /// Deep numbered pages use a deferred join: the offset is walked over ids only, and full rows
 /// are read for the one page returned. Without it PostgreSQL carries every skipped document
 /// through the scan (page 1000 of 100k metrics: ~1 s).
+///
+/// With a `driver`, the page is read from that filter's matches, sorted, rather than by
+/// walking the list's order (`matches_first`); PostgreSQL must then run it under `FORCE_INDEX`.
 pub(crate) fn page_query<DB: Dialect>(
     spec: &ListSpec<'_>,
     filter: Option<&MetricFilter>,
+    driver: Option<Driver>,
 ) -> Result<QueryBuilder<DB>, StoreError>
 where
     for<'t> String: Encode<'t, DB> + Type<DB>,
     for<'t> i64: Encode<'t, DB> + Type<DB>,
     <DB as Database>::Arguments: Default,
 {
-    let deferred = matches!(spec.page, PageRequest::Offset { page, .. } if *page > 1);
+    // Reading the matches first sorts every match: ids and sort keys only, not documents
+    // (PostgreSQL: 12.8 against 32 ms for 10,000 matches at 1M).
+    let deferred = driver.is_some() || matches!(spec.page, PageRequest::Offset { page, .. } if *page > 1);
     let mut qb = QueryBuilder::new("SELECT ");
     qb.push(&spec.columns);
     if deferred {
@@ -185,7 +200,7 @@ where
             spec.table, spec.id_col
         ));
     }
-    push_from(&mut qb, spec.table, filter)?;
+    push_from(&mut qb, spec.table, filter, driver)?;
     let (cmp, dir) = if spec.descending { ("<", "DESC") } else { (">", "ASC") };
     if let PageRequest::Cursor { after: Some(token), .. } = spec.page {
         let cursor = Cursor::decode(token, &spec.scope)?;
@@ -198,12 +213,13 @@ where
             qb.push(", ").push_bind(cursor.id).push(")");
         }
     }
+    let plus = if driver.is_some() { DB::UNINDEXED_ORDER } else { "" };
     let order = |qb: &mut QueryBuilder<DB>| {
         qb.push(" ORDER BY ");
         if spec.sort_col != spec.id_col {
-            qb.push(format_args!("t.{} {dir}, ", spec.sort_col));
+            qb.push(format_args!("{plus}t.{} {dir}, ", spec.sort_col));
         }
-        qb.push(format_args!("t.{} {dir}", spec.id_col));
+        qb.push(format_args!("{plus}t.{} {dir}", spec.id_col));
     };
     order(&mut qb);
     let limit = i64::from(spec.page.limit());

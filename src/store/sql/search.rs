@@ -98,7 +98,7 @@ where
         Access::Index | Access::Scan => {
             qb.push(format_args!("{} t WHERE 1=1", spec.table));
             DB::push_search_tier(&mut qb, terms, tier, access);
-            metrics::push_filters(&mut qb, filter);
+            metrics::push_filters(&mut qb, filter, None);
             blocks::push_from(&mut qb, from);
         }
         // The walk tests at most `WALK_BUDGET` rows of the list's order: when the word's rows
@@ -116,7 +116,7 @@ where
                 list.join(", "),
                 spec.table
             ));
-            metrics::push_filters(&mut qb, filter);
+            metrics::push_filters(&mut qb, filter, None);
             blocks::push_from(&mut qb, from);
             order(&mut qb);
             qb.push(" LIMIT ").push_bind(offset + WALK_BUDGET);
@@ -144,7 +144,7 @@ where
 {
     let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM metrics t WHERE 1=1");
     DB::push_search_tier(&mut qb, terms, tier, Access::Index);
-    metrics::push_filters(&mut qb, filter);
+    metrics::push_filters(&mut qb, filter, None);
     qb
 }
 
@@ -158,7 +158,7 @@ where
 {
     let mut qb = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM metrics t WHERE 1=1");
     DB::push_search_all(&mut qb, terms);
-    metrics::push_filters(&mut qb, filter);
+    metrics::push_filters(&mut qb, filter, None);
     qb.push(" LIMIT ")
         .push_bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX));
     qb.push(") c");

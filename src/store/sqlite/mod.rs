@@ -64,7 +64,7 @@ impl Dialect for Sqlite {
     const TAG_FACET_TAIL: &'static str = ") GROUP BY g.tag";
 
     fn push_tags(qb: &mut QueryBuilder<Self>, tags: &[String]) {
-        qb.push(" AND t.metric_pk IN (SELECT metric_pk FROM metric_tags WHERE tag IN (");
+        qb.push("t.metric_pk IN (SELECT metric_pk FROM metric_tags WHERE tag IN (");
         let mut list = qb.separated(", ");
         for tag in tags {
             list.push_bind(tag.clone());
@@ -160,6 +160,7 @@ impl Dialect for Sqlite {
 
     const WALK_COLUMNS: &'static [&'static str] = &["metric_pk"];
     const FORCE_INDEX: Option<&'static str> = None;
+    const UNINDEXED_ORDER: &'static str = "+";
 
     const CATALOG_DOC: &'static str = "doc";
     const HISTORY_COLUMNS: &'static str =
