@@ -12,6 +12,10 @@ successful answers. Python's own overhead adds a few tenths of a millisecond per
         second, as a client with its own pace does. Each body is a full definition: the first
         metric of examples/sample-metrics.json (3.6 KB of JSON, every section filled),
         under a new id and name; WRITE_DOC=path names another file of the same shape.
+    http_bench.py set BASE_URL TOKEN TAG OWNER COUNT
+        Creates COUNT full definitions (ids TAG-00000...) that share the tag TAG and the owner
+        team OWNER, named "zz TAG 00000"...: a team's metrics whose names sit together at the
+        end of the name order. Ids already there are skipped (409). Prints how many were made.
 """
 
 import http.client
@@ -100,6 +104,27 @@ def run(workers, seconds):
     }
 
 
+def make_set(url, token, tag, owner, count):
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    doc = full_definition()
+    made = 0
+    for i in range(count):
+        doc = dict(doc, metric_id=f"{tag}-{i:05}", name=f"zz {tag} {i:05}", tags=[tag])
+        doc["governance"] = dict(doc.get("governance") or {}, owner_team=owner)
+        conn.request(
+            "POST",
+            "/api/v1/metrics",
+            body=json.dumps(doc),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status not in (201, 409):
+            sys.exit(f"create {doc['metric_id']}: {resp.status}")
+        made += resp.status == 201
+    return made
+
+
 def main() -> None:
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if mode == "read" and len(sys.argv) == 6:
@@ -113,6 +138,10 @@ def main() -> None:
         url = urllib.parse.urlsplit(base)
         workers = [lambda *a, w=w: writer(url, token, f"{prefix}{w}", rate, *a) for w in range(int(writers))]
         print(json.dumps({"writers": int(writers), **({"rate": rate} if rate else {}), **run(workers, seconds)}))
+    elif mode == "set" and len(sys.argv) == 7:
+        base, token, tag, owner, count = sys.argv[2:7]
+        made = make_set(urllib.parse.urlsplit(base), token, tag, owner, int(count))
+        print(json.dumps({"tag": tag, "owner": owner, "made": made}))
     else:
         sys.exit(__doc__)
 
