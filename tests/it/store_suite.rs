@@ -1171,8 +1171,8 @@ async fn bulk_import_keeps_odd_text_and_history(db: &TestDb) {
 
 /// A list filtered by an owner or tags reads its matches first when the counters say they are
 /// few (`MDL_SEARCH_DENSE_AT`), and walks the list's order otherwise: both must give the
-/// same pages, totals and cursors. A store that counts every set as common (`search_dense_at`
-/// 1) walks; the default one reads these sets' matches. The rare set sits at the end of the
+/// same pages, totals and cursors. A store that counts every set as common (a `search_dense_at`
+/// of 1) walks; the default one reads these sets' matches. The rare set sits at the end of the
 /// name order, some of it without a status, so a filter the reading leaves to a row test
 /// (`tier`, `status`, the other of owner and tags) has rows to reject.
 async fn owner_and_tag_lists_read_alike_by_walk_and_by_matches(db: &TestDb) {
