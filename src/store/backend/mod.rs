@@ -521,13 +521,10 @@ where
         Ok(sql::finish_page(spec, rows, total, key))
     }
 
-    /// What the counters say of a list filtered by an owner or tags; `None` for other
-    /// filters, whose indexes give the list's order (a column's index holds `(column, name,
-    /// id)`), or for a search.
+    /// What the counters say of a list (not a search) filtered by an owner or tags; `None`
+    /// for other filters, whose indexes give the list's order (a column's index holds
+    /// `(column, name, id)`).
     async fn bounded(&self, filter: &MetricFilter) -> StoreResult<Option<Bounded>> {
-        if filter.q.is_some() {
-            return Ok(None);
-        }
         let Some(mut qb) = sql::bound_query::<DB>(filter) else {
             return Ok(None);
         };
