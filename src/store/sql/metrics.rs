@@ -41,7 +41,7 @@ pub(crate) fn metric_spec<DB: Dialect>(query: &MetricQuery) -> ListSpec<'_> {
     }
 }
 
-/// The filter a list reads its matches by when they are few (`matches_first`): the others
+/// The filter a list reads its matches by when they are few (`Bounded`): the others
 /// are still tested, row by row, but offer the planner no index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Driver {
@@ -55,15 +55,12 @@ where
 {
     // `(x) IS TRUE` keeps x's meaning in a WHERE clause (NULL and false both fail) and is
     // no index's condition on either backend.
-    let open = |qb: &mut QueryBuilder<DB>, by: Option<Driver>| {
-        qb.push(if driver.is_some() && driver != by {
-            " AND ("
-        } else {
-            " AND "
-        });
+    let hidden = |by: Option<Driver>| driver.is_some() && driver != by;
+    let open = |qb: &mut QueryBuilder<DB>, by| {
+        qb.push(if hidden(by) { " AND (" } else { " AND " });
     };
-    let close = |qb: &mut QueryBuilder<DB>, by: Option<Driver>| {
-        if driver.is_some() && driver != by {
+    let close = |qb: &mut QueryBuilder<DB>, by| {
+        if hidden(by) {
             qb.push(") IS TRUE");
         }
     };

@@ -178,7 +178,7 @@ where
 /// through the scan (page 1000 of 100k metrics: ~1 s).
 ///
 /// With a `driver`, the page is read from that filter's matches, sorted, rather than by
-/// walking the list's order (`matches_first`); PostgreSQL must then run it under `FORCE_INDEX`.
+/// walking the list's order (`Bounded`); PostgreSQL must then run it under `FORCE_INDEX`.
 pub(crate) fn page_query<DB: Dialect>(
     spec: &ListSpec<'_>,
     filter: Option<&MetricFilter>,
